@@ -1,0 +1,47 @@
+//! Native signal numbers for the ABI this crate was compiled for.
+//!
+//! Read out of [`crate::abi::NATIVE`]. Use these rather than `libc::SIG*`: libc 0.2.191 gives
+//! the x86 numbers on `mips64*-unknown-linux-gnuabi64` (`SIGCHLD` 17 instead of 18, `SIGUSR1`
+//! 10 instead of 16, ...); see [`crate::upstream`].
+
+use core::ffi::c_int;
+
+use crate::abi::NATIVE;
+
+/// Hangup.
+pub const SIGHUP: c_int = NATIVE.signals.sighup;
+/// Interrupt from the keyboard.
+pub const SIGINT: c_int = NATIVE.signals.sigint;
+/// Quit from the keyboard.
+pub const SIGQUIT: c_int = NATIVE.signals.sigquit;
+/// Abort.
+pub const SIGABRT: c_int = NATIVE.signals.sigabrt;
+/// Bus error.
+pub const SIGBUS: c_int = NATIVE.signals.sigbus;
+/// Kill (cannot be caught or ignored).
+pub const SIGKILL: c_int = NATIVE.signals.sigkill;
+/// User-defined signal 1.
+pub const SIGUSR1: c_int = NATIVE.signals.sigusr1;
+/// Invalid memory reference.
+pub const SIGSEGV: c_int = NATIVE.signals.sigsegv;
+/// User-defined signal 2.
+pub const SIGUSR2: c_int = NATIVE.signals.sigusr2;
+/// Broken pipe.
+pub const SIGPIPE: c_int = NATIVE.signals.sigpipe;
+/// Timer signal from `alarm(2)`.
+pub const SIGALRM: c_int = NATIVE.signals.sigalrm;
+/// Termination request.
+pub const SIGTERM: c_int = NATIVE.signals.sigterm;
+/// Child stopped, continued or terminated.
+pub const SIGCHLD: c_int = NATIVE.signals.sigchld;
+/// Continue if stopped.
+pub const SIGCONT: c_int = NATIVE.signals.sigcont;
+/// Stop (cannot be caught or ignored).
+pub const SIGSTOP: c_int = NATIVE.signals.sigstop;
+/// Stop typed at the terminal.
+pub const SIGTSTP: c_int = NATIVE.signals.sigtstp;
+/// Bad system call (also what seccomp's `SECCOMP_RET_TRAP` delivers).
+pub const SIGSYS: c_int = NATIVE.signals.sigsys;
+/// `_NSIG`: the highest valid signal number (64 on most ABIs, 128 on mips); valid signals
+/// are `1..=NSIG`.
+pub const NSIG: c_int = NATIVE.signals.nsig;

@@ -1,0 +1,364 @@
+//! Thin `unsafe` wrappers over `libc::syscall` for the pidfd syscalls.
+//!
+//! # Safety
+//!
+//! All of these take raw file descriptors, so all are `unsafe` for I/O safety: the caller
+//! must own (or validly borrow) every fd it passes, for the duration of the call, and must
+//! take ownership of every fd returned (close it exactly once). Wrappers that take pointers
+//! say what those must point to. None of them retries on `EINTR`; see
+//! [`Errno::retry_on_intr`].
+//!
+//! The syscall numbers come from [`crate::nr`]; nothing links glibc's `pidfd_*` symbols.
+
+use core::ffi::{c_int, c_long, c_uint, c_void};
+use core::ptr;
+
+use crate::abi::{CloneArgOrder, NATIVE};
+use crate::flags::{CloneFlags, IdType, PidfdFlags, PidfdSignalFlags, WaitIdOptions};
+use crate::pidfs::{PidfdNamespace, pidfd_info};
+use crate::{Errno, Result, clone_args, nr, siginfo_t};
+
+/// A raw file descriptor (`int`).
+pub type RawFd = c_int;
+
+/// Turns a `syscall(2)` return value into a `Result`.
+#[inline]
+fn check(ret: c_long) -> Result<c_long> {
+    if ret == -1 {
+        Err(Errno::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// A signed `int` argument, widened the way the C ABI's `long` would carry it (the kernel
+/// truncates it back to `int`). `syscall(2)` reads every argument as a `long`, so passing a
+/// narrower type through C varargs would leave the upper register bits unspecified.
+#[inline]
+fn int(value: c_int) -> c_long {
+    c_long::from(value)
+}
+
+/// An `unsigned int` argument, zero-extended to `long` (on 32-bit ABIs the bits are kept).
+#[inline]
+fn uint(value: c_uint) -> c_long {
+    #[allow(
+        clippy::cast_possible_wrap,
+        reason = "the kernel reads the bits as unsigned int"
+    )]
+    let value = value as c_long;
+    value
+}
+
+/// An ioctl request number as `ioctl(2)`'s request type (`unsigned long` on glibc, `int` on
+/// musl); the kernel takes the low 32 bits either way.
+#[inline]
+fn request(value: u32) -> libc::Ioctl {
+    #[allow(
+        clippy::cast_possible_wrap,
+        reason = "musl's request type is int; bits are kept"
+    )]
+    let value = value as libc::Ioctl;
+    value
+}
+
+/// A returned fd or PID: the kernel never returns more than `c_int` for these.
+#[inline]
+fn check_int(ret: c_long) -> Result<c_int> {
+    // Out of range can only mean a broken syscall shim; report it as an error, not a panic.
+    check(ret).and_then(|value| c_int::try_from(value).map_err(|_| Errno::INVAL))
+}
+
+/// `pidfd_open(2)` — obtain a pidfd for the process `pid` (Linux 5.3+).
+///
+/// Flags: [`PidfdFlags::NONBLOCK`] (Linux 5.10+), [`PidfdFlags::THREAD`] (Linux 6.9+). The
+/// fd is always close-on-exec.
+///
+/// # Errors
+///
+/// `ESRCH` no such process; `EINVAL` pid ≤ 0, unknown flags, or (before Linux 6.9) `pid` is
+/// not a thread-group leader; `EMFILE`/`ENFILE`; `ENOSYS` before Linux 5.3 or when a seccomp
+/// filter says so.
+///
+/// # Safety
+///
+/// The caller takes ownership of the returned fd.
+#[inline]
+pub unsafe fn pidfd_open(pid: c_int, flags: PidfdFlags) -> Result<RawFd> {
+    // SAFETY: pidfd_open takes two integers and reads no memory.
+    check_int(unsafe { libc::syscall(nr::SYS_pidfd_open, int(pid), uint(flags.bits())) })
+}
+
+/// `pidfd_send_signal(2)` — send `sig` to the process the pidfd refers to (Linux 5.1+).
+///
+/// `sig == 0` checks that the process still exists without sending anything. `info` is the
+/// optional `siginfo_t` to deliver with the signal (as for `rt_sigqueueinfo(2)`); `None`
+/// makes the kernel fill in `SI_USER`. `flags`: [`PidfdSignalFlags`] (Linux 6.9+).
+///
+/// # Errors
+///
+/// `ESRCH` the process has exited (even if not yet reaped); `EINVAL` invalid signal or flags;
+/// `EPERM` not allowed; `EBADF` not a pidfd.
+///
+/// # Safety
+///
+/// `pidfd` must be an fd the caller owns or borrows for the duration of the call.
+#[inline]
+pub unsafe fn pidfd_send_signal(
+    pidfd: RawFd,
+    sig: c_int,
+    info: Option<&siginfo_t>,
+    flags: PidfdSignalFlags,
+) -> Result<()> {
+    let info = info.map_or(ptr::null(), ptr::from_ref);
+    // SAFETY: `info` is null or points to a 128-byte siginfo_t the kernel only reads.
+    check(unsafe {
+        libc::syscall(
+            nr::SYS_pidfd_send_signal,
+            int(pidfd),
+            int(sig),
+            info,
+            uint(flags.bits()),
+        )
+    })
+    .map(drop)
+}
+
+/// `pidfd_getfd(2)` — duplicate fd `target_fd` of the process the pidfd refers to into the
+/// calling process (Linux 5.6+). The new fd is close-on-exec. `flags` must be 0.
+///
+/// # Errors
+///
+/// `EBADF` `target_fd` is not open in the target (or `pidfd` is not a pidfd); `EPERM` no
+/// `PTRACE_MODE_ATTACH_REALCREDS` permission; `ESRCH` the process is gone.
+///
+/// # Safety
+///
+/// `pidfd` must be an fd the caller owns or borrows; the caller takes ownership of the
+/// returned fd.
+#[inline]
+pub unsafe fn pidfd_getfd(pidfd: RawFd, target_fd: RawFd, flags: c_uint) -> Result<RawFd> {
+    // SAFETY: pidfd_getfd takes three integers and reads no memory.
+    check_int(unsafe {
+        libc::syscall(nr::SYS_pidfd_getfd, int(pidfd), int(target_fd), uint(flags))
+    })
+}
+
+/// `waitid(2)` — wait for a child-state change, optionally collecting its resource usage.
+///
+/// With `idtype` [`crate::flags::P_PIDFD`] (Linux 5.4+), `id` is a pidfd. This is the raw
+/// five-argument syscall: unlike glibc's `waitid()`, it fills `rusage` when one is given
+/// (like `wait4(2)`). Zero `info` first: a [`WaitIdOptions::NOHANG`] wait that finds nothing
+/// reports `si_pid == 0`.
+///
+/// # Errors
+///
+/// `ECHILD` no such child (not ours, or already reaped); `EINTR`; `EAGAIN` a
+/// [`PidfdFlags::NONBLOCK`] pidfd whose child has not changed state; `EINVAL` bad options or
+/// `P_PIDFD` before Linux 5.4.
+///
+/// # Safety
+///
+/// With `P_PIDFD`, `id` must be an fd the caller owns or borrows for the duration of the call.
+#[inline]
+pub unsafe fn waitid(
+    idtype: IdType,
+    id: c_uint,
+    info: &mut siginfo_t,
+    options: WaitIdOptions,
+    rusage: Option<&mut libc::rusage>,
+) -> Result<()> {
+    let rusage = rusage.map_or(ptr::null_mut(), ptr::from_mut);
+    let info = ptr::from_mut(info);
+    // SAFETY: `info` points to a writable 128-byte siginfo_t with this ABI's layout and
+    // `rusage` is null or points to a writable `struct rusage`; both are valid for the call.
+    check(unsafe {
+        libc::syscall(
+            nr::SYS_waitid,
+            uint(idtype),
+            uint(id),
+            info,
+            int(options.bits()),
+            rusage,
+        )
+    })
+    .map(drop)
+}
+
+/// `clone3(2)` used like `fork(2)`: create a child that runs on a copy of the caller's
+/// memory and returns here with `Ok(0)`; the parent gets `Ok(child_pid)` (Linux 5.3+).
+///
+/// With [`CloneFlags::PIDFD`], the pidfd is stored through `args.pidfd`. Pass the smallest
+/// [`crate::clone_args`] size that holds the fields used (`CLONE_ARGS_SIZE_VER*`).
+///
+/// Only fork-like use is possible through `syscall(2)`: the child returns through the
+/// caller's stack frames, so it must not share the caller's memory. `CLONE_VM`,
+/// `CLONE_THREAD`, `CLONE_SIGHAND`, `CLONE_SETTLS` and a non-zero `args.stack` are refused
+/// with `EINVAL` before any syscall (spawning on a separate stack needs `libc::clone`).
+///
+/// # Errors
+///
+/// `ENOSYS` before Linux 5.3, on sparc and sh (no clone3 there), under qemu-user and under
+/// seccomp filters that block it (Docker's default before 20.10 did); `E2BIG` size larger
+/// than the kernel knows; `EINVAL`; `EAGAIN`/`ENOMEM`/`EPERM` as for `fork(2)`.
+///
+/// # Safety
+///
+/// In a multithreaded program the child may only call async-signal-safe functions until it
+/// execs or `_exit`s (as after `fork(2)`). Every pointer stored in `args` must be valid for
+/// the kernel to write (`pidfd`, `parent_tid`, `child_tid`) or read (`set_tid`), and `size`
+/// must not exceed `size_of::<clone_args>()`.
+pub unsafe fn clone3(args: &mut clone_args, size: usize) -> Result<c_int> {
+    let flags = CloneFlags::from_bits_retain(args.flags);
+    let shares_memory =
+        CloneFlags::VM | CloneFlags::THREAD | CloneFlags::SIGHAND | CloneFlags::SETTLS;
+    if flags.intersects(shares_memory) || args.stack != 0 || size > size_of::<clone_args>() {
+        return Err(Errno::INVAL);
+    }
+    let Some(number) = nr::SYS_clone3 else {
+        return Err(Errno::NOSYS);
+    };
+    let args = ptr::from_mut(args);
+    // SAFETY: `args` points to `size` readable bytes (checked above); the kernel reads it
+    // and writes through the pointers it holds, which the caller guarantees valid. The child
+    // runs on a private copy of memory (no sharing flags, checked above), like `fork`.
+    check_int(unsafe { libc::syscall(number, args, size) })
+}
+
+/// Legacy `clone(2)` used like `fork(2)`, e.g. with [`CloneFlags::PIDFD`] (Linux 5.2+) to get
+/// a pidfd for the child through `parent_tid` — the one clone flavour qemu-user 8+ supports.
+///
+/// `flags` holds the `CLONE_*` bits in its upper bits and the exit signal (usually
+/// `SIGCHLD`) in its low byte. The arguments are put in this ABI's order
+/// ([`crate::abi::CloneArgOrder`]). As with [`clone3`], sharing memory is refused with
+/// `EINVAL`; the child runs with a null new stack pointer (a copy of the caller's stack).
+///
+/// Kernels before 5.2 ignore `CLONE_PIDFD`: check that `*parent_tid` was written (prefill
+/// it with -1).
+///
+/// # Errors
+///
+/// As for `fork(2)`; `EINVAL` for `CLONE_PIDFD` together with `CLONE_DETACHED` or
+/// `CLONE_PARENT_SETTID`, or under qemu-user 7.2.
+///
+/// # Safety
+///
+/// As for [`clone3`]: the child may only call async-signal-safe functions; `parent_tid`
+/// and `child_tid` must be null or valid for the kernel to write an `int`.
+pub unsafe fn clone(flags: u64, parent_tid: *mut c_int, child_tid: *mut c_int) -> Result<c_int> {
+    let clone_flags = CloneFlags::from_bits_retain(flags & !0xff);
+    let shares_memory =
+        CloneFlags::VM | CloneFlags::THREAD | CloneFlags::SIGHAND | CloneFlags::SETTLS;
+    // clone3-only bits cannot be expressed in an `unsigned long` on 32-bit ABIs.
+    let raw_flags = core::ffi::c_ulong::try_from(flags).map_err(|_| Errno::INVAL)?;
+    if clone_flags.intersects(shares_memory) {
+        return Err(Errno::INVAL);
+    }
+    let stack: *mut c_void = ptr::null_mut();
+    let tls: c_long = 0;
+    // SAFETY: no memory-sharing flags (checked above), so the child returns on a private
+    // copy of this stack, like fork; the kernel writes only through `parent_tid` and
+    // `child_tid`, which the caller guarantees are null or valid.
+    let ret = unsafe {
+        match NATIVE.clone_arg_order {
+            CloneArgOrder::Generic => {
+                libc::syscall(nr::SYS_clone, raw_flags, stack, parent_tid, child_tid, tls)
+            }
+            CloneArgOrder::Backwards => {
+                libc::syscall(nr::SYS_clone, raw_flags, stack, parent_tid, tls, child_tid)
+            }
+            CloneArgOrder::Backwards2 => {
+                libc::syscall(nr::SYS_clone, stack, raw_flags, parent_tid, child_tid, tls)
+            }
+        }
+    };
+    check_int(ret)
+}
+
+/// `process_madvise(2)` — give memory advice for another process (Linux 5.10+).
+///
+/// Returns the number of bytes advised.
+///
+/// # Errors
+///
+/// `EINVAL` bad advice or flags; `EPERM` no permission; `ESRCH` the process is gone; `ENOSYS`
+/// before Linux 5.10 and under qemu-user.
+///
+/// # Safety
+///
+/// `pidfd` must be owned or borrowed; `iov` must point to `iovcnt` readable `iovec`s (the
+/// addresses in them are in the *target* process and are not dereferenced here).
+pub unsafe fn process_madvise(
+    pidfd: RawFd,
+    iov: *const libc::iovec,
+    iovcnt: usize,
+    advice: c_int,
+    flags: c_uint,
+) -> Result<usize> {
+    // SAFETY: the kernel reads `iovcnt` iovecs from `iov`, which the caller guarantees.
+    let ret = check(unsafe {
+        libc::syscall(
+            nr::SYS_process_madvise,
+            int(pidfd),
+            iov,
+            iovcnt,
+            int(advice),
+            uint(flags),
+        )
+    })?;
+    usize::try_from(ret).map_err(|_| Errno::INVAL)
+}
+
+/// `process_mrelease(2)` — reap the memory of a process that is being killed (Linux 5.15+).
+///
+/// # Errors
+///
+/// `EINVAL` the process is not exiting (send `SIGKILL` first) or flags ≠ 0; `ESRCH` gone;
+/// `ENOSYS` before Linux 5.15 and under qemu-user.
+///
+/// # Safety
+///
+/// `pidfd` must be owned or borrowed for the duration of the call.
+pub unsafe fn process_mrelease(pidfd: RawFd, flags: c_uint) -> Result<()> {
+    // SAFETY: process_mrelease takes two integers and reads no memory.
+    check(unsafe { libc::syscall(nr::SYS_process_mrelease, int(pidfd), uint(flags)) }).map(drop)
+}
+
+/// `ioctl(pidfd, PIDFD_GET_INFO, info)` — read information about the process (Linux 6.13+).
+///
+/// Set `info.mask` to the [`crate::pidfs::PidfdInfoMask`] bits wanted; the kernel
+/// returns the bits it filled in.
+///
+/// # Errors
+///
+/// `ESRCH` the process has been reaped (and no `PIDFD_INFO_EXIT` was asked, Linux 6.15+);
+/// `ENOTTY` before Linux 6.13 or not a pidfd; `ENOSYS`/`ENOTTY` under qemu-user.
+///
+/// # Safety
+///
+/// `pidfd` must be owned or borrowed for the duration of the call.
+pub unsafe fn pidfd_get_info(pidfd: RawFd, info: &mut pidfd_info) -> Result<()> {
+    let info = ptr::from_mut(info);
+    // SAFETY: the request's size field says `size_of::<pidfd_info>()`, and `info` points to
+    // that many writable bytes.
+    let ret = unsafe { libc::ioctl(pidfd, request(crate::pidfs::PIDFD_GET_INFO), info) };
+    check(ret.into()).map(drop)
+}
+
+/// `ioctl(pidfd, PIDFD_GET_*_NAMESPACE)` — open a namespace of the process (Linux 6.11+).
+///
+/// Returns an `O_CLOEXEC` namespace fd, usable with `setns(2)`.
+///
+/// # Errors
+///
+/// `ESRCH` the process is gone; `EPERM` no permission; `EOPNOTSUPP` that namespace type is
+/// not configured; `ENOTTY` before Linux 6.11.
+///
+/// # Safety
+///
+/// `pidfd` must be owned or borrowed; the caller takes ownership of the returned fd.
+pub unsafe fn pidfd_get_namespace(pidfd: RawFd, namespace: PidfdNamespace) -> Result<RawFd> {
+    // SAFETY: the `_IO` namespace requests take no argument and read no memory.
+    let ret = unsafe { libc::ioctl(pidfd, request(namespace.request())) };
+    check_int(ret.into())
+}

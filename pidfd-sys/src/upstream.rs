@@ -51,6 +51,23 @@ pub const ERRATA: &[Erratum] = &[
     },
     Erratum {
         krate: "libc 0.2.191",
+        targets: "mipsisa32r6(el)-unknown-linux-gnu, mipsisa64r6(el)-unknown-linux-gnuabi64",
+        what: "_IOC uses the generic encoding (2 direction bits, _IOC_NONE 0) because its cfg \
+               lists target_arch mips and mips64 but not mips32r6/mips64r6; the kernel's mips \
+               encoding (3 direction bits, _IOC_NONE 1) applies to r6 too, so every _IO \
+               request (e.g. PIDFD_GET_PID_NAMESPACE) is wrong there.",
+        instead: "pidfd_sys::pidfs::PidfdNamespace::request (per-ABI IoctlEncoding)",
+    },
+    Erratum {
+        krate: "linux-raw-sys 0.12.1",
+        targets: "csky-unknown-linux-gnuabiv2, hexagon-unknown-linux-musl",
+        what: "with the no_std feature (std off) the ctypes module defines no c_char for \
+               target_arch csky and hexagon, so linux-raw-sys does not compile there.",
+        instead: "nothing: pidfd-sys builds on csky and hexagon only with its std feature \
+                  (which turns on linux-raw-sys/std)",
+    },
+    Erratum {
+        krate: "libc 0.2.191",
         targets: "sparc-unknown-linux-gnu, sparc64-unknown-linux-gnu",
         what: "SYS_clone3 is defined (435) although the sparc kernel never wired clone3 up: \
                the slot is reserved and returns ENOSYS.",
@@ -283,17 +300,34 @@ mod checks {
         offset_of!(libc::pidfd_info, exit_code),
         offset_of!(crate::pidfd_info, exit_code)
     );
+    /// libc's request type is `c_ulong` on glibc and `c_int` on musl: compare the 32 bits.
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "32-bit requests"
+    )]
+    const fn bits(request: libc::Ioctl) -> u32 {
+        request as u32
+    }
     const _: () = assert!(
         NATIVE
             .ioctl
             .iowr(0xFF, 11, crate::pidfs::PIDFD_INFO_SIZE_VER0)
-            .unwrap() as u64
-            == libc::PIDFD_GET_INFO as u64
+            .unwrap()
+            == bits(libc::PIDFD_GET_INFO)
     );
+    /// What libc's `_IO` gets wrong, added back (see [`super::ERRATA`]).
+    #[cfg(not(any(target_arch = "mips32r6", target_arch = "mips64r6")))]
+    const LIBC_IO_ERROR: u32 = 0;
+    // Erratum: libc 0.2.191's `_IOC` treats mips32r6/mips64r6 as generic (`_IOC_NONE` 0),
+    // so every `_IO` request it defines there lacks the 0x2000_0000 direction bit.
+    #[cfg(any(target_arch = "mips32r6", target_arch = "mips64r6"))]
+    const LIBC_IO_ERROR: u32 = 0x2000_0000;
     macro_rules! same_namespace_requests {
         ($($ours:ident = $theirs:ident;)*) => {
             $(const _: () = assert!(
-                crate::pidfs::PidfdNamespace::$ours.request() as u64 == libc::$theirs as u64
+                crate::pidfs::PidfdNamespace::$ours.request()
+                    == bits(libc::$theirs) + LIBC_IO_ERROR
             );)*
         };
     }

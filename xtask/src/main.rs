@@ -1,1 +1,64 @@
-fn main() {}
+//! Project chores, run as `cargo xtask <task>` (see `.cargo/config.toml`).
+//!
+//! * `check-arches [--targets a,b] [--list]` — compile `pidfd-sys` for every Linux ABI Rust
+//!   targets, so its compile-time layout and number checks run on each.
+//! * `errata` — print the upstream (`libc`, `linux-raw-sys`) errors `pidfd-sys` works around.
+//!
+//! Depends on nothing but std and `pidfd-sys` (for its tables): it is built before every task.
+
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line tool"
+)]
+
+mod check_arches;
+mod cmd;
+mod targets;
+
+use std::process::ExitCode;
+
+const HELP: &str = "\
+usage: cargo xtask <task> [options]
+
+tasks:
+  check-arches [--targets T1,T2] [--list]
+      Compile pidfd-sys for every Linux target in the matrix (tier 2 with rustup's std,
+      tier 3 with nightly -Zbuild-std=core) with --cfg pidfd_check_upstream, so the
+      compile-time layout/number assertions and the libc/linux-raw-sys cross-checks run on
+      each. Installs the rustup targets and nightly rust-src it needs (and says so).
+      Prints a table and exits non-zero if any target fails.
+  errata
+      List the known libc / linux-raw-sys errors pidfd-sys works around.
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("check-arches") => check_arches::run(&args[1..]),
+        Some("errata") => {
+            print_errata();
+            Ok(())
+        }
+        Some("help" | "--help" | "-h") | None => {
+            print!("{HELP}");
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown task {other:?}\n\n{HELP}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_errata() {
+    for erratum in pidfd_sys::upstream::ERRATA {
+        println!("{} on {}:", erratum.krate, erratum.targets);
+        println!("  {}", erratum.what);
+        println!("  pidfd-sys uses: {}\n", erratum.instead);
+    }
+}

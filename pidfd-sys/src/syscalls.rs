@@ -358,7 +358,10 @@ pub unsafe fn pidfd_get_info(pidfd: RawFd, info: &mut pidfd_info) -> Result<()> 
 ///
 /// `pidfd` must be owned or borrowed; the caller takes ownership of the returned fd.
 pub unsafe fn pidfd_get_namespace(pidfd: RawFd, namespace: PidfdNamespace) -> Result<RawFd> {
-    // SAFETY: the `_IO` namespace requests take no argument and read no memory.
-    let ret = unsafe { libc::ioctl(pidfd, request(namespace.request())) };
+    // The kernel refuses a non-zero argument with EINVAL, so pass 0 explicitly (leaving the
+    // variadic argument out would hand it whatever is in the register).
+    let arg: core::ffi::c_ulong = 0;
+    // SAFETY: the `_IO` namespace requests read no memory; the argument is a plain 0.
+    let ret = unsafe { libc::ioctl(pidfd, request(namespace.request()), arg) };
     check_int(ret.into())
 }

@@ -10,7 +10,7 @@
 //!
 //! The syscall numbers come from [`crate::nr`]; nothing links glibc's `pidfd_*` symbols.
 
-use core::ffi::{c_int, c_long, c_uint, c_void};
+use core::ffi::{c_int, c_long, c_uint};
 use core::ptr;
 
 use crate::abi::{CloneArgOrder, NATIVE};
@@ -250,28 +250,23 @@ pub unsafe fn clone(flags: u64, parent_tid: *mut c_int, child_tid: *mut c_int) -
     let shares_memory =
         CloneFlags::VM | CloneFlags::THREAD | CloneFlags::SIGHAND | CloneFlags::SETTLS;
     // clone3-only bits cannot be expressed in an `unsigned long` on 32-bit ABIs.
-    let raw_flags = core::ffi::c_ulong::try_from(flags).map_err(|_| Errno::INVAL)?;
+    let register_flags = usize::try_from(flags).map_err(|_| Errno::INVAL)?;
     if clone_flags.intersects(shares_memory) {
         return Err(Errno::INVAL);
     }
-    let stack: *mut c_void = ptr::null_mut();
-    let tls: c_long = 0;
+    // Every argument as a register-sized integer, in this ABI's order. The stack pointer and
+    // TLS are 0: the child continues on its copy of the caller's stack.
+    let (flags, stack, tls) = (register_flags, 0_usize, 0_usize);
+    let (parent_tid, child_tid) = (parent_tid as usize, child_tid as usize);
+    let args = match NATIVE.clone_arg_order {
+        CloneArgOrder::Generic => [flags, stack, parent_tid, child_tid, tls],
+        CloneArgOrder::Backwards => [flags, stack, parent_tid, tls, child_tid],
+        CloneArgOrder::Backwards2 => [stack, flags, parent_tid, child_tid, tls],
+    };
     // SAFETY: no memory-sharing flags (checked above), so the child returns on a private
     // copy of this stack, like fork; the kernel writes only through `parent_tid` and
     // `child_tid`, which the caller guarantees are null or valid.
-    let ret = unsafe {
-        match NATIVE.clone_arg_order {
-            CloneArgOrder::Generic => {
-                libc::syscall(nr::SYS_clone, raw_flags, stack, parent_tid, child_tid, tls)
-            }
-            CloneArgOrder::Backwards => {
-                libc::syscall(nr::SYS_clone, raw_flags, stack, parent_tid, tls, child_tid)
-            }
-            CloneArgOrder::Backwards2 => {
-                libc::syscall(nr::SYS_clone, stack, raw_flags, parent_tid, child_tid, tls)
-            }
-        }
-    };
+    let ret = unsafe { libc::syscall(nr::SYS_clone, args[0], args[1], args[2], args[3], args[4]) };
     check_int(ret)
 }
 

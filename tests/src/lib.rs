@@ -14,20 +14,49 @@ use std::process::{Child, Command, Stdio};
 use pidfd_sys::flags::{P_PIDFD, PidfdFlags, WaitIdOptions};
 use pidfd_sys::{Errno, siginfo_t, syscalls};
 
+/// A real child process started for a test; reaped by the test through its pidfd, or
+/// killed and reaped on drop if the test did not get that far (a failed assertion).
+#[derive(Debug)]
+pub struct TestChild(Child);
+
+impl TestChild {
+    /// Its PID as the kernel's `pid_t`.
+    pub fn pid(&self) -> i32 {
+        i32::try_from(self.0.id()).expect("pid fits pid_t")
+    }
+
+    /// Its PID as std reports it.
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// `Child::try_wait` (to check that someone else already reaped it: `ECHILD`).
+    pub fn try_wait(&mut self) -> std::io::Result<Option<std::process::ExitStatus>> {
+        self.0.try_wait()
+    }
+}
+
+impl Drop for TestChild {
+    fn drop(&mut self) {
+        // `Ok(None)`: not reaped yet, so the PID is still ours and cannot have been reused;
+        // killing by PID is safe. Reaped children (the normal case) give ECHILD.
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// Starts `sh -c script` with no stdio, as a real child of this process.
-pub fn sh(script: &str) -> Child {
-    Command::new("sh")
+pub fn sh(script: &str) -> TestChild {
+    let child = Command::new("sh")
         .args(["-c", script])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("cannot start sh")
-}
-
-/// `Child::id()` as the kernel's `pid_t`.
-pub fn pid_of(child: &Child) -> i32 {
-    i32::try_from(child.id()).expect("pid fits pid_t")
+        .expect("cannot start sh");
+    TestChild(child)
 }
 
 /// This process's PID.
@@ -79,7 +108,7 @@ pub fn kernel_version() -> (u32, u32) {
     // SAFETY: `utsname` is plain data; all-zero is a valid value.
     let mut name: libc::utsname = unsafe { std::mem::zeroed() };
     // SAFETY: `name` is a valid, writable utsname.
-    let ret = unsafe { libc::uname(&mut name) };
+    let ret = unsafe { libc::uname(&raw mut name) };
     assert_eq!(ret, 0, "uname failed");
     let release: String = name
         .release

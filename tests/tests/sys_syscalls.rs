@@ -15,7 +15,7 @@ use pidfd_sys::flags::{CloneFlags, PidfdFlags, PidfdSignalFlags, WaitIdOptions};
 use pidfd_sys::pidfs::{PidfdInfoMask, PidfdNamespace, pidfd_info};
 use pidfd_sys::signal::{SIGCHLD, SIGCONT, SIGKILL, SIGSTOP, SIGTERM};
 use pidfd_sys::{Errno, siginfo_t, syscalls};
-use pidfd_tests::{kernel_at_least, own, own_pid, pid_of, pidfd_open, sh, waitid, waitid_into};
+use pidfd_tests::{kernel_at_least, own, own_pid, pidfd_open, sh, waitid, waitid_into};
 
 fn send(pidfd: &OwnedFd, sig: i32) -> Result<(), Errno> {
     // SAFETY: `pidfd` is borrowed for the call.
@@ -31,12 +31,12 @@ fn uid() -> u32 {
 fn exit_codes_decode_from_real_waitid() {
     for code in [0, 1, 42, 255] {
         let child = sh(&format!("exit {code}"));
-        let pidfd = pidfd_open(pid_of(&child), PidfdFlags::empty()).unwrap();
+        let pidfd = pidfd_open(child.pid(), PidfdFlags::empty()).unwrap();
         let info = waitid(&pidfd, WaitIdOptions::EXITED).unwrap();
         assert_eq!(info.signo(), SIGCHLD);
         assert_eq!(info.errno(), 0);
         assert_eq!(info.code(), pidfd_sys::cld::EXITED);
-        assert_eq!(info.pid(), pid_of(&child));
+        assert_eq!(info.pid(), child.pid());
         assert_eq!(info.uid(), uid());
         assert_eq!(info.child_status(), Ok(Some(ChildStatus::Exited(code))));
         let raw = ChildStatus::Exited(code).to_wait_status().unwrap();
@@ -47,13 +47,13 @@ fn exit_codes_decode_from_real_waitid() {
 #[test]
 fn waitid_writes_exactly_the_sigchld_fields_over_a_poisoned_buffer() {
     let child = sh("exit 7");
-    let pidfd = pidfd_open(pid_of(&child), PidfdFlags::empty()).unwrap();
+    let pidfd = pidfd_open(child.pid(), PidfdFlags::empty()).unwrap();
     let poisoned = siginfo_t::from_bytes(&[0xA5; 128]);
     let info = waitid_into(&pidfd, WaitIdOptions::EXITED, poisoned, None).unwrap();
     // The six fields waitid writes are right at this ABI's offsets...
     assert_eq!(info.signo(), SIGCHLD);
     assert_eq!(info.errno(), 0);
-    assert_eq!(info.pid(), pid_of(&child));
+    assert_eq!(info.pid(), child.pid());
     assert_eq!(info.uid(), uid());
     assert_eq!(info.child_status(), Ok(Some(ChildStatus::Exited(7))));
     // ...and the tail past the clock fields is untouched (the kernel writes nothing there).
@@ -67,7 +67,7 @@ fn waitid_writes_exactly_the_sigchld_fields_over_a_poisoned_buffer() {
 #[test]
 fn killed_child_decodes_as_killed() {
     let mut child = sh("exec sleep 30");
-    let pidfd = pidfd_open(pid_of(&child), PidfdFlags::empty()).unwrap();
+    let pidfd = pidfd_open(child.pid(), PidfdFlags::empty()).unwrap();
     send(&pidfd, SIGTERM).unwrap();
     let info = waitid(&pidfd, WaitIdOptions::EXITED).unwrap();
     assert_eq!(info.child_status(), Ok(Some(ChildStatus::Killed(SIGTERM))));
@@ -81,7 +81,7 @@ fn killed_child_decodes_as_killed() {
 #[test]
 fn signal_zero_probes_and_signalling_a_reaped_child_is_esrch() {
     let child = sh("exec sleep 30");
-    let pidfd = pidfd_open(pid_of(&child), PidfdFlags::empty()).unwrap();
+    let pidfd = pidfd_open(child.pid(), PidfdFlags::empty()).unwrap();
     send(&pidfd, 0).unwrap();
     send(&pidfd, SIGKILL).unwrap();
     let info = waitid(&pidfd, WaitIdOptions::EXITED).unwrap();
@@ -98,7 +98,7 @@ fn signal_zero_probes_and_signalling_a_reaped_child_is_esrch() {
 #[test]
 fn nohang_on_a_running_child_reports_nothing() {
     let child = sh("exec sleep 30");
-    let pidfd = pidfd_open(pid_of(&child), PidfdFlags::empty()).unwrap();
+    let pidfd = pidfd_open(child.pid(), PidfdFlags::empty()).unwrap();
     let info = waitid(&pidfd, WaitIdOptions::EXITED | WaitIdOptions::NOHANG).unwrap();
     assert_eq!(info.pid(), 0);
     assert_eq!(info.child_status(), Ok(None));
@@ -110,7 +110,7 @@ fn nohang_on_a_running_child_reports_nothing() {
 #[test]
 fn nonblocking_pidfd_wait_is_eagain_while_running() {
     let child = sh("exec sleep 30");
-    let pidfd = pidfd_open(pid_of(&child), PidfdFlags::NONBLOCK).unwrap();
+    let pidfd = pidfd_open(child.pid(), PidfdFlags::NONBLOCK).unwrap();
     assert_eq!(
         waitid(&pidfd, WaitIdOptions::EXITED).unwrap_err(),
         Errno::AGAIN
@@ -129,7 +129,7 @@ fn nonblocking_pidfd_wait_is_eagain_while_running() {
 #[test]
 fn stop_and_continue_are_reported() {
     let child = sh("exec sleep 30");
-    let pidfd = pidfd_open(pid_of(&child), PidfdFlags::empty()).unwrap();
+    let pidfd = pidfd_open(child.pid(), PidfdFlags::empty()).unwrap();
     send(&pidfd, SIGSTOP).unwrap();
     let info = waitid(&pidfd, WaitIdOptions::STOPPED).unwrap();
     assert_eq!(info.child_status(), Ok(Some(ChildStatus::Stopped(SIGSTOP))));
@@ -147,7 +147,7 @@ fn stop_and_continue_are_reported() {
 #[test]
 fn waitid_fills_rusage() {
     let child = sh("i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done");
-    let pidfd = pidfd_open(pid_of(&child), PidfdFlags::empty()).unwrap();
+    let pidfd = pidfd_open(child.pid(), PidfdFlags::empty()).unwrap();
     // SAFETY: rusage is plain data; all-zero is valid.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     usage.ru_maxrss = -1;
@@ -164,6 +164,10 @@ fn waitid_fills_rusage() {
         "rusage not written: maxrss {}",
         usage.ru_maxrss
     );
+    #[allow(
+        clippy::useless_conversion,
+        reason = "time_t and suseconds_t are i32 on i686"
+    )]
     let micros = |tv: libc::timeval| i64::from(tv.tv_sec) * 1_000_000 + i64::from(tv.tv_usec);
     let cpu_us = micros(usage.ru_utime) + micros(usage.ru_stime);
     assert!(cpu_us > 0, "a busy child used no CPU time?");
@@ -210,7 +214,7 @@ fn thread_pidfd_for_the_main_thread() {
 #[test]
 fn send_signal_flags() {
     let child = sh("exec sleep 30");
-    let pidfd = pidfd_open(pid_of(&child), PidfdFlags::empty()).unwrap();
+    let pidfd = pidfd_open(child.pid(), PidfdFlags::empty()).unwrap();
     // SAFETY: `pidfd` is borrowed for the call.
     let result = unsafe {
         syscalls::pidfd_send_signal(
@@ -254,10 +258,10 @@ fn send_signal_on_a_non_pidfd_is_ebadf() {
 fn getfd_duplicates_an_fd_of_the_target_process() {
     let (mut reader, writer) = std::io::pipe().unwrap();
     let own_pidfd = pidfd_open(own_pid(), PidfdFlags::empty()).unwrap();
-    // SAFETY: both fds are borrowed for the call; we own the returned fd.
-    let copy = unsafe {
-        own(syscalls::pidfd_getfd(own_pidfd.as_raw_fd(), writer.as_raw_fd(), 0).unwrap())
-    };
+    // SAFETY: both fds are borrowed for the call.
+    let raw = unsafe { syscalls::pidfd_getfd(own_pidfd.as_raw_fd(), writer.as_raw_fd(), 0) };
+    // SAFETY: pidfd_getfd created this fd for us.
+    let copy = unsafe { own(raw.unwrap()) };
     assert_ne!(copy.as_raw_fd(), writer.as_raw_fd());
     drop(writer);
     // Writing through the copy reaches the same pipe.
@@ -301,7 +305,7 @@ fn legacy_clone_returns_a_pidfd_through_parent_tid() {
     let mut pidfd: i32 = -1;
     let flags = CloneFlags::PIDFD.bits() | u64::try_from(SIGCHLD).unwrap();
     // SAFETY: fork-like clone; the child only calls `_exit`; `pidfd` is a live int.
-    let pid = unsafe { syscalls::clone(flags, &mut pidfd, std::ptr::null_mut()) }.unwrap();
+    let pid = unsafe { syscalls::clone(flags, &raw mut pidfd, std::ptr::null_mut()) }.unwrap();
     if pid == 0 {
         // SAFETY: `_exit` is async-signal-safe and never returns.
         unsafe { libc::_exit(11) };
@@ -321,19 +325,15 @@ fn clone_wrappers_refuse_shared_memory() {
         ..clone_args::default()
     };
     // SAFETY: refused before any syscall.
-    assert_eq!(
-        unsafe { syscalls::clone3(&mut args, CLONE_ARGS_SIZE_VER0) },
-        Err(Errno::INVAL)
-    );
+    let result = unsafe { syscalls::clone3(&mut args, CLONE_ARGS_SIZE_VER0) };
+    assert_eq!(result, Err(Errno::INVAL));
     let mut args = clone_args {
         stack: 4096,
         ..clone_args::default()
     };
     // SAFETY: refused before any syscall.
-    assert_eq!(
-        unsafe { syscalls::clone3(&mut args, CLONE_ARGS_SIZE_VER0) },
-        Err(Errno::INVAL)
-    );
+    let result = unsafe { syscalls::clone3(&mut args, CLONE_ARGS_SIZE_VER0) };
+    assert_eq!(result, Err(Errno::INVAL));
     let flags = CloneFlags::VM.bits() | u64::try_from(SIGCHLD).unwrap();
     // SAFETY: refused before any syscall.
     let result = unsafe { syscalls::clone(flags, std::ptr::null_mut(), std::ptr::null_mut()) };
@@ -365,14 +365,15 @@ fn process_madvise_on_own_memory() {
         iov_len: len,
     };
     // SAFETY: `iov` is one valid iovec; MADV_COLD only deactivates pages (contents are kept).
-    let advised =
-        unsafe { syscalls::process_madvise(pidfd.as_raw_fd(), &iov, 1, libc::MADV_COLD, 0) };
+    let advised = unsafe {
+        syscalls::process_madvise(pidfd.as_raw_fd(), &raw const iov, 1, libc::MADV_COLD, 0)
+    };
     assert_eq!(advised, Ok(len));
     // SAFETY: `map` is `len` readable bytes, written above.
     let contents = unsafe { std::slice::from_raw_parts(map.cast::<u8>(), len) };
     assert!(contents.iter().all(|&b| b == 1));
     // SAFETY: as above; an unknown advice is refused.
-    let bad = unsafe { syscalls::process_madvise(pidfd.as_raw_fd(), &iov, 1, 12345, 0) };
+    let bad = unsafe { syscalls::process_madvise(pidfd.as_raw_fd(), &raw const iov, 1, 12345, 0) };
     assert_eq!(bad, Err(Errno::INVAL));
     // SAFETY: unmapping the mapping made above; nothing refers to it any more.
     assert_eq!(unsafe { libc::munmap(map, len) }, 0);
@@ -381,7 +382,7 @@ fn process_madvise_on_own_memory() {
 #[test]
 fn process_mrelease_needs_a_dying_process() {
     let child = sh("exec sleep 30");
-    let pidfd = pidfd_open(pid_of(&child), PidfdFlags::empty()).unwrap();
+    let pidfd = pidfd_open(child.pid(), PidfdFlags::empty()).unwrap();
     // SAFETY: `pidfd` is borrowed for the call.
     let live = unsafe { syscalls::process_mrelease(pidfd.as_raw_fd(), 0) };
     assert_eq!(live, Err(Errno::INVAL));
@@ -405,7 +406,7 @@ fn get_info(pidfd: &OwnedFd, mask: PidfdInfoMask) -> Result<pidfd_info, Errno> {
 #[test]
 fn pidfd_get_info_reports_the_child() {
     let child = sh("exit 3");
-    let pidfd = pidfd_open(pid_of(&child), PidfdFlags::empty()).unwrap();
+    let pidfd = pidfd_open(child.pid(), PidfdFlags::empty()).unwrap();
     let live = get_info(&pidfd, PidfdInfoMask::PID | PidfdInfoMask::CREDS);
     if !kernel_at_least(6, 13) {
         assert_eq!(live.unwrap_err(), Errno::NOTTY);

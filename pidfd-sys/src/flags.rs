@@ -11,7 +11,7 @@ use crate::abi::NATIVE;
 bitflags::bitflags! {
     /// Flags for `pidfd_open(2)` (`PIDFD_*`).
     #[repr(transparent)]
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
     pub struct PidfdFlags: u32 {
         /// `PIDFD_NONBLOCK` (= `O_NONBLOCK`, so it differs per ABI): `waitid(P_PIDFD)` on a
         /// running child fails with `EAGAIN` instead of blocking. Linux 5.10+; older kernels
@@ -28,7 +28,7 @@ bitflags::bitflags! {
     /// Flags for `pidfd_send_signal(2)` (`PIDFD_SIGNAL_*`), Linux 6.9+; older kernels fail
     /// with `EINVAL` for any non-zero value.
     #[repr(transparent)]
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
     pub struct PidfdSignalFlags: u32 {
         /// Signal only the thread the pidfd refers to.
         const THREAD = 1 << 0;
@@ -43,7 +43,7 @@ bitflags::bitflags! {
 bitflags::bitflags! {
     /// Options for `waitid(2)` (`W*`); the same values on every Linux ABI.
     #[repr(transparent)]
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
     pub struct WaitIdOptions: c_int {
         /// `WNOHANG`: return at once if no child is waitable (the `siginfo_t` then has
         /// `si_pid == 0`).
@@ -73,7 +73,7 @@ bitflags::bitflags! {
     /// The low 32 bits work with both syscalls (the low 8 bits of legacy `clone` hold the exit
     /// signal instead, so `CLONE_NEWTIME` is clone3-only); bits 32 and up need `clone3`.
     #[repr(transparent)]
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
     pub struct CloneFlags: u64 {
         /// `CLONE_NEWTIME`: new time namespace (clone3 only; Linux 5.6+).
         const NEWTIME = 0x0000_0080;

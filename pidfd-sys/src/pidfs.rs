@@ -16,7 +16,7 @@ bitflags::bitflags! {
     /// `pidfd_info.mask` bits (`PIDFD_INFO_*`): what to fetch on input, what was filled in on
     /// output.
     #[repr(transparent)]
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
     pub struct PidfdInfoMask: u64 {
         /// `pid`, `tgid`, `ppid` (always returned). Linux 6.13+.
         const PID = 1 << 0;

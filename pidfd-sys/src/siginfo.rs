@@ -197,6 +197,10 @@ impl core::fmt::Debug for siginfo_t {
 
 // Layout, against the native table (which the unit tests check for internal consistency
 // and `upstream` checks against libc and linux-raw-sys).
+#[allow(
+    dead_code,
+    reason = "used only by the assertions, which rustc 1.85 does not count"
+)]
 const L: crate::abi::SiginfoLayout = NATIVE.siginfo;
 static_assertions::const_assert_eq!(size_of::<siginfo_t>(), L.size);
 static_assertions::const_assert_eq!(align_of::<siginfo_t>(), L.align);
@@ -212,6 +216,10 @@ static_assertions::const_assert_eq!(offset_of!(siginfo_t, sigchld.stime), L.stim
 static_assertions::const_assert_eq!(size_of::<SiClock>(), L.clock_size);
 // No implicit padding anywhere (so `to_bytes` never reads an uninitialised byte): the
 // fields add up to the size.
+#[allow(
+    dead_code,
+    reason = "used only by the assertions, which rustc 1.85 does not count"
+)]
 const HOLES: usize = if cfg!(target_pointer_width = "64") {
     4
 } else {

@@ -139,7 +139,8 @@ impl ChildStatus {
                 None
             };
         }
-        if status & !0xff != 0 {
+        // Signal 0x7f has no encoding (0x7f means "stopped"), with or without the core bit.
+        if status & !0xff != 0 || low == 0x7f {
             return None;
         }
         if status & 0x80 != 0 {
@@ -273,6 +274,20 @@ mod tests {
             );
         }
         assert_eq!(ChildStatus::from_wait_status(0x1_0000), None);
+        assert_eq!(ChildStatus::from_wait_status(0xff), None);
         assert_eq!(ChildStatus::from_wait_status(-1), None);
+    }
+
+    #[test]
+    fn every_decodable_wait_status_re_encodes_to_itself() {
+        for word in -0x1_0000..0x2_0000 {
+            if let Some(status) = ChildStatus::from_wait_status(word) {
+                assert_eq!(
+                    status.to_wait_status(),
+                    Some(word),
+                    "{word:#x} -> {status:?}"
+                );
+            }
+        }
     }
 }

@@ -280,16 +280,22 @@ fn clone3_returns_a_pidfd_for_a_fork_like_child() {
     let mut pidfd: i32 = -1;
     let mut args = clone_args {
         flags: CloneFlags::PIDFD.bits(),
-        pidfd: std::ptr::from_mut(&mut pidfd) as u64,
+        pidfd: (&raw mut pidfd) as u64,
         exit_signal: u64::try_from(SIGCHLD).unwrap(),
         ..clone_args::default()
     };
     // SAFETY: fork-like clone3; the child only calls `_exit`, which is async-signal-safe;
     // `args.pidfd` points to a live int.
     let pid = unsafe { syscalls::clone3(&mut args, CLONE_ARGS_SIZE_VER0) }.unwrap();
+    exit_in_child_and_reap_in_parent(pid, pidfd, 9);
+}
+
+/// After a fork-like clone returned `pid` (and maybe `pidfd`): the child exits with `code`,
+/// the parent checks the pidfd came back and reaps the child through it.
+fn exit_in_child_and_reap_in_parent(pid: i32, pidfd: i32, code: i32) {
     if pid == 0 {
         // SAFETY: `_exit` is async-signal-safe and never returns.
-        unsafe { libc::_exit(9) };
+        unsafe { libc::_exit(code) };
     }
     assert!(pid > 0);
     assert!(pidfd >= 0, "CLONE_PIDFD did not return a pidfd");
@@ -297,7 +303,7 @@ fn clone3_returns_a_pidfd_for_a_fork_like_child() {
     let pidfd = unsafe { own(pidfd) };
     let info = waitid(&pidfd, WaitIdOptions::EXITED).unwrap();
     assert_eq!(info.pid(), pid);
-    assert_eq!(info.child_status(), Ok(Some(ChildStatus::Exited(9))));
+    assert_eq!(info.child_status(), Ok(Some(ChildStatus::Exited(code))));
 }
 
 #[test]
@@ -306,16 +312,7 @@ fn legacy_clone_returns_a_pidfd_through_parent_tid() {
     let flags = CloneFlags::PIDFD.bits() | u64::try_from(SIGCHLD).unwrap();
     // SAFETY: fork-like clone; the child only calls `_exit`; `pidfd` is a live int.
     let pid = unsafe { syscalls::clone(flags, &raw mut pidfd, std::ptr::null_mut()) }.unwrap();
-    if pid == 0 {
-        // SAFETY: `_exit` is async-signal-safe and never returns.
-        unsafe { libc::_exit(11) };
-    }
-    assert!(pidfd >= 0, "CLONE_PIDFD did not return a pidfd");
-    // SAFETY: the kernel created `pidfd` for us.
-    let pidfd = unsafe { own(pidfd) };
-    let info = waitid(&pidfd, WaitIdOptions::EXITED).unwrap();
-    assert_eq!(info.pid(), pid);
-    assert_eq!(info.child_status(), Ok(Some(ChildStatus::Exited(11))));
+    exit_in_child_and_reap_in_parent(pid, pidfd, 11);
 }
 
 #[test]

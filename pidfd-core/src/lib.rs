@@ -1,8 +1,37 @@
-//! Safe Linux pidfd handles — **not implemented yet**.
+//! Safe Linux process file descriptors.
 //!
-//! This crate will hold `PidFd`, `Process` (pidfd or pid mode, refcounted state) and the
-//! race-free `Spawn` builder described in the project's design notes (§3). Today it only
-//! re-exports the raw layer, [`pidfd_sys`], so that the workspace layout is in place; the safe
-//! API lands with the `PidFd` issue.
+//! * [`PidFd`] — an owned pidfd: open, signal, wait (blocking, non-blocking, with timeout,
+//!   with resource usage), pid, info, getfd, identity, and waiting for any process to exit.
+//! * [`probe`] — which pidfd features this kernel allows, probed once and cached, with the
+//!   `PIDFD_DISABLE=1` opt-out.
+//!
+//! Every fallible call returns [`std::io::Result`]; exit statuses are
+//! [`std::process::ExitStatus`]. `Process` (pidfd or pid mode) and the race-free `Spawn`
+//! builder come next (see the workspace README).
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Duration;
+//! use pidfd_core::PidFd;
+//!
+//! # fn main() -> std::io::Result<()> {
+//! let child = std::process::Command::new("sleep").arg("10").spawn()?;
+//! let pidfd = PidFd::open(child.id())?;
+//! assert_eq!(pidfd.wait_timeout(Duration::from_millis(50))?, None); // still running
+//! pidfd.kill()?;
+//! let status = pidfd.wait()?;
+//! assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9));
+//! // The child is gone: signalling it again can never reach another process.
+//! assert_eq!(pidfd.kill().unwrap_err().raw_os_error(), Some(libc::ESRCH));
+//! # Ok(())
+//! # }
+//! ```
 
+mod fdinfo;
+mod pidfd;
+pub mod probe;
+mod status;
+
+pub use pidfd::{Ids, OpenFlags, PidFd, ProcessInfo, ResourceUsage, SignalFlags};
 pub use pidfd_sys as sys;

@@ -1,0 +1,658 @@
+//! [`PidFd`]: an owned process file descriptor.
+//!
+//! # Safety
+//!
+//! This module calls the raw `pidfd-sys` wrappers. Every fd passed to them is the `OwnedFd`
+//! inside a `PidFd` (borrowed for the call) or one created by the call and wrapped in an
+//! `OwnedFd` at once, so no call ever runs on a closed or foreign fd number.
+
+#![allow(unsafe_code, reason = "calls the raw syscall wrappers on fds it owns")]
+
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::process::ExitStatus;
+use std::time::{Duration, Instant};
+
+use pidfd_sys::flags::{P_PIDFD, PidfdFlags, PidfdSignalFlags, WaitIdOptions};
+use pidfd_sys::pidfs::PidfdInfoMask;
+use pidfd_sys::{Errno, pidfd_info, siginfo_t, syscalls};
+
+use crate::{fdinfo, status};
+
+bitflags::bitflags! {
+    /// Flags for [`PidFd::open_with`].
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+    pub struct OpenFlags: u32 {
+        /// `PIDFD_NONBLOCK` (Linux 5.10+): [`PidFd::wait`] on a running child fails with
+        /// `WouldBlock` instead of blocking. Older kernels refuse it with `InvalidInput`.
+        const NONBLOCK = PidfdFlags::NONBLOCK.bits();
+        /// `PIDFD_THREAD` (Linux 6.9+): refer to one thread (any TID) rather than a thread
+        /// group; the fd becomes readable when that thread exits. Older kernels refuse it
+        /// with `InvalidInput`.
+        const THREAD = PidfdFlags::THREAD.bits();
+    }
+}
+
+bitflags::bitflags! {
+    /// Flags for [`PidFd::send_signal_with`] (Linux 6.9+; older kernels refuse any flag with
+    /// `InvalidInput`).
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+    pub struct SignalFlags: u32 {
+        /// Signal only the thread the pidfd refers to.
+        const THREAD = PidfdSignalFlags::THREAD.bits();
+        /// Signal the whole thread group.
+        const THREAD_GROUP = PidfdSignalFlags::THREAD_GROUP.bits();
+        /// Signal the process group of the process.
+        const PROCESS_GROUP = PidfdSignalFlags::PROCESS_GROUP.bits();
+    }
+}
+
+/// What `PIDFD_GET_INFO` says about a process (Linux 6.13+). See [`PidFd::info`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProcessInfo {
+    /// PID in our PID namespace (0: not visible from it).
+    pub pid: u32,
+    /// Thread-group ID in our PID namespace.
+    pub tgid: u32,
+    /// Parent's PID in our PID namespace (0: not visible, or none).
+    pub ppid: u32,
+    /// Real, effective, saved and filesystem user IDs.
+    pub uids: Ids,
+    /// Real, effective, saved and filesystem group IDs.
+    pub gids: Ids,
+    /// The cgroup v2 ID, where the kernel reports one.
+    pub cgroup_id: Option<u64>,
+    /// The exit status, once the process has exited and been reaped (Linux 6.15+).
+    pub exit_status: Option<ExitStatus>,
+}
+
+/// Real, effective, saved and filesystem IDs (user or group).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Ids {
+    /// Real ID.
+    pub real: u32,
+    /// Effective ID.
+    pub effective: u32,
+    /// Saved set-ID.
+    pub saved: u32,
+    /// Filesystem ID.
+    pub filesystem: u32,
+}
+
+/// Resource usage of a reaped child, as `waitid(2)` reports it (see
+/// [`PidFd::wait_with_rusage`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ResourceUsage {
+    /// CPU time spent in user mode.
+    pub user_time: Duration,
+    /// CPU time spent in the kernel.
+    pub system_time: Duration,
+    /// Peak resident set size, in KiB.
+    pub max_rss_kib: u64,
+    /// Page faults that needed I/O.
+    pub major_faults: u64,
+    /// Page faults served without I/O.
+    pub minor_faults: u64,
+    /// Voluntary context switches.
+    pub voluntary_context_switches: u64,
+    /// Involuntary context switches.
+    pub involuntary_context_switches: u64,
+}
+
+/// A kernel counter as `u64`; negative garbage becomes 0.
+fn count<T: TryInto<u64>>(value: T) -> u64 {
+    value.try_into().unwrap_or(0)
+}
+
+impl ResourceUsage {
+    fn from_rusage(usage: &libc::rusage) -> Self {
+        let duration = |tv: libc::timeval| {
+            let secs = u64::try_from(tv.tv_sec).unwrap_or(0);
+            let micros = u32::try_from(tv.tv_usec).unwrap_or(0).min(999_999);
+            Duration::new(secs, micros * 1000)
+        };
+        Self {
+            user_time: duration(usage.ru_utime),
+            system_time: duration(usage.ru_stime),
+            max_rss_kib: count(usage.ru_maxrss),
+            major_faults: count(usage.ru_majflt),
+            minor_faults: count(usage.ru_minflt),
+            voluntary_context_switches: count(usage.ru_nvcsw),
+            involuntary_context_switches: count(usage.ru_nivcsw),
+        }
+    }
+}
+
+/// An owned Linux process file descriptor.
+///
+/// A pidfd refers to one process for its whole life: unlike a PID, it can never come to mean
+/// a different process. Signalling through it after the process has exited fails with
+/// `ESRCH`; waiting through it waits for exactly that child; it becomes readable (`poll`,
+/// `epoll`) when the process exits.
+///
+/// The fd is close-on-exec and is closed when the `PidFd` is dropped.
+///
+/// Requires Linux 5.3 (`pidfd_open`); waiting needs 5.4 (`waitid(P_PIDFD)`). On older
+/// kernels the calls fail with `ErrorKind::Unsupported` (`ENOSYS`) or `InvalidInput`
+/// (`EINVAL`); [`crate::probe::features`] tells in advance.
+///
+/// # Example
+///
+/// ```
+/// use pidfd_core::PidFd;
+///
+/// # fn main() -> std::io::Result<()> {
+/// let child = std::process::Command::new("sh").args(["-c", "exit 3"]).spawn()?;
+/// let pidfd = PidFd::open(child.id())?;
+/// assert_eq!(pidfd.pid()?, child.id());
+/// assert_eq!(pidfd.wait()?.code(), Some(3));
+/// # Ok(())
+/// # }
+/// ```
+pub struct PidFd {
+    fd: OwnedFd,
+}
+
+/// Checks a PID before any syscall: 0 and values above `i32::MAX` would mean "the caller's
+/// process group" or wrap negative.
+fn check_pid(pid: u32) -> io::Result<i32> {
+    match i32::try_from(pid) {
+        Ok(pid) if pid > 0 => Ok(pid),
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{pid} is not a process ID (must be 1..=i32::MAX)"),
+        )),
+    }
+}
+
+impl PidFd {
+    /// `pidfd_open(2)`: a pidfd for the process `pid` (Linux 5.3+).
+    ///
+    /// Anyone may open a pidfd for any process; signalling still needs permission, and waiting
+    /// only works for children.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for pid 0 or above `i32::MAX` (before any syscall); `ESRCH` when no
+    /// such process exists — also when it is exiting (the kernel's `EINVAL` for a PID whose
+    /// last thread is gone is reported as `ESRCH`); `EMFILE`/`ENFILE`; `Unsupported`
+    /// (`ENOSYS`) before Linux 5.3 or under a seccomp filter.
+    pub fn open(pid: u32) -> io::Result<PidFd> {
+        Self::open_with(pid, OpenFlags::empty())
+    }
+
+    /// `pidfd_open(2)` with flags: [`OpenFlags::NONBLOCK`] (5.10+), [`OpenFlags::THREAD`]
+    /// (6.9+; `pid` may then be any thread ID).
+    ///
+    /// # Errors
+    ///
+    /// As [`PidFd::open`]; `InvalidInput` (`EINVAL`) for a flag the kernel does not know.
+    pub fn open_with(pid: u32, flags: OpenFlags) -> io::Result<PidFd> {
+        let pid = check_pid(pid)?;
+        // SAFETY: pidfd_open creates a new fd, owned below.
+        match unsafe { syscalls::pidfd_open(pid, PidfdFlags::from_bits_retain(flags.bits())) } {
+            // SAFETY: a fresh fd that nothing else owns.
+            Ok(fd) => Ok(unsafe { PidFd::from_raw_fd(fd) }),
+            // With valid flags, EINVAL means the pid's task is gone mid-exit
+            // (systemd #36982): report it as the process being gone.
+            Err(Errno::INVAL) if flags.is_empty() => Err(Errno::SRCH.into()),
+            Err(errno) => Err(errno.into()),
+        }
+    }
+
+    /// A pidfd for the calling process.
+    ///
+    /// # Errors
+    ///
+    /// As [`PidFd::open`].
+    pub fn current() -> io::Result<PidFd> {
+        Self::open(std::process::id())
+    }
+
+    fn raw(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// The PID of the process, in our PID namespace.
+    ///
+    /// Uses `PIDFD_GET_INFO` (Linux 6.13+), else the `Pid:` line of
+    /// `/proc/self/fdinfo/<fd>` (Linux 5.3+).
+    ///
+    /// # Errors
+    ///
+    /// `ESRCH` once the process has been reaped; `EREMOTE` when it lives in a PID namespace
+    /// we cannot see; `EBADF` when the fd is not a pidfd (never a wrong number); `NotFound`
+    /// when the ioctl is unavailable and `/proc` is not mounted.
+    pub fn pid(&self) -> io::Result<u32> {
+        let mut info = pidfd_info {
+            mask: PidfdInfoMask::PID.bits(),
+            ..pidfd_info::default()
+        };
+        // SAFETY: `self.fd` is borrowed for the call.
+        match unsafe { syscalls::pidfd_get_info(self.raw(), &mut info) } {
+            Ok(()) if PidfdInfoMask::from_bits_retain(info.mask).contains(PidfdInfoMask::PID) => {
+                return if info.pid == 0 {
+                    Err(Errno::REMOTE.into())
+                } else {
+                    Ok(info.pid)
+                };
+            }
+            Err(Errno::SRCH) => return Err(Errno::SRCH.into()),
+            Err(Errno::BADF) => return Err(Errno::BADF.into()),
+            // Old kernel (ENOTTY/EINVAL), emulator (ENOSYS), or not a pidfd: ask fdinfo.
+            _ => {}
+        }
+        let text = std::fs::read(format!("/proc/self/fdinfo/{}", self.raw()))?;
+        fdinfo::parse_pid(&text)
+            .ok_or_else(|| io::Error::from(Errno::BADF))?
+            .into_result()
+    }
+
+    /// `pidfd_send_signal(2)`: send `signal` to the process (Linux 5.1+). Signal 0 checks
+    /// that the process still exists (has not exited) without sending anything.
+    ///
+    /// # Errors
+    ///
+    /// `ESRCH` once the process has exited (even before it is reaped) — never another
+    /// process; `EPERM` without permission; `InvalidInput` for an invalid signal.
+    pub fn send_signal(&self, signal: i32) -> io::Result<()> {
+        self.send_signal_with(signal, SignalFlags::empty())
+    }
+
+    /// [`PidFd::send_signal`] with [`SignalFlags`] (Linux 6.9+).
+    ///
+    /// # Errors
+    ///
+    /// As [`PidFd::send_signal`]; `InvalidInput` for flags an older kernel does not know.
+    pub fn send_signal_with(&self, signal: i32, flags: SignalFlags) -> io::Result<()> {
+        let flags = PidfdSignalFlags::from_bits_retain(flags.bits());
+        // SAFETY: `self.fd` is borrowed for the call.
+        unsafe { syscalls::pidfd_send_signal(self.raw(), signal, None, flags) }.map_err(Into::into)
+    }
+
+    /// Sends `SIGKILL`.
+    ///
+    /// # Errors
+    ///
+    /// As [`PidFd::send_signal`].
+    pub fn kill(&self) -> io::Result<()> {
+        self.send_signal(pidfd_sys::signal::SIGKILL)
+    }
+
+    /// `waitid(P_PIDFD)`, retried on `EINTR`. The flag says whether the status came from
+    /// this `waitid` (so `rusage` was filled in) rather than from `PIDFD_INFO_EXIT`.
+    fn waitid(
+        &self,
+        options: WaitIdOptions,
+        rusage: Option<&mut libc::rusage>,
+    ) -> io::Result<(Option<ExitStatus>, bool)> {
+        let id = u32::try_from(self.raw()).map_err(|_| Errno::BADF)?;
+        let mut info = siginfo_t::zeroed();
+        let mut rusage = rusage;
+        let result = Errno::retry_on_intr(|| {
+            // SAFETY: `self.fd` is borrowed for the call.
+            unsafe { syscalls::waitid(P_PIDFD, id, &mut info, options, rusage.as_deref_mut()) }
+        });
+        match result {
+            Ok(()) => Ok((status::from_siginfo(&info)?, true)),
+            Err(Errno::CHILD) => Ok((Some(self.exit_status_after_theft()?), false)),
+            Err(errno) => Err(errno.into()),
+        }
+    }
+
+    /// `waitid` said `ECHILD`: someone else reaped the child (or it is not our child). The
+    /// kernel may still know the status (`PIDFD_INFO_EXIT`, Linux 6.15+); otherwise `ECHILD`.
+    fn exit_status_after_theft(&self) -> io::Result<ExitStatus> {
+        match self.info() {
+            Ok(ProcessInfo {
+                exit_status: Some(status),
+                ..
+            }) => Ok(status),
+            _ => Err(Errno::CHILD.into()),
+        }
+    }
+
+    /// Waits for the child to exit and reaps it (`waitid(P_PIDFD, WEXITED)`, Linux 5.4+).
+    /// Retries on `EINTR`.
+    ///
+    /// # Errors
+    ///
+    /// `ECHILD` when the process is not our child, or was reaped elsewhere and the kernel
+    /// does not keep its status (before Linux 6.15; from 6.15 the kept status is returned);
+    /// `WouldBlock` for a [`OpenFlags::NONBLOCK`] pidfd whose child is still running;
+    /// `InvalidInput` before Linux 5.4.
+    pub fn wait(&self) -> io::Result<ExitStatus> {
+        match self.waitid(WaitIdOptions::EXITED, None)? {
+            (Some(status), _) => Ok(status),
+            // A blocking WEXITED wait returns only with a child state change.
+            (None, _) => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "waitid returned no child",
+            )),
+        }
+    }
+
+    /// [`PidFd::wait`], also returning the child's resource usage (which `waitid(2)` reports
+    /// but std's `Child::wait` drops). The usage is `None` when the status did not come from
+    /// `waitid` but from `PIDFD_INFO_EXIT` (the child was reaped elsewhere).
+    ///
+    /// # Errors
+    ///
+    /// As [`PidFd::wait`].
+    pub fn wait_with_rusage(&self) -> io::Result<(ExitStatus, Option<ResourceUsage>)> {
+        // SAFETY: rusage is plain data; all-zero is a valid value.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        match self.waitid(WaitIdOptions::EXITED, Some(&mut usage))? {
+            (Some(status), true) => Ok((status, Some(ResourceUsage::from_rusage(&usage)))),
+            (Some(status), false) => Ok((status, None)),
+            (None, _) => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "waitid returned no child",
+            )),
+        }
+    }
+
+    /// Reaps the child if it has exited, without blocking.
+    ///
+    /// # Errors
+    ///
+    /// As [`PidFd::wait`], except that a running child gives `Ok(None)`.
+    pub fn try_wait(&self) -> io::Result<Option<ExitStatus>> {
+        match self.waitid(WaitIdOptions::EXITED | WaitIdOptions::NOHANG, None) {
+            Ok((status, _)) => Ok(status),
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Waits up to `timeout` for the child to exit; `Ok(None)` if it is still running then
+    /// (it is left running). Uses `poll(2)` on the pidfd and re-checks with `WNOHANG`, so
+    /// spurious readiness (e.g. under ptrace) and `EINTR` just continue the wait.
+    ///
+    /// # Errors
+    ///
+    /// As [`PidFd::wait`].
+    pub fn wait_timeout(&self, timeout: Duration) -> io::Result<Option<ExitStatus>> {
+        let deadline = Instant::now().checked_add(timeout);
+        loop {
+            if let Some(status) = self.try_wait()? {
+                return Ok(Some(status));
+            }
+            let remaining =
+                deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
+            if remaining == Some(Duration::ZERO) {
+                return Ok(None);
+            }
+            self.poll_readable(remaining)?;
+        }
+    }
+
+    /// Waits until the process exits — any process, not only children (the pidfd becomes
+    /// readable when it exits; Linux 5.3+). Returns `true` when it has exited, `false` when
+    /// `timeout` passed first. Does not reap.
+    ///
+    /// # Errors
+    ///
+    /// Errors from `poll(2)`; `EINTR` is retried.
+    pub fn wait_for_exit(&self, timeout: Option<Duration>) -> io::Result<bool> {
+        let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
+        loop {
+            let remaining =
+                deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
+            if self.poll_readable(remaining)? {
+                return Ok(true);
+            }
+            if remaining.is_some_and(|remaining| remaining.is_zero()) {
+                return Ok(false);
+            }
+        }
+    }
+
+    /// One `poll(2)` for `POLLIN` with the timeout rounded up to whole milliseconds
+    /// (`None`: forever). Returns whether the fd is readable; `EINTR` counts as "not yet".
+    fn poll_readable(&self, timeout: Option<Duration>) -> io::Result<bool> {
+        let millis = match timeout {
+            None => -1,
+            Some(timeout) => {
+                let ceil = timeout.as_nanos().div_ceil(1_000_000);
+                libc::c_int::try_from(ceil).unwrap_or(libc::c_int::MAX)
+            }
+        };
+        let mut pollfd = libc::pollfd {
+            fd: self.raw(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for a borrowed fd.
+        let ready = unsafe { libc::poll(&raw mut pollfd, 1, millis) };
+        if ready < 0 {
+            let errno = Errno::last_os_error();
+            return if errno == Errno::INTR {
+                Ok(false)
+            } else {
+                Err(errno.into())
+            };
+        }
+        Ok(ready > 0 && pollfd.revents & (libc::POLLIN | libc::POLLHUP) != 0)
+    }
+
+    /// `pidfd_getfd(2)`: a duplicate of the process's fd `target_fd` (Linux 5.6+). The new
+    /// fd is close-on-exec and refers to the same open file description.
+    ///
+    /// # Errors
+    ///
+    /// `EBADF` when the process has no such fd; `EPERM` without ptrace-attach permission;
+    /// `ESRCH` when the process is gone; `Unsupported` before Linux 5.6.
+    pub fn get_fd(&self, target_fd: RawFd) -> io::Result<OwnedFd> {
+        // SAFETY: `self.fd` is borrowed; the new fd is owned below.
+        let fd = unsafe { syscalls::pidfd_getfd(self.raw(), target_fd, 0) }?;
+        // SAFETY: a fresh fd that nothing else owns.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+
+    /// What the kernel knows about the process (`PIDFD_GET_INFO`, Linux 6.13+), including the
+    /// exit status after it was reaped (Linux 6.15+).
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` before Linux 6.13 (and under qemu-user); `ESRCH` when the process has
+    /// been reaped and the kernel keeps no exit status for it (before Linux 6.15).
+    pub fn info(&self) -> io::Result<ProcessInfo> {
+        let wanted = PidfdInfoMask::PID
+            | PidfdInfoMask::CREDS
+            | PidfdInfoMask::CGROUPID
+            | PidfdInfoMask::EXIT;
+        let mut raw = pidfd_info {
+            mask: wanted.bits(),
+            ..pidfd_info::default()
+        };
+        // SAFETY: `self.fd` is borrowed for the call.
+        match unsafe { syscalls::pidfd_get_info(self.raw(), &mut raw) } {
+            Ok(()) => {}
+            Err(Errno::NOTTY | Errno::NOSYS) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "PIDFD_GET_INFO needs Linux 6.13 (or this fd is not a pidfd)",
+                ));
+            }
+            Err(errno) => return Err(errno.into()),
+        }
+        let got = PidfdInfoMask::from_bits_retain(raw.mask);
+        let exit_status = if got.contains(PidfdInfoMask::EXIT) {
+            let decoded = pidfd_sys::child_status::ChildStatus::from_wait_status(raw.exit_code)
+                .ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::InvalidData, "bad PIDFD_INFO_EXIT status")
+                })?;
+            Some(status::from_child_status(decoded)?)
+        } else {
+            None
+        };
+        Ok(ProcessInfo {
+            pid: raw.pid,
+            tgid: raw.tgid,
+            ppid: raw.ppid,
+            uids: Ids {
+                real: raw.ruid,
+                effective: raw.euid,
+                saved: raw.suid,
+                filesystem: raw.fsuid,
+            },
+            gids: Ids {
+                real: raw.rgid,
+                effective: raw.egid,
+                saved: raw.sgid,
+                filesystem: raw.fsgid,
+            },
+            cgroup_id: got
+                .contains(PidfdInfoMask::CGROUPID)
+                .then_some(raw.cgroupid),
+            exit_status,
+        })
+    }
+
+    /// Whether two pidfds refer to the same process, by pidfs inode (Linux 6.9+, 64-bit
+    /// only: there pidfs inode numbers are unique for the life of the system).
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` on 32-bit targets and when either fd is not on pidfs (older kernels
+    /// give anonymous-inode pidfds, which all share one inode) — this never guesses.
+    pub fn is_same_process(&self, other: &PidFd) -> io::Result<bool> {
+        if cfg!(not(target_pointer_width = "64")) {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "pidfs inode numbers are not unique on 32-bit targets",
+            ));
+        }
+        let (a, b) = (pidfs_identity(self.raw())?, pidfs_identity(other.raw())?);
+        Ok(a == b)
+    }
+}
+
+/// `PIDFS_MAGIC` ("PIDF"): the filesystem type of pidfds on Linux 6.9+.
+const PIDFS_MAGIC: i64 = 0x5049_4446;
+
+/// (device, inode) of a pidfs fd; `Unsupported` if the fd is not on pidfs.
+fn pidfs_identity(fd: RawFd) -> io::Result<(u64, u64)> {
+    // SAFETY: statfs is plain data; all-zero is valid.
+    let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `fd` is borrowed from a live PidFd; `fs` is writable.
+    if unsafe { libc::fstatfs(fd, &raw mut fs) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    #[allow(
+        clippy::unnecessary_cast,
+        clippy::cast_lossless,
+        clippy::cast_possible_wrap,
+        reason = "f_type is i64, i32 or u32 depending on the ABI"
+    )]
+    let fs_type = fs.f_type as i64;
+    if fs_type != PIDFS_MAGIC {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "pidfd is not on pidfs (needs Linux 6.9)",
+        ));
+    }
+    // SAFETY: stat is plain data; all-zero is valid.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `fd` is borrowed from a live PidFd; `st` is writable.
+    if unsafe { libc::fstat(fd, &raw mut st) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    #[allow(
+        clippy::useless_conversion,
+        reason = "dev_t/ino_t widths differ per ABI"
+    )]
+    Ok((u64::from(st.st_dev), u64::from(st.st_ino)))
+}
+
+impl fmt::Debug for PidFd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut debug = f.debug_struct("PidFd");
+        debug.field("fd", &self.raw());
+        match self.pid() {
+            Ok(pid) => debug.field("pid", &pid),
+            Err(_) => debug.field("pid", &format_args!("unknown")),
+        };
+        debug.finish()
+    }
+}
+
+impl AsFd for PidFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl AsRawFd for PidFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.raw()
+    }
+}
+
+impl IntoRawFd for PidFd {
+    fn into_raw_fd(self) -> RawFd {
+        self.fd.into_raw_fd()
+    }
+}
+
+impl FromRawFd for PidFd {
+    /// # Safety
+    ///
+    /// `fd` must be an open pidfd that nothing else owns.
+    unsafe fn from_raw_fd(fd: RawFd) -> Self {
+        // SAFETY: guaranteed by the caller.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        PidFd { fd }
+    }
+}
+
+impl From<OwnedFd> for PidFd {
+    /// Takes ownership of `fd`, which should be a pidfd; operations on anything else fail
+    /// with `EBADF`/`EINVAL` (never a panic, never a wrong answer).
+    fn from(fd: OwnedFd) -> Self {
+        PidFd { fd }
+    }
+}
+
+impl From<PidFd> for OwnedFd {
+    fn from(pidfd: PidFd) -> Self {
+        pidfd.fd
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_pids_are_refused_before_any_syscall() {
+        for pid in [0, i32::MAX as u32 + 1, u32::MAX] {
+            assert_eq!(
+                PidFd::open(pid).unwrap_err().kind(),
+                io::ErrorKind::InvalidInput
+            );
+            assert_eq!(
+                check_pid(pid).unwrap_err().kind(),
+                io::ErrorKind::InvalidInput
+            );
+        }
+        assert_eq!(check_pid(1).unwrap(), 1);
+        assert_eq!(check_pid(i32::MAX as u32).unwrap(), i32::MAX);
+    }
+
+    #[test]
+    fn resource_usage_clamps_garbage() {
+        // SAFETY: plain data.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        usage.ru_utime.tv_sec = -5;
+        usage.ru_utime.tv_usec = 5_000_000;
+        usage.ru_maxrss = -1;
+        let converted = ResourceUsage::from_rusage(&usage);
+        assert_eq!(converted.user_time, Duration::new(0, 999_999_000));
+        assert_eq!(converted.max_rss_kib, 0);
+    }
+}

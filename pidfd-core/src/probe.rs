@@ -1,0 +1,209 @@
+//! The kernel-feature probe: which pidfd syscalls and flags work here, found out once.
+//!
+//! Every syscall and flag a pidfd code path needs is tried on this process itself (no child
+//! is created): `pidfd_open`, `waitid(P_PIDFD)`, `pidfd_send_signal`, the `PIDFD_NONBLOCK`
+//! and `PIDFD_THREAD` flags and the `PIDFD_GET_INFO` ioctl. A probe that fails with
+//! `ENOSYS` (old kernel, emulator), `EPERM` (seccomp filters such as old Docker profiles) or
+//! `EINVAL` (unknown flag) means "unsupported", and the answer is cached for the life of the
+//! process. `EMFILE`/`ENFILE` (no fd to probe with) is returned to the caller and *not*
+//! cached, so a later call probes again.
+//!
+//! Set `PIDFD_DISABLE=1` in the environment to make every feature report unsupported without
+//! making any pidfd syscall — for sandboxes whose seccomp filter kills the process on an
+//! unknown syscall (`SIGSYS`) instead of failing it.
+
+#![allow(unsafe_code, reason = "probes raw syscalls on fds this module owns")]
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use pidfd_sys::flags::{P_PIDFD, PidfdFlags, PidfdSignalFlags, WaitIdOptions};
+use pidfd_sys::{Errno, pidfd_info, siginfo_t, syscalls};
+
+/// The pidfd features the running kernel (and any seccomp filter or emulator) allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Features {
+    /// `pidfd_open(2)` (Linux 5.3+).
+    pub pidfd_open: bool,
+    /// `waitid(P_PIDFD)` (Linux 5.4+).
+    pub waitid_pidfd: bool,
+    /// `pidfd_send_signal(2)` (Linux 5.1+).
+    pub send_signal: bool,
+    /// `PIDFD_NONBLOCK` (Linux 5.10+).
+    pub nonblock: bool,
+    /// `PIDFD_THREAD` (Linux 6.9+).
+    pub thread: bool,
+    /// `ioctl(PIDFD_GET_INFO)` (Linux 6.13+).
+    pub get_info: bool,
+    /// `PIDFD_DISABLE=1` was set: nothing was probed.
+    pub disabled_by_env: bool,
+}
+
+impl Features {
+    /// Whether a process handle can run in pidfd mode: open, wait and signal all work.
+    pub fn pidfd_mode(&self) -> bool {
+        self.pidfd_open && self.waitid_pidfd && self.send_signal
+    }
+
+    /// The cache word: [`PROBED`] plus one bit per feature, in field order.
+    fn to_bits(self) -> u32 {
+        let flags = [
+            self.pidfd_open,
+            self.waitid_pidfd,
+            self.send_signal,
+            self.nonblock,
+            self.thread,
+            self.get_info,
+            self.disabled_by_env,
+        ];
+        flags.iter().enumerate().fold(
+            PROBED,
+            |bits, (i, &on)| if on { bits | (2 << i) } else { bits },
+        )
+    }
+
+    fn from_bits(bits: u32) -> Self {
+        let on = |i: u32| bits & (2 << i) != 0;
+        Self {
+            pidfd_open: on(0),
+            waitid_pidfd: on(1),
+            send_signal: on(2),
+            nonblock: on(3),
+            thread: on(4),
+            get_info: on(5),
+            disabled_by_env: on(6),
+        }
+    }
+}
+
+/// Bit 0 of the cache: the probe has run and its answer is stored.
+const PROBED: u32 = 1;
+static CACHE: AtomicU32 = AtomicU32::new(0);
+
+/// The environment variable that turns pidfd use off.
+pub const DISABLE_ENV: &str = "PIDFD_DISABLE";
+
+/// The features of this kernel, probed on first use and cached.
+///
+/// # Errors
+///
+/// `EMFILE`/`ENFILE` when no fd was available to probe with (not cached); any unexpected
+/// error from a probe.
+pub fn features() -> io::Result<Features> {
+    let cached = CACHE.load(Ordering::Acquire);
+    if cached & PROBED != 0 {
+        return Ok(Features::from_bits(cached));
+    }
+    let features = probe()?;
+    // Two threads may probe at once; they store the same answer.
+    CACHE.store(features.to_bits(), Ordering::Release);
+    Ok(features)
+}
+
+/// Whether `PIDFD_DISABLE` asks for pid mode (any value but empty and `0`).
+fn disabled_by_env() -> bool {
+    std::env::var_os(DISABLE_ENV).is_some_and(|value| !value.is_empty() && value != "0")
+}
+
+/// What a probe's failure means.
+fn unsupported(errno: Errno) -> io::Result<bool> {
+    match errno {
+        Errno::NOSYS | Errno::PERM | Errno::INVAL | Errno::NOTTY | Errno::OPNOTSUPP => Ok(false),
+        other => Err(other.into()),
+    }
+}
+
+fn probe_open(flags: PidfdFlags) -> io::Result<Option<OwnedFd>> {
+    let pid = i32::try_from(std::process::id()).map_err(|_| Errno::INVAL)?;
+    // SAFETY: pidfd_open creates a new fd that we own from here on.
+    match unsafe { syscalls::pidfd_open(pid, flags) } {
+        // SAFETY: a fresh fd nothing else owns.
+        Ok(fd) => Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) })),
+        Err(errno) => unsupported(errno).map(|_| None),
+    }
+}
+
+fn probe() -> io::Result<Features> {
+    if disabled_by_env() {
+        return Ok(Features {
+            disabled_by_env: true,
+            ..Features::default()
+        });
+    }
+    let Some(own) = probe_open(PidfdFlags::empty())? else {
+        return Ok(Features::default());
+    };
+    let fd = own.as_raw_fd();
+    let mut features = Features {
+        pidfd_open: true,
+        ..Features::default()
+    };
+    // waitid on our own pidfd: we are not our own child, so a kernel that understands
+    // P_PIDFD says ECHILD; one that does not says EINVAL.
+    let mut info = siginfo_t::zeroed();
+    let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG;
+    let fd_id = u32::try_from(fd).map_err(|_| Errno::BADF)?;
+    // SAFETY: `own` is borrowed for the call.
+    features.waitid_pidfd =
+        match unsafe { syscalls::waitid(P_PIDFD, fd_id, &mut info, options, None) } {
+            Err(Errno::CHILD) => true,
+            Ok(()) => true,
+            Err(errno) => unsupported(errno)?,
+        };
+    // SAFETY: `own` is borrowed; signal 0 only checks that we exist.
+    features.send_signal =
+        match unsafe { syscalls::pidfd_send_signal(fd, 0, None, PidfdSignalFlags::empty()) } {
+            Ok(()) => true,
+            Err(errno) => unsupported(errno)?,
+        };
+    features.nonblock = probe_open(PidfdFlags::NONBLOCK)?.is_some();
+    features.thread = probe_open(PidfdFlags::THREAD)?.is_some();
+    let mut pidfd_info = pidfd_info::default();
+    // SAFETY: `own` is borrowed for the call.
+    features.get_info = match unsafe { syscalls::pidfd_get_info(fd, &mut pidfd_info) } {
+        Ok(()) => true,
+        Err(errno) => unsupported(errno)?,
+    };
+    Ok(features)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bits_round_trip() {
+        let all = Features {
+            pidfd_open: true,
+            waitid_pidfd: true,
+            send_signal: true,
+            nonblock: true,
+            thread: true,
+            get_info: true,
+            disabled_by_env: true,
+        };
+        assert_eq!(Features::from_bits(all.to_bits()), all);
+        let some = Features {
+            waitid_pidfd: true,
+            get_info: true,
+            ..Features::default()
+        };
+        assert_eq!(Features::from_bits(some.to_bits()), some);
+        assert_eq!(Features::default().to_bits(), PROBED);
+    }
+
+    #[test]
+    fn probe_errors_that_mean_unsupported() {
+        for errno in [Errno::NOSYS, Errno::PERM, Errno::INVAL, Errno::NOTTY] {
+            assert!(!unsupported(errno).unwrap());
+        }
+        for errno in [Errno::MFILE, Errno::NFILE, Errno::NOMEM] {
+            assert_eq!(
+                unsupported(errno).unwrap_err().raw_os_error(),
+                Some(errno.raw_os_error())
+            );
+        }
+    }
+}

@@ -252,11 +252,12 @@ impl PidFd {
     }
 
     /// `pidfd_send_signal(2)`: send `signal` to the process (Linux 5.1+). Signal 0 checks
-    /// that the process still exists (has not exited) without sending anything.
+    /// that the process still exists without sending anything. An exited process that has
+    /// not been reaped yet (a zombie) still exists: signals to it succeed and do nothing.
     ///
     /// # Errors
     ///
-    /// `ESRCH` once the process has exited (even before it is reaped) — never another
+    /// `ESRCH` once the process has been reaped — never another
     /// process; `EPERM` without permission; `InvalidInput` for an invalid signal.
     pub fn send_signal(&self, signal: i32) -> io::Result<()> {
         self.send_signal_with(signal, SignalFlags::empty())

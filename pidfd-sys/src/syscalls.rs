@@ -97,7 +97,8 @@ pub unsafe fn pidfd_open(pid: c_int, flags: PidfdFlags) -> Result<RawFd> {
 ///
 /// # Errors
 ///
-/// `ESRCH` the process has exited (even if not yet reaped); `EINVAL` invalid signal or flags;
+/// `ESRCH` the process has been reaped (an exited, unreaped zombie still accepts signals and
+/// ignores them); `EINVAL` invalid signal or flags;
 /// `EPERM` not allowed; `EBADF` not a pidfd.
 ///
 /// # Safety

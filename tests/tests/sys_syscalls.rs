@@ -96,6 +96,20 @@ fn signal_zero_probes_and_signalling_a_reaped_child_is_esrch() {
 }
 
 #[test]
+fn a_zombie_accepts_signals_until_it_is_reaped() {
+    let child = sh("exec sleep 30");
+    let pidfd = pidfd_open(child.pid(), PidfdFlags::empty()).unwrap();
+    send(&pidfd, SIGKILL).unwrap();
+    // Wait for the exit without reaping: WNOWAIT leaves the zombie in place.
+    let info = waitid(&pidfd, WaitIdOptions::EXITED | WaitIdOptions::NOWAIT).unwrap();
+    assert_eq!(info.child_status(), Ok(Some(ChildStatus::Killed(SIGKILL))));
+    assert_eq!(send(&pidfd, 0), Ok(()));
+    assert_eq!(send(&pidfd, SIGTERM), Ok(()));
+    waitid(&pidfd, WaitIdOptions::EXITED).unwrap();
+    assert_eq!(send(&pidfd, 0), Err(Errno::SRCH));
+}
+
+#[test]
 fn nohang_on_a_running_child_reports_nothing() {
     let child = sh("exec sleep 30");
     let pidfd = pidfd_open(child.pid(), PidfdFlags::empty()).unwrap();

@@ -8,6 +8,8 @@
     reason = "tests call the raw pidfd-sys wrappers; each block says why"
 )]
 
+pub mod seccomp;
+
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::{Child, Command, Stdio};
 

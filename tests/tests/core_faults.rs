@@ -1,0 +1,359 @@
+//! Fault injection for `pidfd-core`: seccomp filters, `PIDFD_DISABLE`, fd exhaustion, an
+//! `EINTR` storm, a `waitpid(-1)` thief thread, `SIGCHLD = SIG_IGN`.
+//!
+//! Each scenario changes process-wide state that cannot be undone (a seccomp filter, signal
+//! dispositions), so it runs in a re-exec'd copy of this test binary: the parent test starts
+//! `<this binary> --ignored --exact scenario_child` with `PIDFD_FAULT_SCENARIO` set, and
+//! asserts on the `key=value` lines the child prints.
+
+#![allow(
+    unsafe_code,
+    reason = "scenarios set up signal handlers and rlimits; each block says why"
+)]
+
+use std::collections::BTreeMap;
+use std::io;
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use pidfd_core::PidFd;
+use pidfd_core::probe::{self, Features};
+use pidfd_sys::nr;
+use pidfd_tests::{kernel_at_least, seccomp, sh};
+
+const SCENARIO_ENV: &str = "PIDFD_FAULT_SCENARIO";
+
+/// Runs `scenario` in a fresh copy of this binary; returns its `key=value` output lines.
+fn run(scenario: &str, extra_env: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let exe = std::env::current_exe().unwrap();
+    let mut command = Command::new(exe);
+    command
+        .args([
+            "--ignored",
+            "--exact",
+            "scenario_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(SCENARIO_ENV, scenario)
+        .env_remove(probe::DISABLE_ENV);
+    for (key, value) in extra_env {
+        command.env(key, value);
+    }
+    let output = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "scenario {scenario} failed: {}\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: BTreeMap<String, String> = stdout
+        .lines()
+        // libtest may print "test scenario_child ... " in front of the first line.
+        .filter_map(|line| line.split_once("scenario:").map(|(_, rest)| rest))
+        .filter_map(|line| line.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    assert!(
+        lines.contains_key("done"),
+        "scenario {scenario} did not finish:\n{stdout}"
+    );
+    lines
+}
+
+fn say(key: &str, value: impl std::fmt::Display) {
+    println!("scenario:{key}={value}");
+}
+
+/// "ok", or the errno (or error kind) of the failure.
+fn errno_of<T>(result: io::Result<T>) -> String {
+    match result {
+        Ok(_) => "ok".to_owned(),
+        Err(error) => error
+            .raw_os_error()
+            .map_or_else(|| format!("{:?}", error.kind()), |e| e.to_string()),
+    }
+}
+
+/// "exit N" for a successful wait, else as [`errno_of`].
+fn wait_outcome(result: io::Result<std::process::ExitStatus>) -> String {
+    match result {
+        Ok(status) => format!("exit {:?}", status.code()),
+        Err(error) => errno_of::<()>(Err(error)),
+    }
+}
+
+fn say_features(features: &Features) {
+    say("pidfd_open", features.pidfd_open);
+    say("waitid_pidfd", features.waitid_pidfd);
+    say("send_signal", features.send_signal);
+    say("pidfd_mode", features.pidfd_mode());
+    say("disabled_by_env", features.disabled_by_env);
+}
+
+/// The child side: dispatches on the scenario name. Ignored in normal runs (it is only an
+/// entry point for the re-exec'd children).
+#[test]
+#[ignore = "entry point for the re-exec'd fault-injection children"]
+fn scenario_child() {
+    let scenario = std::env::var(SCENARIO_ENV).expect("run by the fault-injection tests only");
+    match scenario.split(':').collect::<Vec<_>>().as_slice() {
+        ["seccomp", syscall, errno] => seccomp_scenario(syscall, errno.parse().unwrap()),
+        ["probe"] => say_features(&probe::features().unwrap()),
+        ["emfile"] => emfile_scenario(),
+        ["eintr"] => eintr_scenario(),
+        ["thief"] => thief_scenario(),
+        ["sigchld-ignored"] => sigchld_ignored_scenario(),
+        other => panic!("unknown scenario {other:?}"),
+    }
+    say("done", true);
+}
+
+fn seccomp_scenario(syscall: &str, errno: i32) {
+    let number = match syscall {
+        "pidfd_open" => nr::SYS_pidfd_open,
+        "pidfd_send_signal" => nr::SYS_pidfd_send_signal,
+        "waitid" => nr::SYS_waitid,
+        other => panic!("no rule for {other}"),
+    };
+    seccomp::fail_syscalls(&[(number, errno)]).unwrap();
+    say_features(&probe::features().unwrap());
+    let child = sh("exit 3");
+    let pidfd = PidFd::open(child.id());
+    say(
+        "open",
+        errno_of(
+            pidfd
+                .as_ref()
+                .map(drop)
+                .map_err(|e| io::Error::from_raw_os_error(e.raw_os_error().unwrap_or(0))),
+        ),
+    );
+    match pidfd {
+        Ok(pidfd) => {
+            say("signal", errno_of(pidfd.send_signal(0)));
+            say("wait", wait_outcome(pidfd.wait()));
+        }
+        Err(_) => {
+            say("signal", "no-pidfd");
+            say("wait", "no-pidfd");
+        }
+    }
+}
+
+fn emfile_scenario() {
+    // Fill the fd table up to a small RLIMIT_NOFILE, so the probe has no fd to work with.
+    let limit = libc::rlimit {
+        rlim_cur: 64,
+        rlim_max: 64,
+    };
+    // SAFETY: setrlimit reads a valid rlimit.
+    let ret = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raw const limit) };
+    assert_eq!(ret, 0);
+    let mut hogs = Vec::new();
+    while let Ok(file) = std::fs::File::open("/dev/null") {
+        hogs.push(file);
+    }
+    say("first", errno_of(probe::features()));
+    hogs.truncate(hogs.len() - 4);
+    let second = probe::features();
+    say(
+        "second",
+        errno_of(
+            second
+                .as_ref()
+                .map(|_| ())
+                .map_err(|e| io::Error::from(e.kind())),
+        ),
+    );
+    say_features(&second.unwrap());
+}
+
+static ALARMS: AtomicU32 = AtomicU32::new(0);
+
+extern "C" fn count_alarm(_: libc::c_int) {
+    ALARMS.fetch_add(1, Ordering::Relaxed);
+}
+
+fn eintr_scenario() {
+    // SIGALRM every millisecond, with a handler installed *without* SA_RESTART: every
+    // blocking syscall in this process keeps failing with EINTR.
+    // SAFETY: sigaction is plain data; all-zero is valid.
+    let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+    action.sa_sigaction = count_alarm as *const () as usize;
+    action.sa_flags = 0;
+    // SAFETY: installs an async-signal-safe handler (one atomic add).
+    let ret = unsafe { libc::sigaction(libc::SIGALRM, &raw const action, std::ptr::null_mut()) };
+    assert_eq!(ret, 0);
+    let tick = libc::timeval {
+        tv_sec: 0,
+        tv_usec: 1000,
+    };
+    let timer = libc::itimerval {
+        it_interval: tick,
+        it_value: tick,
+    };
+    // SAFETY: setitimer reads a valid itimerval.
+    let ret = unsafe { libc::setitimer(libc::ITIMER_REAL, &raw const timer, std::ptr::null_mut()) };
+    assert_eq!(ret, 0);
+
+    let child = sh("sleep 0.3; exit 7");
+    say(
+        "wait",
+        PidFd::open(child.id())
+            .unwrap()
+            .wait()
+            .unwrap()
+            .code()
+            .unwrap(),
+    );
+    let child = sh("exec sleep 30");
+    let pidfd = PidFd::open(child.id()).unwrap();
+    let started = Instant::now();
+    let early = pidfd.wait_timeout(Duration::from_millis(200)).unwrap();
+    say("timeout_result", format!("{early:?}"));
+    say("timeout_ms", started.elapsed().as_millis());
+    pidfd.kill().unwrap();
+    say(
+        "after_kill",
+        format!(
+            "{:?}",
+            pidfd
+                .wait_timeout(Duration::from_secs(10))
+                .unwrap()
+                .map(|s| s.code())
+        ),
+    );
+    say("alarms", ALARMS.load(Ordering::Relaxed));
+}
+
+fn thief_scenario() {
+    let child = sh("sleep 0.2; exit 5");
+    let pidfd = PidFd::open(child.id()).unwrap();
+    let thief = std::thread::spawn(|| {
+        let mut stolen = 0;
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid writes an int through a valid pointer.
+            let pid = unsafe { libc::waitpid(-1, &raw mut status, 0) };
+            if pid <= 0 {
+                return stolen;
+            }
+            stolen += 1;
+        }
+    });
+    let result = pidfd.wait();
+    say("stolen", thief.join().unwrap());
+    say("wait", wait_outcome(result));
+}
+
+fn sigchld_ignored_scenario() {
+    // SAFETY: SIG_IGN for SIGCHLD: the kernel reaps children itself.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+    let child = sh("sleep 0.1; exit 5");
+    let pidfd = PidFd::open(child.id()).unwrap();
+    say("wait", wait_outcome(pidfd.wait()));
+}
+
+// ---- the parent-side tests ----
+
+#[test]
+fn seccomp_enosys_and_eperm_make_the_probe_say_unsupported() {
+    for errno in [libc::ENOSYS, libc::EPERM] {
+        let out = run(&format!("seccomp:pidfd_open:{errno}"), &[]);
+        assert_eq!(out["pidfd_open"], "false", "{out:?}");
+        assert_eq!(out["pidfd_mode"], "false");
+        assert_eq!(
+            out["open"],
+            errno.to_string(),
+            "open fails with the filter's errno"
+        );
+
+        let out = run(&format!("seccomp:pidfd_send_signal:{errno}"), &[]);
+        assert_eq!(
+            (out["pidfd_open"].as_str(), out["send_signal"].as_str()),
+            ("true", "false")
+        );
+        assert_eq!(out["pidfd_mode"], "false");
+        assert_eq!(out["signal"], errno.to_string());
+        assert_eq!(out["wait"], "exit Some(3)", "waiting still works");
+
+        let out = run(&format!("seccomp:waitid:{errno}"), &[]);
+        assert_eq!(
+            (out["pidfd_open"].as_str(), out["waitid_pidfd"].as_str()),
+            ("true", "false")
+        );
+        assert_eq!(out["pidfd_mode"], "false");
+        assert_eq!(out["signal"], "ok");
+        assert_eq!(out["wait"], errno.to_string());
+    }
+}
+
+#[test]
+fn probe_without_faults_allows_pidfd_mode() {
+    let out = run("probe", &[]);
+    assert_eq!(out["pidfd_mode"], "true", "{out:?}");
+    assert_eq!(out["disabled_by_env"], "false");
+}
+
+#[test]
+fn pidfd_disable_env_forces_pid_mode() {
+    let out = run("probe", &[(probe::DISABLE_ENV, "1")]);
+    assert_eq!(out["disabled_by_env"], "true", "{out:?}");
+    assert_eq!(out["pidfd_open"], "false");
+    assert_eq!(out["pidfd_mode"], "false");
+    let out = run("probe", &[(probe::DISABLE_ENV, "0")]);
+    assert_eq!(
+        out["pidfd_mode"], "true",
+        "PIDFD_DISABLE=0 does not disable"
+    );
+}
+
+#[test]
+fn emfile_is_returned_and_not_cached() {
+    let out = run("emfile", &[]);
+    assert_eq!(out["first"], libc::EMFILE.to_string(), "{out:?}");
+    assert_eq!(out["second"], "ok");
+    assert_eq!(out["pidfd_mode"], "true");
+}
+
+#[test]
+fn eintr_storm_does_not_break_wait_or_wait_timeout() {
+    let out = run("eintr", &[]);
+    assert_eq!(out["wait"], "7", "{out:?}");
+    assert_eq!(out["timeout_result"], "None");
+    let waited: u128 = out["timeout_ms"].parse().unwrap();
+    assert!(
+        (200..5000).contains(&waited),
+        "wait_timeout took {waited} ms"
+    );
+    assert_eq!(out["after_kill"], "Some(None)");
+    let alarms: u32 = out["alarms"].parse().unwrap();
+    assert!(alarms > 50, "the storm never happened: {alarms} alarms");
+}
+
+#[test]
+fn waitpid_thief_thread() {
+    let out = run("thief", &[]);
+    assert_eq!(out["stolen"], "1", "{out:?}");
+    if kernel_at_least(6, 15) {
+        assert_eq!(
+            out["wait"], "exit Some(5)",
+            "PIDFD_INFO_EXIT recovers the stolen status"
+        );
+    } else {
+        assert_eq!(out["wait"], libc::ECHILD.to_string());
+    }
+}
+
+#[test]
+fn sigchld_ignored() {
+    let out = run("sigchld-ignored", &[]);
+    if kernel_at_least(6, 15) {
+        assert_eq!(out["wait"], "exit Some(5)", "{out:?}");
+    } else {
+        assert_eq!(out["wait"], libc::ECHILD.to_string(), "{out:?}");
+    }
+}

@@ -1,5 +1,6 @@
 //! A pure parser for the `Pid:` line of `/proc/self/fdinfo/<pidfd>`, the fallback for
-//! [`crate::PidFd::pid`] on kernels without `PIDFD_GET_INFO` (before Linux 6.13).
+//! [`crate::PidFd::pid`] on kernels without `PIDFD_GET_INFO` (before Linux 6.13). Public so
+//! it can be fuzzed and reused; [`crate::PidFd::pid`] is the usual way in.
 //!
 //! The kernel (`pidfd_show_fdinfo`, Linux 5.3+) prints `Pid:\t<n>` with `n` the PID in the
 //! reader's PID namespace, `0` when the process lives outside it, and `-1` once the process
@@ -11,7 +12,7 @@ use pidfd_sys::Errno;
 
 /// What the `Pid:` field says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum FdinfoPid {
+pub enum FdinfoPid {
     /// The process's PID in our namespace.
     Pid(u32),
     /// `0`: the process is in a PID namespace we cannot see into.
@@ -22,7 +23,7 @@ pub(crate) enum FdinfoPid {
 
 impl FdinfoPid {
     /// The result [`crate::PidFd::pid`] gives for it: the PID, `EREMOTE` or `ESRCH`.
-    pub(crate) fn into_result(self) -> io::Result<u32> {
+    pub fn into_result(self) -> io::Result<u32> {
         match self {
             Self::Pid(pid) => Ok(pid),
             Self::OtherNamespace => Err(Errno::REMOTE.into()),
@@ -31,9 +32,17 @@ impl FdinfoPid {
     }
 }
 
-/// Parses fdinfo text. `None` when there is no well-formed `Pid:` line (the fd is not a
+/// Parses fdinfo text (as read from `/proc/<pid>/fdinfo/<fd>`).
+///
+/// ```
+/// use pidfd_core::fdinfo::{FdinfoPid, parse_pid};
+/// assert_eq!(parse_pid(b"pos:\t0\nPid:\t42\nNSpid:\t42\n"), Some(FdinfoPid::Pid(42)));
+/// assert_eq!(parse_pid(b"Pid:\t-1\n"), Some(FdinfoPid::Gone));
+/// assert_eq!(parse_pid(b"pos:\t0\n"), None); // not a pidfd
+/// ```
+/// `None` when there is no well-formed `Pid:` line (the fd is not a
 /// pidfd), including out-of-range numbers: never a panic, never a wrong number.
-pub(crate) fn parse_pid(fdinfo: &[u8]) -> Option<FdinfoPid> {
+pub fn parse_pid(fdinfo: &[u8]) -> Option<FdinfoPid> {
     let line = fdinfo
         .split(|&b| b == b'\n')
         .find_map(|line| line.strip_prefix(b"Pid:"))?;

@@ -28,7 +28,7 @@
 //! # }
 //! ```
 
-mod fdinfo;
+pub mod fdinfo;
 mod pidfd;
 pub mod probe;
 mod status;

@@ -2,6 +2,7 @@
 //!
 //! * `check-arches [--targets a,b] [--list]` — compile `pidfd-sys` for every Linux ABI Rust
 //!   targets, so its compile-time layout and number checks run on each.
+//! * `fuzz [--smoke]` — run every cargo-fuzz target for a bounded time.
 //! * `errata` — print the upstream (`libc`, `linux-raw-sys`) errors `pidfd-sys` works around.
 //!
 //! Depends on nothing but std and `pidfd-sys` (for its tables): it is built before every task.
@@ -14,6 +15,7 @@
 
 mod check_arches;
 mod cmd;
+mod fuzz;
 mod targets;
 
 use std::process::ExitCode;
@@ -28,6 +30,9 @@ tasks:
       compile-time layout/number assertions and the libc/linux-raw-sys cross-checks run on
       each. Installs the rustup targets and nightly rust-src it needs (and says so).
       Prints a table and exits non-zero if any target fails.
+  fuzz [--smoke] [--seconds N] [--targets a,b] [--install]
+      Run every cargo-fuzz target in fuzz/ (nightly) for N seconds each (--smoke: 20 s);
+      fails on a crash. Needs cargo-fuzz (--install installs it).
   errata
       List the known libc / linux-raw-sys errors pidfd-sys works around.
 ";
@@ -36,6 +41,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("check-arches") => check_arches::run(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
         Some("errata") => {
             print_errata();
             Ok(())

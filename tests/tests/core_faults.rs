@@ -116,10 +116,27 @@ fn seccomp_scenario(syscall: &str, errno: i32) {
         "pidfd_open" => nr::SYS_pidfd_open,
         "pidfd_send_signal" => nr::SYS_pidfd_send_signal,
         "waitid" => nr::SYS_waitid,
+        "pidfd_getfd" => nr::SYS_pidfd_getfd,
+        "ioctl" => libc::SYS_ioctl,
         other => panic!("no rule for {other}"),
     };
     seccomp::fail_syscalls(&[(number, errno)]).unwrap();
-    say_features(&probe::features().unwrap());
+    let features = probe::features().unwrap();
+    say_features(&features);
+    say("get_info", features.get_info);
+    let own = PidFd::current();
+    say(
+        "getfd",
+        errno_of(
+            own.as_ref()
+                .map_err(|e| io::Error::from(e.kind()))
+                .and_then(|own| own.get_fd(0)),
+        ),
+    );
+    say(
+        "own_pid_matches",
+        own.is_ok_and(|own| own.pid().is_ok_and(|pid| pid == std::process::id())),
+    );
     let child = sh("exit 3");
     let pidfd = PidFd::open(child.id());
     say(
@@ -135,10 +152,12 @@ fn seccomp_scenario(syscall: &str, errno: i32) {
         Ok(pidfd) => {
             say("signal", errno_of(pidfd.send_signal(0)));
             say("wait", wait_outcome(pidfd.wait()));
+            say("pid_after_reap", errno_of(pidfd.pid()));
         }
         Err(_) => {
             say("signal", "no-pidfd");
             say("wait", "no-pidfd");
+            say("pid_after_reap", "no-pidfd");
         }
     }
 }
@@ -289,6 +308,27 @@ fn seccomp_enosys_and_eperm_make_the_probe_say_unsupported() {
         assert_eq!(out["signal"], "ok");
         assert_eq!(out["wait"], errno.to_string());
     }
+}
+
+#[test]
+fn seccomp_on_getfd_and_ioctl() {
+    for errno in [libc::ENOSYS, libc::EPERM] {
+        let out = run(&format!("seccomp:pidfd_getfd:{errno}"), &[]);
+        assert_eq!(out["pidfd_mode"], "true", "{out:?}");
+        assert_eq!(out["getfd"], errno.to_string());
+    }
+    // No PIDFD_GET_INFO (as before Linux 6.13): pid() falls back to /proc/self/fdinfo and
+    // still gives the right number.
+    let out = run(&format!("seccomp:ioctl:{}", libc::ENOTTY), &[]);
+    assert_eq!(out["get_info"], "false", "{out:?}");
+    assert_eq!(out["pidfd_mode"], "true");
+    assert_eq!(out["own_pid_matches"], "true");
+    assert_eq!(out["wait"], "exit Some(3)");
+    assert_eq!(
+        out["pid_after_reap"],
+        libc::ESRCH.to_string(),
+        "fdinfo says Pid: -1"
+    );
 }
 
 #[test]

@@ -248,10 +248,9 @@ fn eintr_scenario() {
     say("alarms", ALARMS.load(Ordering::Relaxed));
 }
 
-fn thief_scenario() {
-    let child = sh("sleep 0.2; exit 5");
-    let pidfd = PidFd::open(child.id()).unwrap();
-    let thief = std::thread::spawn(|| {
+/// A thread that reaps any child with `waitpid(-1)` until none is left; returns how many.
+fn spawn_thief() -> std::thread::JoinHandle<u32> {
+    std::thread::spawn(|| {
         let mut stolen = 0;
         loop {
             let mut status = 0;
@@ -262,10 +261,22 @@ fn thief_scenario() {
             }
             stolen += 1;
         }
-    });
+    })
+}
+
+fn thief_scenario() {
+    // 1. The thief reaps before we wait.
+    let child = sh("exit 5");
+    let pidfd = PidFd::open(child.id()).unwrap();
+    say("stolen_first", spawn_thief().join().unwrap());
+    say("wait_after_theft", wait_outcome(pidfd.wait()));
+    // 2. The thief and our wait race for the same child.
+    let child = sh("sleep 0.2; exit 6");
+    let pidfd = PidFd::open(child.id()).unwrap();
+    let thief = spawn_thief();
     let result = pidfd.wait();
-    say("stolen", thief.join().unwrap());
-    say("wait", wait_outcome(result));
+    say("stolen_racing", thief.join().unwrap());
+    say("wait_racing", wait_outcome(result));
 }
 
 fn sigchld_ignored_scenario() {
@@ -377,14 +388,20 @@ fn eintr_storm_does_not_break_wait_or_wait_timeout() {
 #[test]
 fn waitpid_thief_thread() {
     let out = run("thief", &[]);
-    assert_eq!(out["stolen"], "1", "{out:?}");
+    assert_eq!(out["stolen_first"], "1", "{out:?}");
+    let echild = libc::ECHILD.to_string();
     if kernel_at_least(6, 15) {
-        assert_eq!(
-            out["wait"], "exit Some(5)",
-            "PIDFD_INFO_EXIT recovers the stolen status"
-        );
+        // PIDFD_INFO_EXIT recovers the stolen status; whoever wins the race, it is right.
+        assert_eq!(out["wait_after_theft"], "exit Some(5)", "{out:?}");
+        assert_eq!(out["wait_racing"], "exit Some(6)", "{out:?}");
     } else {
-        assert_eq!(out["wait"], libc::ECHILD.to_string());
+        assert_eq!(out["wait_after_theft"], echild, "{out:?}");
+        let expected = if out["stolen_racing"] == "1" {
+            echild
+        } else {
+            "exit Some(6)".to_owned()
+        };
+        assert_eq!(out["wait_racing"], expected, "{out:?}");
     }
 }
 

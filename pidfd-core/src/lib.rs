@@ -2,12 +2,15 @@
 //!
 //! * [`PidFd`] — an owned pidfd: open, signal, wait (blocking, non-blocking, with timeout,
 //!   with resource usage), pid, info, getfd, identity, and waiting for any process to exit.
+//! * [`Process`] — one handle in pidfd mode or pid mode ([`Mode`]), `Send + Sync`, with a
+//!   refcounted fd (model-checked with loom), cached and idempotent waits, and no signal
+//!   ever sent to a reaped (possibly reused) PID.
 //! * [`probe`] — which pidfd features this kernel allows, probed once and cached, with the
 //!   `PIDFD_DISABLE=1` opt-out.
 //!
 //! Every fallible call returns [`std::io::Result`]; exit statuses are
-//! [`std::process::ExitStatus`]. `Process` (pidfd or pid mode) and the race-free `Spawn`
-//! builder come next (see the workspace README).
+//! [`std::process::ExitStatus`]. The race-free `Spawn` builder comes next (see the workspace
+//! README).
 //!
 //! # Example
 //!
@@ -31,7 +34,11 @@
 pub mod fdinfo;
 mod pidfd;
 pub mod probe;
+mod process;
+mod state;
 mod status;
+mod sync;
 
 pub use pidfd::{Ids, OpenFlags, PidFd, ProcessInfo, ResourceUsage, SignalFlags};
 pub use pidfd_sys as sys;
+pub use process::{Mode, Process};

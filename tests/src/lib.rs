@@ -175,3 +175,18 @@ pub fn real_ids() -> (u32, u32) {
     let gid = unsafe { libc::getgid() };
     (uid, gid)
 }
+
+/// Plain `kill(pid, signal)` by number — what the library exists to avoid; tests use it to
+/// prove that a PID really names some (other) process.
+pub fn naive_kill(pid: u32, signal: i32) -> std::io::Result<()> {
+    let pid = i32::try_from(pid)
+        .ok()
+        .filter(|&pid| pid > 0)
+        .ok_or(std::io::ErrorKind::InvalidInput)?;
+    // SAFETY: kill takes integers only; pid > 0 so it never addresses a process group.
+    if unsafe { libc::kill(pid, signal) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}

@@ -17,8 +17,8 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use pidfd_core::PidFd;
 use pidfd_core::probe::{self, Features};
+use pidfd_core::{PidFd, Process};
 use pidfd_sys::nr;
 use pidfd_tests::{kernel_at_least, seccomp, sh};
 
@@ -101,7 +101,10 @@ fn scenario_child() {
     let scenario = std::env::var(SCENARIO_ENV).expect("run by the fault-injection tests only");
     match scenario.split(':').collect::<Vec<_>>().as_slice() {
         ["seccomp", syscall, errno] => seccomp_scenario(syscall, errno.parse().unwrap()),
-        ["probe"] => say_features(&probe::features().unwrap()),
+        ["probe"] => {
+            say_features(&probe::features().unwrap());
+            process_scenario();
+        }
         ["emfile"] => emfile_scenario(),
         ["eintr"] => eintr_scenario(),
         ["thief"] => thief_scenario(),
@@ -122,6 +125,10 @@ fn seccomp_scenario(syscall: &str, errno: i32) {
     };
     seccomp::fail_syscalls(&[(number, errno)]).unwrap();
     let features = probe::features().unwrap();
+    if syscall != "waitid" {
+        // (with waitid failing, no mode can wait)
+        process_scenario();
+    }
     say_features(&features);
     say("get_info", features.get_info);
     let own = PidFd::current();
@@ -160,6 +167,16 @@ fn seccomp_scenario(syscall: &str, errno: i32) {
             say("pid_after_reap", "no-pidfd");
         }
     }
+}
+
+/// A `Process` found for a child: its mode, and the pid-mode-or-not semantics.
+fn process_scenario() {
+    let child = sh("sleep 0.05; exit 12");
+    let process = Process::find(child.id()).unwrap();
+    say("process_mode", format!("{:?}", process.mode()));
+    say("process_wait", wait_outcome(process.wait()));
+    say("process_wait_again", wait_outcome(process.wait()));
+    say("process_signal_after", errno_of(process.signal(0)));
 }
 
 fn emfile_scenario() {
@@ -294,6 +311,7 @@ fn seccomp_enosys_and_eperm_make_the_probe_say_unsupported() {
     for errno in [libc::ENOSYS, libc::EPERM] {
         let out = run(&format!("seccomp:pidfd_open:{errno}"), &[]);
         assert_eq!(out["pidfd_open"], "false", "{out:?}");
+        assert_process_in_mode(&out, "Pid");
         assert_eq!(out["pidfd_mode"], "false");
         assert_eq!(
             out["open"],
@@ -307,6 +325,7 @@ fn seccomp_enosys_and_eperm_make_the_probe_say_unsupported() {
             ("true", "false")
         );
         assert_eq!(out["pidfd_mode"], "false");
+        assert_process_in_mode(&out, "Pid");
         assert_eq!(out["signal"], errno.to_string());
         assert_eq!(out["wait"], "exit Some(3)", "waiting still works");
 
@@ -342,10 +361,19 @@ fn seccomp_on_getfd_and_ioctl() {
     );
 }
 
+/// What `process_scenario` printed, for a handle in `mode`.
+fn assert_process_in_mode(out: &BTreeMap<String, String>, mode: &str) {
+    assert_eq!(out["process_mode"], mode, "{out:?}");
+    assert_eq!(out["process_wait"], "exit Some(12)");
+    assert_eq!(out["process_wait_again"], "exit Some(12)", "cached");
+    assert_eq!(out["process_signal_after"], libc::ESRCH.to_string());
+}
+
 #[test]
 fn probe_without_faults_allows_pidfd_mode() {
     let out = run("probe", &[]);
     assert_eq!(out["pidfd_mode"], "true", "{out:?}");
+    assert_process_in_mode(&out, "PidFd");
     assert_eq!(out["disabled_by_env"], "false");
 }
 
@@ -355,6 +383,7 @@ fn pidfd_disable_env_forces_pid_mode() {
     assert_eq!(out["disabled_by_env"], "true", "{out:?}");
     assert_eq!(out["pidfd_open"], "false");
     assert_eq!(out["pidfd_mode"], "false");
+    assert_process_in_mode(&out, "Pid");
     let out = run("probe", &[(probe::DISABLE_ENV, "0")]);
     assert_eq!(
         out["pidfd_mode"], "true",

@@ -1,0 +1,491 @@
+//! [`Process`]: one handle to a process, in pidfd mode or in pid mode for its whole life.
+//!
+//! # Safety
+//!
+//! The pidfd mode keeps the fd as a raw number whose lifetime is governed by
+//! [`crate::state::HandleState`]: every use happens under a transient reference, and the fd
+//! is closed exactly once, by whoever drops the last reference. Pid mode sends `kill(2)` only
+//! to the stored PID (always > 0) and only under the read side of the reap lock, while the
+//! child is known not to be reaped.
+
+#![allow(
+    unsafe_code,
+    reason = "fd lifetime by refcount; kill(2) and waitid(2) in pid mode"
+)]
+
+use std::fmt;
+use std::io;
+use std::mem::ManuallyDrop;
+use std::os::fd::{FromRawFd, IntoRawFd, RawFd};
+use std::process::ExitStatus;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
+
+use pidfd_sys::flags::{P_PID, WaitIdOptions};
+use pidfd_sys::{Errno, siginfo_t, syscalls};
+
+use crate::state::{Closing, Finish, HandleState, Refused};
+use crate::{PidFd, probe, status};
+
+/// How a [`Process`] refers to its process, fixed for the handle's whole life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// Through a pidfd: signals can never reach another process, waits can time out
+    /// without polling.
+    PidFd,
+    /// Through the PID alone (no pidfd support, or forced): safe against PID reuse only
+    /// while the process is our unreaped child, which this handle guarantees by never
+    /// signalling after it reaped the child.
+    Pid,
+}
+
+enum Handle {
+    PidFd { fd: RawFd, state: HandleState },
+    Pid { released: AtomicBool },
+}
+
+/// A handle to a process, usable from many threads at once (`Send + Sync`; share it with
+/// `Arc`).
+///
+/// In [`Mode::PidFd`] every operation goes through the pidfd, held open by a reference
+/// count so that no syscall ever runs on a closed (possibly reused) fd number. In
+/// [`Mode::Pid`] (kernels before 5.4, seccomp sandboxes, `PIDFD_DISABLE=1`) the handle
+/// keeps the PID safe by construction: it reaps the child itself, and it never signals after
+/// the reaping wait returned (a lock and a done flag, as Go does).
+///
+/// Semantics, the same in both modes:
+/// * after the child was reaped, [`Process::signal`] fails with `ESRCH` and
+///   [`Process::wait`] returns the cached status again;
+/// * after [`Process::release`], everything fails with `EBADF`;
+/// * concurrent waits are serialized; exactly one of them reaps.
+///
+/// # Example
+///
+/// ```
+/// use std::sync::Arc;
+/// use pidfd_core::Process;
+///
+/// # fn main() -> std::io::Result<()> {
+/// let child = std::process::Command::new("sleep").arg("10").spawn()?;
+/// let process = Arc::new(Process::from_child_pid(child.id())?);
+/// let killer = { let p = process.clone(); std::thread::spawn(move || p.kill()) };
+/// let status = process.wait()?;
+/// killer.join().unwrap()?;
+/// assert_eq!(process.wait()?, status); // cached
+/// assert_eq!(process.kill().unwrap_err().raw_os_error(), Some(libc::ESRCH));
+/// # Ok(())
+/// # }
+/// ```
+pub struct Process {
+    pid: u32,
+    handle: Handle,
+    /// The cached exit status; `Some` means done. Reaping happens only under the write lock;
+    /// pid-mode signals and blocking waits hold the read lock.
+    status: RwLock<Option<ExitStatus>>,
+}
+
+fn ebadf() -> io::Error {
+    Errno::BADF.into()
+}
+
+fn esrch() -> io::Error {
+    Errno::SRCH.into()
+}
+
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A transient reference to the pidfd: the fd stays open while this lives.
+struct Borrowed<'a> {
+    state: &'a HandleState,
+    fd: RawFd,
+}
+
+impl Borrowed<'_> {
+    /// The pidfd as a [`PidFd`] that is never dropped (so it never closes the fd).
+    fn pidfd(&self) -> ManuallyDrop<PidFd> {
+        // SAFETY: the fd is open while the transient reference is held; ManuallyDrop keeps
+        // this copy from closing it.
+        ManuallyDrop::new(unsafe { PidFd::from_raw_fd(self.fd) })
+    }
+}
+
+impl Drop for Borrowed<'_> {
+    fn drop(&mut self) {
+        if self.state.release() == Closing::Close {
+            close(self.fd);
+        }
+    }
+}
+
+fn close(fd: RawFd) {
+    // SAFETY: called exactly once, by whoever dropped the last reference (HandleState).
+    drop(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) });
+}
+
+impl Process {
+    /// A handle to the process `pid`, in pidfd mode when the kernel allows it (see
+    /// [`probe::features`]), else in pid mode.
+    ///
+    /// In pid mode only children can be waited for, and signals are safe from PID reuse
+    /// only for children this handle waits for; prefer pidfd-mode kernels (5.4+) for
+    /// processes that are not our children.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for pid 0 or above `i32::MAX`; `ESRCH` when no such process exists;
+    /// errors of the probe (`EMFILE`).
+    pub fn find(pid: u32) -> io::Result<Process> {
+        let mode = if probe::features()?.pidfd_mode() {
+            Mode::PidFd
+        } else {
+            Mode::Pid
+        };
+        Self::with_mode(pid, mode)
+    }
+
+    /// A handle to our child `pid` (as [`Process::find`]; the name says what makes pid mode
+    /// safe: only this handle may reap the child).
+    ///
+    /// # Errors
+    ///
+    /// As [`Process::find`].
+    pub fn from_child_pid(pid: u32) -> io::Result<Process> {
+        Self::find(pid)
+    }
+
+    /// A handle in the given mode, whatever the probe says (e.g. to force pid mode).
+    ///
+    /// # Errors
+    ///
+    /// As [`Process::find`]; in pidfd mode, the errors of [`PidFd::open`].
+    pub fn with_mode(pid: u32, mode: Mode) -> io::Result<Process> {
+        match mode {
+            Mode::PidFd => Ok(Self::from_pidfd_with_pid(PidFd::open(pid)?, pid)),
+            Mode::Pid => {
+                let raw = i32::try_from(pid)
+                    .ok()
+                    .filter(|&raw| raw > 0)
+                    .ok_or_else(|| {
+                        io::Error::new(
+                            io::ErrorKind::InvalidInput,
+                            format!("{pid} is not a process ID"),
+                        )
+                    })?;
+                // SAFETY: kill with signal 0 only checks existence; raw > 0, so it never
+                // addresses a process group.
+                if unsafe { libc::kill(raw, 0) } != 0 {
+                    let errno = Errno::last_os_error();
+                    if errno != Errno::PERM {
+                        return Err(errno.into());
+                    }
+                }
+                Ok(Process {
+                    pid,
+                    handle: Handle::Pid {
+                        released: AtomicBool::new(false),
+                    },
+                    status: RwLock::new(None),
+                })
+            }
+        }
+    }
+
+    /// A pidfd-mode handle that takes ownership of `pidfd`.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`PidFd::pid`] (`ESRCH` if the process was already reaped).
+    pub fn from_pidfd(pidfd: PidFd) -> io::Result<Process> {
+        let pid = pidfd.pid()?;
+        Ok(Self::from_pidfd_with_pid(pidfd, pid))
+    }
+
+    fn from_pidfd_with_pid(pidfd: PidFd, pid: u32) -> Process {
+        Process {
+            pid,
+            handle: Handle::PidFd {
+                fd: pidfd.into_raw_fd(),
+                state: HandleState::new(),
+            },
+            status: RwLock::new(None),
+        }
+    }
+
+    /// The process ID (as it was when the handle was made).
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The mode, fixed at construction.
+    pub fn mode(&self) -> Mode {
+        match self.handle {
+            Handle::PidFd { .. } => Mode::PidFd,
+            Handle::Pid { .. } => Mode::Pid,
+        }
+    }
+
+    /// Takes a transient reference (pidfd mode); `None` in pid mode.
+    fn borrow(&self) -> io::Result<Option<Borrowed<'_>>> {
+        match &self.handle {
+            Handle::PidFd { fd, state } => match state.acquire() {
+                Ok(()) => Ok(Some(Borrowed { state, fd: *fd })),
+                Err(Refused::Released) => Err(ebadf()),
+                Err(Refused::Done) => Err(esrch()),
+            },
+            Handle::Pid { released } if released.load(Ordering::Acquire) => Err(ebadf()),
+            Handle::Pid { .. } => Ok(None),
+        }
+    }
+
+    fn is_released(&self) -> bool {
+        match &self.handle {
+            Handle::PidFd { state, .. } => state.is_released(),
+            Handle::Pid { released } => released.load(Ordering::Acquire),
+        }
+    }
+
+    /// Runs `f` with the pidfd, held open for the duration (pidfd mode only). This is how to
+    /// hand the fd to `poll`, `epoll` or `setns` without racing [`Process::release`].
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` in pid mode; `ESRCH` once the child was reaped (the fd is closed then);
+    /// `EBADF` after release.
+    pub fn with_pidfd<T>(&self, f: impl FnOnce(&PidFd) -> T) -> io::Result<T> {
+        if self.mode() == Mode::Pid {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "this handle is in pid mode",
+            ));
+        }
+        let borrowed = self.borrow()?.ok_or_else(ebadf)?;
+        Ok(f(&borrowed.pidfd()))
+    }
+
+    /// Sends `signal` (0 checks existence).
+    ///
+    /// # Errors
+    ///
+    /// `ESRCH` once the child was reaped through this handle, or the process is gone —
+    /// never another process; `EBADF` after release; `EPERM`; `InvalidInput`.
+    pub fn signal(&self, signal: i32) -> io::Result<()> {
+        if let Some(borrowed) = self.borrow()? {
+            return borrowed.pidfd().send_signal(signal);
+        }
+        // Pid mode: under the read lock, the child cannot be reaped (reaping takes the
+        // write lock), so the PID cannot have been reused.
+        let status = read(&self.status);
+        if self.is_released() {
+            return Err(ebadf());
+        }
+        if status.is_some() {
+            return Err(esrch());
+        }
+        let pid = i32::try_from(self.pid).map_err(|_| ebadf())?;
+        // SAFETY: pid > 0 (checked at construction); the process is not reaped (above).
+        if unsafe { libc::kill(pid, signal) } == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// Sends `SIGKILL`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Process::signal`].
+    pub fn kill(&self) -> io::Result<()> {
+        self.signal(pidfd_sys::signal::SIGKILL)
+    }
+
+    /// The cached status, or `EBADF` after release.
+    fn cached(&self) -> io::Result<Option<ExitStatus>> {
+        if self.is_released() {
+            return Err(ebadf());
+        }
+        Ok(*read(&self.status))
+    }
+
+    /// Reaps without blocking, under the write lock; caches the status and marks done.
+    fn reap_now(&self, borrowed: Option<&Borrowed<'_>>) -> io::Result<Option<ExitStatus>> {
+        let mut status = write(&self.status);
+        if status.is_some() {
+            return Ok(*status);
+        }
+        let reaped = match borrowed {
+            Some(borrowed) => borrowed.pidfd().try_wait()?,
+            None => self.pid_waitid(WaitIdOptions::EXITED | WaitIdOptions::NOHANG)?,
+        };
+        if let Some(reaped) = reaped {
+            *status = Some(reaped);
+            if let Handle::PidFd { fd, state } = &self.handle {
+                // The caller's transient reference keeps the fd open until it is dropped.
+                if state.finish(Finish::Done) == Closing::Close {
+                    close(*fd);
+                }
+            }
+        }
+        Ok(reaped)
+    }
+
+    /// `waitid(P_PID, pid, options)` for pid mode; `None` when nothing is waitable.
+    fn pid_waitid(&self, options: WaitIdOptions) -> io::Result<Option<ExitStatus>> {
+        let mut info = siginfo_t::zeroed();
+        Errno::retry_on_intr(|| {
+            // SAFETY: P_PID takes no fd; `info` is a valid siginfo_t.
+            unsafe { syscalls::waitid(P_PID, self.pid, &mut info, options, None) }
+        })?;
+        status::from_siginfo(&info)
+    }
+
+    /// Waits for the child to exit and reaps it; later calls return the same status.
+    ///
+    /// # Errors
+    ///
+    /// `ECHILD` when it is not our child (pidfd mode: unless Linux 6.15+ kept the status of
+    /// a child reaped elsewhere); `EBADF` after release.
+    pub fn wait(&self) -> io::Result<ExitStatus> {
+        loop {
+            if let Some(status) = self.wait_step(None)? {
+                return Ok(status);
+            }
+        }
+    }
+
+    /// One round of waiting: cached status, else block (up to `timeout`) until the child is
+    /// waitable, then reap it. `Ok(None)`: not yet.
+    fn wait_step(&self, timeout: Option<Duration>) -> io::Result<Option<ExitStatus>> {
+        if let Some(status) = self.cached()? {
+            return Ok(Some(status));
+        }
+        let borrowed = match self.borrow() {
+            Ok(borrowed) => borrowed,
+            // Done between the check and the borrow: the status is cached now.
+            Err(error) if error.raw_os_error() == Some(libc::ESRCH) => return self.cached(),
+            Err(error) => return Err(error),
+        };
+        match &borrowed {
+            Some(borrowed) => {
+                // Blocks outside any lock; the transient reference keeps the fd open.
+                let exited = borrowed.pidfd().wait_for_exit(timeout)?;
+                if !exited {
+                    return Ok(None);
+                }
+            }
+            None => {
+                // Pid mode: block without reaping, holding the read lock so that nobody can
+                // reap (and the PID cannot be reused) while we wait on it.
+                let status = read(&self.status);
+                if status.is_some() {
+                    return Ok(*status);
+                }
+                let options = WaitIdOptions::EXITED | WaitIdOptions::NOWAIT;
+                let options = if timeout.is_some() {
+                    options | WaitIdOptions::NOHANG
+                } else {
+                    options
+                };
+                if self.pid_waitid(options)?.is_none() {
+                    drop(status);
+                    // Not waitable yet, and pid mode cannot block with a timeout: back off.
+                    if let Some(timeout) = timeout {
+                        std::thread::sleep(timeout.min(Duration::from_millis(5)));
+                    }
+                    return Ok(None);
+                }
+            }
+        }
+        self.reap_now(borrowed.as_ref())
+    }
+
+    /// Reaps the child if it has exited, without blocking.
+    ///
+    /// # Errors
+    ///
+    /// As [`Process::wait`].
+    pub fn try_wait(&self) -> io::Result<Option<ExitStatus>> {
+        self.wait_step(Some(Duration::ZERO))
+    }
+
+    /// Waits up to `timeout` for the child to exit; `Ok(None)` if it still runs. In pid
+    /// mode this polls (every 5 ms at most), since a PID cannot be waited on with a timeout.
+    ///
+    /// # Errors
+    ///
+    /// As [`Process::wait`].
+    pub fn wait_timeout(&self, timeout: Duration) -> io::Result<Option<ExitStatus>> {
+        let deadline = Instant::now().checked_add(timeout);
+        loop {
+            let remaining =
+                deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
+            if let Some(status) = self.wait_step(remaining)? {
+                return Ok(Some(status));
+            }
+            if remaining.is_some_and(|remaining| remaining.is_zero()) {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Gives up the handle: the pidfd is closed as soon as no operation uses it, and every
+    /// later operation fails with `EBADF`. Idempotent. The process itself is not affected.
+    pub fn release(&self) {
+        match &self.handle {
+            Handle::PidFd { fd, state } => {
+                if state.finish(Finish::Released) == Closing::Close {
+                    close(*fd);
+                }
+            }
+            Handle::Pid { released } => released.store(true, Ordering::Release),
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+impl fmt::Debug for Process {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Process")
+            .field("pid", &self.pid)
+            .field("mode", &self.mode())
+            .field("released", &self.is_released())
+            .field("status", &*read(&self.status))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn process_is_send_and_sync() {
+        assert_send_sync::<Process>();
+    }
+
+    #[test]
+    fn invalid_pids_are_refused_in_both_modes() {
+        for mode in [Mode::PidFd, Mode::Pid] {
+            for pid in [0, 1 << 31, u32::MAX] {
+                let error = Process::with_mode(pid, mode).unwrap_err();
+                assert_eq!(error.kind(), io::ErrorKind::InvalidInput, "{mode:?} {pid}");
+            }
+        }
+    }
+}

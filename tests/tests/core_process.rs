@@ -1,0 +1,178 @@
+//! `pidfd_core::Process` in both modes against the real kernel.
+
+use std::io::ErrorKind;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pidfd_core::{Mode, PidFd, Process};
+use pidfd_sys::signal::{SIGKILL, SIGTERM};
+use pidfd_tests::sh;
+
+const MODES: [Mode; 2] = [Mode::PidFd, Mode::Pid];
+
+fn errno(error: &std::io::Error) -> Option<i32> {
+    error.raw_os_error()
+}
+
+#[test]
+fn find_picks_pidfd_mode_on_this_kernel() {
+    let child = sh("exit 0");
+    let process = Process::find(child.id()).unwrap();
+    assert_eq!(process.mode(), Mode::PidFd);
+    assert_eq!(process.pid(), child.id());
+    assert_eq!(process.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn wait_is_idempotent_and_signal_after_reap_is_esrch() {
+    for mode in MODES {
+        let child = sh("exit 17");
+        let process = Process::with_mode(child.id(), mode).unwrap();
+        assert_eq!(process.mode(), mode);
+        let first = process.wait().unwrap();
+        assert_eq!(first.code(), Some(17), "{mode:?}");
+        assert_eq!(process.wait().unwrap(), first, "{mode:?}: cached status");
+        assert_eq!(process.try_wait().unwrap(), Some(first));
+        assert_eq!(process.wait_timeout(Duration::ZERO).unwrap(), Some(first));
+        for signal in [0, SIGTERM, SIGKILL] {
+            assert_eq!(
+                errno(&process.signal(signal).unwrap_err()),
+                Some(libc::ESRCH),
+                "{mode:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn release_makes_everything_ebadf() {
+    for mode in MODES {
+        let child = sh("exec sleep 30");
+        let process = Process::with_mode(child.id(), mode).unwrap();
+        process.release();
+        process.release(); // idempotent
+        assert_eq!(
+            errno(&process.signal(0).unwrap_err()),
+            Some(libc::EBADF),
+            "{mode:?}"
+        );
+        assert_eq!(errno(&process.wait().unwrap_err()), Some(libc::EBADF));
+        assert_eq!(errno(&process.try_wait().unwrap_err()), Some(libc::EBADF));
+        // The process itself is untouched; reap it through a fresh handle.
+        let again = Process::with_mode(child.id(), mode).unwrap();
+        again.kill().unwrap();
+        assert_eq!(again.wait().unwrap().code(), None);
+    }
+}
+
+#[test]
+fn wait_timeout_and_try_wait_on_a_running_child() {
+    for mode in MODES {
+        let child = sh("exec sleep 30");
+        let process = Process::with_mode(child.id(), mode).unwrap();
+        assert_eq!(process.try_wait().unwrap(), None);
+        let started = std::time::Instant::now();
+        assert_eq!(
+            process.wait_timeout(Duration::from_millis(100)).unwrap(),
+            None
+        );
+        assert!(started.elapsed() >= Duration::from_millis(100));
+        process.signal(0).unwrap();
+        process.kill().unwrap();
+        let status = process
+            .wait_timeout(Duration::from_secs(10))
+            .unwrap()
+            .unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(SIGKILL), "{mode:?}");
+    }
+}
+
+#[test]
+fn pid_mode_wait_for_a_non_child_is_echild() {
+    let process = Process::with_mode(std::process::id(), Mode::Pid).unwrap();
+    assert_eq!(errno(&process.try_wait().unwrap_err()), Some(libc::ECHILD));
+    assert_eq!(errno(&process.wait().unwrap_err()), Some(libc::ECHILD));
+    process.signal(0).unwrap();
+}
+
+#[test]
+fn missing_processes_and_bad_pids() {
+    for mode in MODES {
+        let error = Process::with_mode(i32::MAX as u32, mode).unwrap_err();
+        assert_eq!(errno(&error), Some(libc::ESRCH), "{mode:?}");
+        assert_eq!(
+            Process::with_mode(0, mode).unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
+    }
+}
+
+#[test]
+fn with_pidfd_borrows_the_fd_while_the_handle_lives() {
+    let child = sh("exec sleep 30");
+    let process = Process::with_mode(child.id(), Mode::PidFd).unwrap();
+    let pid = process.with_pidfd(PidFd::pid).unwrap().unwrap();
+    assert_eq!(pid, child.id());
+    process.kill().unwrap();
+    process.wait().unwrap();
+    // Reaped: the fd is closed, so there is nothing to borrow.
+    assert_eq!(
+        errno(&process.with_pidfd(|_| ()).unwrap_err()),
+        Some(libc::ESRCH)
+    );
+    let child = sh("exit 0");
+    let pid_mode = Process::with_mode(child.id(), Mode::Pid).unwrap();
+    assert_eq!(
+        pid_mode.with_pidfd(|_| ()).unwrap_err().kind(),
+        ErrorKind::Unsupported
+    );
+    pid_mode.wait().unwrap();
+}
+
+#[test]
+fn eight_threads_share_one_handle_while_one_waits() {
+    for mode in MODES {
+        let child = sh("sleep 0.3; exit 23");
+        let process = Arc::new(Process::with_mode(child.id(), mode).unwrap());
+        let waiter = {
+            let process = process.clone();
+            std::thread::spawn(move || process.wait().unwrap())
+        };
+        let workers: Vec<_> = (0..8)
+            .map(|i| {
+                let process = process.clone();
+                std::thread::spawn(move || {
+                    let mut seen = Vec::new();
+                    let mut reaped_seen = false;
+                    for _ in 0..200 {
+                        let status = match i % 3 {
+                            0 => process.try_wait().unwrap(),
+                            1 => process.wait_timeout(Duration::from_millis(2)).unwrap(),
+                            _ => None,
+                        };
+                        let signal = process.signal(0);
+                        if let Some(status) = status {
+                            seen.push(status);
+                            reaped_seen = true;
+                        }
+                        if reaped_seen {
+                            // Once anyone saw the status, signals must say ESRCH.
+                            assert_eq!(signal.unwrap_err().raw_os_error(), Some(libc::ESRCH));
+                        }
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                    seen
+                })
+            })
+            .collect();
+        let status = waiter.join().unwrap();
+        assert_eq!(status.code(), Some(23), "{mode:?}");
+        for worker in workers {
+            for seen in worker.join().unwrap() {
+                assert_eq!(seen, status, "{mode:?}: every thread sees the one status");
+            }
+        }
+        assert_eq!(process.wait().unwrap(), status);
+    }
+}

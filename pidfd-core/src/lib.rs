@@ -5,12 +5,14 @@
 //! * [`Process`] — one handle in pidfd mode or pid mode ([`Mode`]), `Send + Sync`, with a
 //!   refcounted fd (model-checked with loom), cached and idempotent waits, and no signal
 //!   ever sent to a reaped (possibly reused) PID.
+//! * [`Spawn`] — start a program; the returned [`Process`] holds a pidfd from
+//!   `clone(CLONE_PIDFD)` itself, at vfork speed, with step-by-step fallbacks.
 //! * [`probe`] — which pidfd features this kernel allows, probed once and cached, with the
 //!   `PIDFD_DISABLE=1` opt-out.
 //!
 //! Every fallible call returns [`std::io::Result`]; exit statuses are
-//! [`std::process::ExitStatus`]. The race-free `Spawn` builder comes next (see the workspace
-//! README).
+//! [`std::process::ExitStatus`]. [`Spawn`] starts programs with a pidfd that comes from the
+//! clone itself (file actions, spawn attributes, cgroups and a `fork` API are still to come).
 //!
 //! # Example
 //!
@@ -35,6 +37,7 @@ pub mod fdinfo;
 mod pidfd;
 pub mod probe;
 mod process;
+mod spawn;
 mod state;
 mod status;
 mod sync;
@@ -42,3 +45,4 @@ mod sync;
 pub use pidfd::{Ids, OpenFlags, PidFd, ProcessInfo, ResourceUsage, SignalFlags};
 pub use pidfd_sys as sys;
 pub use process::{Mode, Process};
+pub use spawn::Spawn;

@@ -209,6 +209,11 @@ impl Process {
         Ok(Self::from_pidfd_with_pid(pidfd, pid))
     }
 
+    /// A pidfd-mode handle for a child just spawned with `CLONE_PIDFD`.
+    pub(crate) fn from_spawned(pidfd: PidFd, pid: u32) -> Process {
+        Self::from_pidfd_with_pid(pidfd, pid)
+    }
+
     fn from_pidfd_with_pid(pidfd: PidFd, pid: u32) -> Process {
         Process {
             pid,

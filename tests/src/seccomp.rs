@@ -35,6 +35,18 @@ fn jump_if_equal(k: u32, jt: u8, jf: u8) -> libc::sock_filter {
     }
 }
 
+/// One rule: syscall `nr` fails with `errno` — always, or only when its first argument has
+/// any bit of `arg0_mask` set (e.g. `clone` with `CLONE_VM`).
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    /// The syscall number.
+    pub nr: libc::c_long,
+    /// Only when `(arg0 & mask) != 0` (low 32 bits); `None`: always.
+    pub arg0_mask: Option<u32>,
+    /// The errno to fail with.
+    pub errno: i32,
+}
+
 /// Installs a filter under which each `(syscall number, errno)` pair fails with that errno;
 /// every other syscall is allowed. Sets `PR_SET_NO_NEW_PRIVS` first.
 ///
@@ -42,6 +54,23 @@ fn jump_if_equal(k: u32, jt: u8, jf: u8) -> libc::sock_filter {
 ///
 /// `Unsupported` on ABIs whose audit arch this helper does not know; errors from `prctl`.
 pub fn fail_syscalls(rules: &[(libc::c_long, i32)]) -> io::Result<()> {
+    let rules: Vec<Rule> = rules
+        .iter()
+        .map(|&(nr, errno)| Rule {
+            nr,
+            arg0_mask: None,
+            errno,
+        })
+        .collect();
+    install(&rules)
+}
+
+/// Installs a filter made of `rules` (see [`Rule`]); everything else is allowed.
+///
+/// # Errors
+///
+/// As [`fail_syscalls`]; `Unsupported` on big-endian ABIs for argument masks.
+pub fn install(rules: &[Rule]) -> io::Result<()> {
     let arch = audit_arch().ok_or(io::ErrorKind::Unsupported)?;
     let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
     let ret = libc::BPF_RET | libc::BPF_K;
@@ -50,16 +79,37 @@ pub fn fail_syscalls(rules: &[(libc::c_long, i32)]) -> io::Result<()> {
         statement(load, 4),
         jump_if_equal(arch, 1, 0),
         statement(ret, libc::SECCOMP_RET_ALLOW),
-        statement(load, 0),
     ];
-    for &(nr, errno) in rules {
-        let nr = u32::try_from(nr).map_err(|_| io::ErrorKind::InvalidInput)?;
-        let errno = u32::try_from(errno).map_err(|_| io::ErrorKind::InvalidInput)?;
-        program.push(jump_if_equal(nr, 0, 1));
-        program.push(statement(
+    for rule in rules {
+        let nr = u32::try_from(rule.nr).map_err(|_| io::ErrorKind::InvalidInput)?;
+        let errno = u32::try_from(rule.errno).map_err(|_| io::ErrorKind::InvalidInput)?;
+        let fail = statement(
             ret,
             libc::SECCOMP_RET_ERRNO | (errno & libc::SECCOMP_RET_DATA),
-        ));
+        );
+        program.push(statement(load, 0));
+        match rule.arg0_mask {
+            None => {
+                program.push(jump_if_equal(nr, 0, 1));
+                program.push(fail);
+            }
+            Some(mask) => {
+                if cfg!(target_endian = "big") {
+                    return Err(io::ErrorKind::Unsupported.into());
+                }
+                // seccomp_data.args[0] starts at byte 16; its low word comes first here.
+                let jset = libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K;
+                program.push(jump_if_equal(nr, 0, 3));
+                program.push(statement(load, 16));
+                program.push(libc::sock_filter {
+                    code: u16::try_from(jset).expect("BPF opcodes fit u16"),
+                    jt: 0,
+                    jf: 1,
+                    k: mask,
+                });
+                program.push(fail);
+            }
+        }
     }
     program.push(statement(ret, libc::SECCOMP_RET_ALLOW));
     let fprog = libc::sock_fprog {

@@ -107,6 +107,7 @@ fn scenario_child() {
         }
         ["emfile"] => emfile_scenario(),
         ["eintr"] => eintr_scenario(),
+        ["spawn-fallback", level] => spawn_fallback_scenario(level),
         ["thief"] => thief_scenario(),
         ["sigchld-ignored"] => sigchld_ignored_scenario(),
         other => panic!("unknown scenario {other:?}"),
@@ -177,6 +178,45 @@ fn process_scenario() {
     say("process_wait", wait_outcome(process.wait()));
     say("process_wait_again", wait_outcome(process.wait()));
     say("process_signal_after", errno_of(process.signal(0)));
+}
+
+/// Refuses spawn strategies one by one, then spawns and reports what was used.
+fn spawn_fallback_scenario(level: &str) {
+    use pidfd_tests::seccomp::Rule;
+    let vm = u32::try_from(libc::CLONE_VM).unwrap();
+    let pidfd_flag = u32::try_from(libc::CLONE_PIDFD).unwrap();
+    let no_vfork = Rule {
+        nr: libc::SYS_clone,
+        arg0_mask: Some(vm),
+        errno: libc::EPERM,
+    };
+    let no_clone3 = Rule {
+        nr: libc::SYS_clone3,
+        arg0_mask: None,
+        errno: libc::ENOSYS,
+    };
+    let no_clone_pidfd = Rule {
+        nr: libc::SYS_clone,
+        arg0_mask: Some(pidfd_flag),
+        errno: libc::EINVAL,
+    };
+    let rules: &[Rule] = match level {
+        "vm" => &[no_vfork],
+        "vm+clone3" => &[no_vfork, no_clone3],
+        "pidfd" => &[no_clone_pidfd, no_clone3],
+        other => panic!("unknown level {other}"),
+    };
+    seccomp::install(rules).unwrap();
+    let process = pidfd_core::Spawn::new("sh")
+        .args(["-c", "exit 21"])
+        .spawn()
+        .unwrap();
+    say("spawn_mode", format!("{:?}", process.mode()));
+    say("spawn_wait", wait_outcome(process.wait()));
+    say("spawn_again", wait_outcome(process.wait()));
+    say("strategy", pidfd_core::Spawn::strategy().unwrap_or("none"));
+    let missing = pidfd_core::Spawn::new("/nonexistent/x").spawn();
+    say("spawn_missing", errno_of(missing));
 }
 
 fn emfile_scenario() {
@@ -442,4 +482,29 @@ fn sigchld_ignored() {
     } else {
         assert_eq!(out["wait"], libc::ECHILD.to_string(), "{out:?}");
     }
+}
+
+#[test]
+fn spawn_falls_back_step_by_step() {
+    let out = run("spawn-fallback:vm", &[]);
+    assert_eq!(out["strategy"], "fork-style clone3(CLONE_PIDFD)", "{out:?}");
+    assert_eq!(out["spawn_mode"], "PidFd");
+    assert_eq!(out["spawn_wait"], "exit Some(21)");
+    assert_eq!(out["spawn_missing"], libc::ENOENT.to_string());
+
+    let out = run("spawn-fallback:vm+clone3", &[]);
+    assert_eq!(out["strategy"], "fork-style clone(CLONE_PIDFD)", "{out:?}");
+    assert_eq!(out["spawn_mode"], "PidFd");
+    assert_eq!(out["spawn_wait"], "exit Some(21)");
+    assert_eq!(out["spawn_missing"], libc::ENOENT.to_string());
+
+    let out = run("spawn-fallback:pidfd", &[]);
+    assert_eq!(
+        out["strategy"], "clone(CLONE_VM|CLONE_VFORK), pid mode",
+        "{out:?}"
+    );
+    assert_eq!(out["spawn_mode"], "Pid");
+    assert_eq!(out["spawn_wait"], "exit Some(21)");
+    assert_eq!(out["spawn_again"], "exit Some(21)");
+    assert_eq!(out["spawn_missing"], libc::ENOENT.to_string());
 }

@@ -1,0 +1,140 @@
+//! `pidfd_core::Spawn` against the real kernel.
+
+use std::io::{ErrorKind, Read};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
+use std::sync::Arc;
+
+use pidfd_core::{Mode, Spawn};
+use pidfd_sys::signal::SIGTERM;
+use pidfd_tests::TempDir;
+
+#[test]
+fn exit_codes_and_signals_through_the_returned_process() {
+    for code in [0, 1, 42, 255] {
+        let process = Spawn::new("sh")
+            .args(["-c", &format!("exit {code}")])
+            .spawn()
+            .unwrap();
+        assert_eq!(process.mode(), Mode::PidFd);
+        assert_eq!(process.wait().unwrap().code(), Some(code));
+    }
+    let process = Spawn::new("sleep").arg("30").spawn().unwrap();
+    process.signal(SIGTERM).unwrap();
+    assert_eq!(process.wait().unwrap().signal(), Some(SIGTERM));
+    assert!(
+        Spawn::strategy().unwrap().contains("CLONE_PIDFD"),
+        "{:?}",
+        Spawn::strategy()
+    );
+}
+
+#[test]
+fn stdout_to_a_pipe_and_stdin_from_a_file() {
+    let dir = TempDir::new("spawn-stdio");
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, "from a file\n").unwrap();
+    let (mut reader, writer) = std::io::pipe().unwrap();
+    let process = Spawn::new("cat")
+        .stdin(std::fs::File::open(&input).unwrap())
+        .stdout(writer)
+        .spawn()
+        .unwrap();
+    let mut text = String::new();
+    // The builder (holding the write end) must go before EOF can arrive: it was a temporary.
+    reader.read_to_string(&mut text).unwrap();
+    assert_eq!(text, "from a file\n");
+    assert_eq!(process.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn stderr_to_a_file() {
+    let dir = TempDir::new("spawn-stderr");
+    let path = dir.path().join("err.txt");
+    let file = std::fs::File::create(&path).unwrap();
+    let process = Spawn::new("sh")
+        .args(["-c", "echo oops >&2"])
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    assert_eq!(process.wait().unwrap().code(), Some(0));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "oops\n");
+}
+
+#[test]
+fn cwd_and_env() {
+    let dir = TempDir::new("spawn-cwd");
+    let (mut reader, writer) = std::io::pipe().unwrap();
+    let mut spawn = Spawn::new("sh");
+    spawn
+        .args(["-c", "echo \"$(pwd) $PIDFD_TEST_VAR ${HOME-unset}\""])
+        .current_dir(dir.path())
+        .env("PIDFD_TEST_VAR", "hello")
+        .env_remove("HOME")
+        .stdout(writer);
+    let process = spawn.spawn().unwrap();
+    drop(spawn);
+    let mut text = String::new();
+    reader.read_to_string(&mut text).unwrap();
+    let cwd = dir.path().canonicalize().unwrap();
+    assert_eq!(text.trim(), format!("{} hello unset", cwd.display()));
+    process.wait().unwrap();
+}
+
+#[test]
+fn env_clear_and_path_search_in_the_childs_path() {
+    let dir = TempDir::new("spawn-path");
+    let script = dir.path().join("pidfd-test-tool");
+    std::fs::write(&script, "#!/bin/sh\nexit 33\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("/nonexistent:{}:/usr/bin:/bin", dir.path().display());
+    let process = Spawn::new("pidfd-test-tool")
+        .env_clear()
+        .env("PATH", &path)
+        .spawn()
+        .unwrap();
+    assert_eq!(process.wait().unwrap().code(), Some(33));
+}
+
+#[test]
+fn exec_failures_report_the_childs_errno() {
+    let dir = TempDir::new("spawn-fail");
+    let missing = Spawn::new(dir.path().join("missing")).spawn().unwrap_err();
+    assert_eq!(missing.raw_os_error(), Some(libc::ENOENT));
+    assert_eq!(missing.kind(), ErrorKind::NotFound);
+    let not_executable = dir.path().join("data.txt");
+    std::fs::write(&not_executable, "not a program").unwrap();
+    std::fs::set_permissions(&not_executable, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let error = Spawn::new(&not_executable).spawn().unwrap_err();
+    assert_eq!(error.raw_os_error(), Some(libc::EACCES));
+    let error = Spawn::new(dir.path()).spawn().unwrap_err();
+    assert_eq!(error.raw_os_error(), Some(libc::EACCES), "a directory");
+    let error = Spawn::new("pidfd-no-such-program-anywhere")
+        .spawn()
+        .unwrap_err();
+    assert_eq!(error.raw_os_error(), Some(libc::ENOENT));
+    let error = Spawn::new("sh").arg("a\0b").spawn().unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidInput);
+}
+
+#[test]
+fn one_builder_from_eight_threads() {
+    let spawn = Arc::new({
+        let mut spawn = Spawn::new("sh");
+        spawn.args(["-c", "exit 7"]);
+        spawn
+    });
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let spawn = spawn.clone();
+            std::thread::spawn(move || {
+                for _ in 0..25 {
+                    assert_eq!(spawn.spawn().unwrap().wait().unwrap().code(), Some(7));
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+}

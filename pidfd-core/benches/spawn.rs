@@ -30,10 +30,16 @@ fn micros(f: impl FnOnce()) -> f64 {
 
 fn main() {
     let spawn = Spawn::new(PROGRAM);
+    let mut bare = Spawn::new(PROGRAM);
+    bare.env_clear();
     let (mut ours, mut std_spawn, mut std_fork) = (Vec::new(), Vec::new(), Vec::new());
+    let mut ours_bare = Vec::new();
     for _ in 0..ROUNDS {
         ours.push(micros(|| {
             spawn.spawn().expect("Spawn").wait().expect("wait");
+        }));
+        ours_bare.push(micros(|| {
+            bare.spawn().expect("Spawn").wait().expect("wait");
         }));
         std_spawn.push(micros(|| {
             Command::new(PROGRAM).status().expect("std spawn");
@@ -46,10 +52,15 @@ fn main() {
         }));
     }
     let (ours, std_spawn, std_fork) = (median(ours), median(std_spawn), median(std_fork));
+    let ours_bare = median(ours_bare);
     println!("spawn + wait of {PROGRAM}, median of {ROUNDS} (interleaved):");
     println!(
         "  pidfd_core::Spawn ({})  {ours:8.1} us  1.00x",
         Spawn::strategy().unwrap_or("?")
+    );
+    println!(
+        "  pidfd_core::Spawn, env_clear()      {ours_bare:8.1} us  {:.2}x  (empty child env: exec cost, not spawn cost)",
+        ours_bare / ours
     );
     println!(
         "  std Command (posix_spawn path)      {std_spawn:8.1} us  {:.2}x",

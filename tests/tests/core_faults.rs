@@ -108,6 +108,7 @@ fn scenario_child() {
         ["emfile"] => emfile_scenario(),
         ["eintr"] => eintr_scenario(),
         ["spawn-fallback", level] => spawn_fallback_scenario(level),
+        ["spawn-emfile"] => spawn_emfile_scenario(),
         ["thief"] => thief_scenario(),
         ["sigchld-ignored"] => sigchld_ignored_scenario(),
         other => panic!("unknown scenario {other:?}"),
@@ -217,6 +218,38 @@ fn spawn_fallback_scenario(level: &str) {
     say("strategy", pidfd_core::Spawn::strategy().unwrap_or("none"));
     let missing = pidfd_core::Spawn::new("/nonexistent/x").spawn();
     say("spawn_missing", errno_of(missing));
+}
+
+/// Spawning with no fd left for the pidfd: EMFILE and no child; then it works again.
+fn spawn_emfile_scenario() {
+    let spawn = {
+        let mut spawn = pidfd_core::Spawn::new("sh");
+        spawn.args(["-c", "exit 4"]);
+        spawn
+    };
+    // Probe and choose the strategy while fds are available.
+    say("warmup", wait_outcome(spawn.spawn().and_then(|p| p.wait())));
+    let limit = libc::rlimit {
+        rlim_cur: 64,
+        rlim_max: 64,
+    };
+    // SAFETY: setrlimit reads a valid rlimit.
+    let ret = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raw const limit) };
+    assert_eq!(ret, 0);
+    let mut hogs = Vec::new();
+    while let Ok(file) = std::fs::File::open("/dev/null") {
+        hogs.push(file);
+    }
+    say("full", errno_of(spawn.spawn()));
+    let mut status = 0;
+    // SAFETY: waitpid writes an int through a valid pointer.
+    let leftover = unsafe { libc::waitpid(-1, &raw mut status, libc::WNOHANG) };
+    say("child_created", leftover > 0);
+    hogs.pop();
+    say(
+        "after_freeing_one",
+        wait_outcome(spawn.spawn().and_then(|p| p.wait())),
+    );
 }
 
 fn emfile_scenario() {
@@ -507,4 +540,13 @@ fn spawn_falls_back_step_by_step() {
     assert_eq!(out["spawn_wait"], "exit Some(21)");
     assert_eq!(out["spawn_again"], "exit Some(21)");
     assert_eq!(out["spawn_missing"], libc::ENOENT.to_string());
+}
+
+#[test]
+fn spawn_with_no_free_fd_is_emfile_and_creates_no_child() {
+    let out = run("spawn-emfile", &[]);
+    assert_eq!(out["warmup"], "exit Some(4)", "{out:?}");
+    assert_eq!(out["full"], libc::EMFILE.to_string());
+    assert_eq!(out["child_created"], "false");
+    assert_eq!(out["after_freeing_one"], "exit Some(4)");
 }

@@ -7,12 +7,13 @@
 //!   ever sent to a reaped (possibly reused) PID.
 //! * [`Spawn`] — start a program; the returned [`Process`] holds a pidfd from
 //!   `clone(CLONE_PIDFD)` itself, at vfork speed, with step-by-step fallbacks.
+//! * [`fork`] — `fork(2)` returning the child's pidfd (the missing `pidfd_fork`).
 //! * [`probe`] — which pidfd features this kernel allows, probed once and cached, with the
 //!   `PIDFD_DISABLE=1` opt-out.
 //!
 //! Every fallible call returns [`std::io::Result`]; exit statuses are
 //! [`std::process::ExitStatus`]. [`Spawn`] starts programs with a pidfd that comes from the
-//! clone itself (file actions, spawn attributes, cgroups and a `fork` API are still to come).
+//! clone itself (file actions, spawn attributes and cgroups are still to come).
 //!
 //! # Example
 //!
@@ -34,6 +35,7 @@
 //! ```
 
 pub mod fdinfo;
+mod fork;
 mod pidfd;
 pub mod probe;
 mod process;
@@ -42,6 +44,7 @@ mod state;
 mod status;
 mod sync;
 
+pub use fork::{Fork, fork};
 pub use pidfd::{Ids, OpenFlags, PidFd, ProcessInfo, ResourceUsage, SignalFlags};
 pub use pidfd_sys as sys;
 pub use process::{Mode, Process};

@@ -218,6 +218,15 @@ fn spawn_fallback_scenario(level: &str) {
     say("strategy", pidfd_core::Spawn::strategy().unwrap_or("none"));
     let missing = pidfd_core::Spawn::new("/nonexistent/x").spawn();
     say("spawn_missing", errno_of(missing));
+    // SAFETY: the child only calls `_exit`, which is async-signal-safe.
+    match unsafe { pidfd_core::fork() }.unwrap() {
+        // SAFETY: `_exit` never returns.
+        pidfd_core::Fork::Child => unsafe { libc::_exit(8) },
+        pidfd_core::Fork::Parent(child) => {
+            say("fork_mode", format!("{:?}", child.mode()));
+            say("fork_wait", wait_outcome(child.wait()));
+        }
+    }
 }
 
 /// Spawning with no fd left for the pidfd: EMFILE and no child; then it works again.
@@ -521,12 +530,19 @@ fn sigchld_ignored() {
 fn spawn_falls_back_step_by_step() {
     let out = run("spawn-fallback:vm", &[]);
     assert_eq!(out["strategy"], "fork-style clone3(CLONE_PIDFD)", "{out:?}");
+    assert_eq!(out["fork_mode"], "PidFd");
+    assert_eq!(out["fork_wait"], "exit Some(8)");
     assert_eq!(out["spawn_mode"], "PidFd");
     assert_eq!(out["spawn_wait"], "exit Some(21)");
     assert_eq!(out["spawn_missing"], libc::ENOENT.to_string());
 
     let out = run("spawn-fallback:vm+clone3", &[]);
     assert_eq!(out["strategy"], "fork-style clone(CLONE_PIDFD)", "{out:?}");
+    assert_eq!(
+        out["fork_mode"], "PidFd",
+        "fork through legacy clone(CLONE_PIDFD)"
+    );
+    assert_eq!(out["fork_wait"], "exit Some(8)");
     assert_eq!(out["spawn_mode"], "PidFd");
     assert_eq!(out["spawn_wait"], "exit Some(21)");
     assert_eq!(out["spawn_missing"], libc::ENOENT.to_string());
@@ -536,6 +552,8 @@ fn spawn_falls_back_step_by_step() {
         out["strategy"], "clone(CLONE_VM|CLONE_VFORK), pid mode",
         "{out:?}"
     );
+    assert_eq!(out["fork_mode"], "Pid", "fork fell back to libc fork()");
+    assert_eq!(out["fork_wait"], "exit Some(8)");
     assert_eq!(out["spawn_mode"], "Pid");
     assert_eq!(out["spawn_wait"], "exit Some(21)");
     assert_eq!(out["spawn_again"], "exit Some(21)");

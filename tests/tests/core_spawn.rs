@@ -1,5 +1,7 @@
 //! `pidfd_core::Spawn` against the real kernel.
 
+#![allow(unsafe_code, reason = "fork: the child calls _exit")]
+
 use std::io::{ErrorKind, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
@@ -136,5 +138,22 @@ fn one_builder_from_eight_threads() {
         .collect();
     for thread in threads {
         thread.join().unwrap();
+    }
+}
+
+#[test]
+fn fork_returns_a_pidfd_mode_handle_for_the_child() {
+    // SAFETY: the child only calls `_exit`, which is async-signal-safe.
+    match unsafe { pidfd_core::fork() }.unwrap() {
+        // SAFETY: `_exit` is async-signal-safe and never returns.
+        pidfd_core::Fork::Child => unsafe { libc::_exit(3) },
+        pidfd_core::Fork::Parent(child) => {
+            assert_eq!(child.mode(), Mode::PidFd);
+            assert_eq!(child.wait().unwrap().code(), Some(3));
+            assert_eq!(
+                child.signal(0).unwrap_err().raw_os_error(),
+                Some(libc::ESRCH)
+            );
+        }
     }
 }

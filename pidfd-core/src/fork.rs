@@ -1,0 +1,104 @@
+//! [`fork`]: `fork(2)` that also returns a pidfd for the child — the `pidfd_fork` glibc never
+//! shipped.
+
+#![allow(unsafe_code, reason = "a raw fork-style clone")]
+
+use std::io;
+use std::os::fd::FromRawFd;
+use std::ptr;
+
+use pidfd_sys::flags::CloneFlags;
+use pidfd_sys::{Errno, syscalls};
+
+use crate::process::Mode;
+use crate::{PidFd, Process};
+
+/// Which side of a [`fork`] this is.
+#[derive(Debug)]
+pub enum Fork {
+    /// In the child.
+    Child,
+    /// In the parent, with the child's handle (pidfd mode when the kernel allows it).
+    Parent(Process),
+}
+
+/// `fork(2)` returning a [`Process`] whose pidfd comes from the clone itself
+/// (`clone3(CLONE_PIDFD)`, else `clone(CLONE_PIDFD)`, Linux 5.2+), so it refers to the child
+/// even if something else reaps children. Where both are refused (`ENOSYS`, `EPERM`,
+/// `EINVAL`: old kernels, qemu-user, seccomp) it falls back to libc's `fork()` and a pid-mode
+/// handle.
+///
+/// # Safety
+///
+/// As for `fork(2)` in a multithreaded program, and more: the child is a raw clone, so
+/// glibc's `pthread_atfork` handlers do not run in it and libc's cached thread ID is the
+/// parent's. Until it calls `execve` or `_exit`, the child may only call async-signal-safe
+/// functions (no allocation, no locks, no `println!`, no panics). It must end with `execve`
+/// or `libc::_exit`, never by returning into code that assumes it is the parent.
+///
+/// # Errors
+///
+/// `EAGAIN`/`ENOMEM` as for `fork(2)`; `EMFILE` when no fd is left for the pidfd.
+///
+/// # Example
+///
+/// ```
+/// use pidfd_core::{fork, Fork};
+///
+/// # fn main() -> std::io::Result<()> {
+/// // SAFETY: the child only calls `_exit`, which is async-signal-safe.
+/// match unsafe { fork()? } {
+///     Fork::Child => unsafe { libc::_exit(3) },
+///     Fork::Parent(child) => assert_eq!(child.wait()?.code(), Some(3)),
+/// }
+/// # Ok(())
+/// # }
+/// ```
+pub unsafe fn fork() -> io::Result<Fork> {
+    let exit_signal = u64::try_from(pidfd_sys::signal::SIGCHLD).map_err(|_| Errno::INVAL)?;
+    let mut pidfd: libc::c_int = -1;
+    let mut args = pidfd_sys::clone_args {
+        flags: CloneFlags::PIDFD.bits(),
+        pidfd: (&raw mut pidfd) as u64,
+        exit_signal,
+        ..pidfd_sys::clone_args::default()
+    };
+    // SAFETY: fork-like clone3 (no shared memory); the caller takes on fork's rules for the
+    // child. `args.pidfd` points to a live int.
+    let mut result = unsafe { syscalls::clone3(&mut args, pidfd_sys::clone::CLONE_ARGS_SIZE_VER0) };
+    if matches!(result, Err(Errno::NOSYS | Errno::PERM | Errno::INVAL)) {
+        pidfd = -1;
+        // SAFETY: as above, with legacy clone; `pidfd` is the parent_tid slot.
+        result = unsafe {
+            syscalls::clone(
+                CloneFlags::PIDFD.bits() | exit_signal,
+                &raw mut pidfd,
+                ptr::null_mut(),
+            )
+        };
+    }
+    let pid = match result {
+        Ok(0) => return Ok(Fork::Child),
+        Ok(pid) => pid,
+        Err(Errno::NOSYS | Errno::PERM | Errno::INVAL) => {
+            // SAFETY: plain fork; the caller takes on fork's rules for the child.
+            match unsafe { libc::fork() } {
+                -1 => return Err(io::Error::last_os_error()),
+                0 => return Ok(Fork::Child),
+                pid => {
+                    let pid = u32::try_from(pid).map_err(|_| Errno::INVAL)?;
+                    return Ok(Fork::Parent(Process::with_mode(pid, Mode::Pid)?));
+                }
+            }
+        }
+        Err(errno) => return Err(errno.into()),
+    };
+    let pid = u32::try_from(pid).map_err(|_| Errno::INVAL)?;
+    if pidfd < 0 {
+        // The kernel ignored CLONE_PIDFD (before 5.2): a pid-mode handle for our child.
+        return Ok(Fork::Parent(Process::with_mode(pid, Mode::Pid)?));
+    }
+    // SAFETY: the kernel created this fd for us (CLONE_PIDFD).
+    let pidfd = unsafe { PidFd::from_raw_fd(pidfd) };
+    Ok(Fork::Parent(Process::from_spawned(pidfd, pid)))
+}

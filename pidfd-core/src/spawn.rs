@@ -58,6 +58,16 @@ pub struct Spawn {
     env: Vec<(OsString, Option<OsString>)>,
     cwd: Option<OsString>,
     stdio: [Option<OwnedFd>; 3],
+    attributes: Attributes,
+}
+
+/// posix_spawn-style attributes, applied in the child before exec.
+#[derive(Debug, Clone, Default)]
+struct Attributes {
+    setsid: bool,
+    process_group: Option<libc::pid_t>,
+    signal_mask: Option<Vec<i32>>,
+    default_signals: Vec<i32>,
 }
 
 impl Spawn {
@@ -70,6 +80,7 @@ impl Spawn {
             env: Vec::new(),
             cwd: None,
             stdio: [None, None, None],
+            attributes: Attributes::default(),
         }
     }
 
@@ -147,6 +158,34 @@ impl Spawn {
         self
     }
 
+    /// Starts the child in a new session (`setsid(2)`, like `POSIX_SPAWN_SETSID`): it leads
+    /// a new session and process group and has no controlling terminal.
+    pub fn new_session(&mut self, yes: bool) -> &mut Spawn {
+        self.attributes.setsid = yes;
+        self
+    }
+
+    /// Puts the child in process group `pgid` (`setpgid(0, pgid)`, like std's
+    /// `CommandExt::process_group`); 0 makes it the leader of a new group with its own PID.
+    pub fn process_group(&mut self, pgid: i32) -> &mut Spawn {
+        self.attributes.process_group = Some(pgid);
+        self
+    }
+
+    /// The child's signal mask: exactly these signals blocked (default: the parent's mask).
+    pub fn signal_mask(&mut self, blocked: &[i32]) -> &mut Spawn {
+        self.attributes.signal_mask = Some(blocked.to_vec());
+        self
+    }
+
+    /// Signals whose disposition is reset to the default in the child — in particular ones
+    /// the parent ignores, which would otherwise stay ignored across exec (like
+    /// `POSIX_SPAWN_SETSIGDEF`). Caught signals are always reset.
+    pub fn default_signals(&mut self, signals: &[i32]) -> &mut Spawn {
+        self.attributes.default_signals = signals.to_vec();
+        self
+    }
+
     /// The spawn strategy this process uses (chosen on the first spawn, then kept, moving
     /// down the list only when the kernel refuses one), or `None` before the first spawn.
     pub fn strategy() -> Option<&'static str> {
@@ -198,6 +237,31 @@ struct Prepared {
     envp_ptrs: Vec<*const libc::c_char>,
     cwd: Option<CString>,
     stdio: [RawFd; 3],
+    setsid: bool,
+    process_group: Option<libc::pid_t>,
+    /// The child's signal mask, if set (else the parent's).
+    signal_mask: Option<libc::sigset_t>,
+    /// Signals set to SIG_DFL in the child.
+    default_signals: libc::sigset_t,
+}
+
+/// A `sigset_t` holding `signals`; `InvalidInput` for a number outside `1..=NSIG`.
+fn signal_set(signals: &[i32]) -> io::Result<libc::sigset_t> {
+    // SAFETY: sigset_t is plain data; sigemptyset initialises it.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid sigset_t.
+    unsafe { libc::sigemptyset(&raw mut set) };
+    for &signal in signals {
+        let valid = (1..=pidfd_sys::signal::NSIG).contains(&signal);
+        // SAFETY: `set` is a valid sigset_t; sigaddset checks the number too.
+        if !valid || unsafe { libc::sigaddset(&raw mut set, signal) } != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("invalid signal {signal}"),
+            ));
+        }
+    }
+    Ok(set)
 }
 
 fn c_string(bytes: impl Into<Vec<u8>>) -> io::Result<CString> {
@@ -281,6 +345,15 @@ impl Prepared {
             _envp: envp,
             cwd,
             stdio,
+            setsid: spawn.attributes.setsid,
+            process_group: spawn.attributes.process_group,
+            signal_mask: spawn
+                .attributes
+                .signal_mask
+                .as_deref()
+                .map(signal_set)
+                .transpose()?,
+            default_signals: signal_set(&spawn.attributes.default_signals)?,
         })
     }
 }
@@ -435,15 +508,32 @@ unsafe fn child_exec(ctx: *const ChildContext<'_>) -> ! {
         let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
         // SAFETY: queries the disposition into a valid struct.
         let queried = unsafe { libc::sigaction(signal, ptr::null(), &raw mut action) } == 0;
-        if queried && action.sa_sigaction != libc::SIG_DFL && action.sa_sigaction != libc::SIG_IGN {
+        // SAFETY: `default_signals` is an initialised sigset_t.
+        let reset = unsafe { libc::sigismember(&raw const prepared.default_signals, signal) } == 1;
+        let caught = action.sa_sigaction != libc::SIG_DFL && action.sa_sigaction != libc::SIG_IGN;
+        if queried && (caught || (reset && action.sa_sigaction != libc::SIG_DFL)) {
             action.sa_sigaction = libc::SIG_DFL;
             // SAFETY: installs SIG_DFL from a valid struct.
             unsafe { libc::sigaction(signal, &raw const action, ptr::null_mut()) };
         }
         signal += 1;
     }
-    // SAFETY: `old_mask` points to the parent's saved mask.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, ctx.old_mask, ptr::null_mut()) };
+    let mask = prepared
+        .signal_mask
+        .as_ref()
+        .map_or(ctx.old_mask, ptr::from_ref);
+    // SAFETY: `mask` points to the requested mask or to the parent's saved one.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, mask, ptr::null_mut()) };
+    // SAFETY: setsid takes no arguments.
+    if prepared.setsid && unsafe { libc::setsid() } == -1 {
+        fail(errno());
+    }
+    if let Some(pgid) = prepared.process_group {
+        // SAFETY: setpgid takes integers only.
+        if unsafe { libc::setpgid(0, pgid) } != 0 {
+            fail(errno());
+        }
+    }
     // Install stdio: dup2 onto 0/1/2 (dup2 clears CLOEXEC; same-number fds need it cleared).
     for (target, &fd) in (0..).zip(prepared.stdio.iter()) {
         if fd >= 0 {

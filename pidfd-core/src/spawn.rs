@@ -59,6 +59,38 @@ pub struct Spawn {
     cwd: Option<OsString>,
     stdio: [Option<OwnedFd>; 3],
     attributes: Attributes,
+    file_actions: Vec<FileAction>,
+}
+
+/// posix_spawn-style file actions, applied in order in the child after stdio is set up.
+#[derive(Debug, Clone)]
+enum FileAction {
+    Dup2 {
+        from: RawFd,
+        to: RawFd,
+    },
+    Close(RawFd),
+    Open {
+        fd: RawFd,
+        path: OsString,
+        flags: i32,
+        mode: u32,
+    },
+}
+
+/// A file action as C data for the child.
+enum ChildFileAction {
+    Dup2 {
+        from: RawFd,
+        to: RawFd,
+    },
+    Close(RawFd),
+    Open {
+        fd: RawFd,
+        path: CString,
+        flags: libc::c_int,
+        mode: libc::mode_t,
+    },
 }
 
 /// posix_spawn-style attributes, applied in the child before exec.
@@ -81,6 +113,7 @@ impl Spawn {
             cwd: None,
             stdio: [None, None, None],
             attributes: Attributes::default(),
+            file_actions: Vec::new(),
         }
     }
 
@@ -155,6 +188,37 @@ impl Spawn {
     /// The child's standard error (default: inherited).
     pub fn stderr(&mut self, fd: impl Into<OwnedFd>) -> &mut Spawn {
         self.stdio[2] = Some(fd.into());
+        self
+    }
+
+    /// In the child, duplicate fd `from` onto `to` (`posix_spawn_file_actions_adddup2`);
+    /// `from == to` clears close-on-exec. Applied after stdio, in the order added.
+    pub fn fd_dup2(&mut self, from: RawFd, to: RawFd) -> &mut Spawn {
+        self.file_actions.push(FileAction::Dup2 { from, to });
+        self
+    }
+
+    /// In the child, close `fd` (`posix_spawn_file_actions_addclose`).
+    pub fn fd_close(&mut self, fd: RawFd) -> &mut Spawn {
+        self.file_actions.push(FileAction::Close(fd));
+        self
+    }
+
+    /// In the child, open `path` with `flags` and `mode` (`open(2)`) as fd `fd`
+    /// (`posix_spawn_file_actions_addopen`).
+    pub fn fd_open(
+        &mut self,
+        fd: RawFd,
+        path: impl AsRef<OsStr>,
+        flags: i32,
+        mode: u32,
+    ) -> &mut Spawn {
+        self.file_actions.push(FileAction::Open {
+            fd,
+            path: path.as_ref().to_owned(),
+            flags,
+            mode,
+        });
         self
     }
 
@@ -243,6 +307,7 @@ struct Prepared {
     signal_mask: Option<libc::sigset_t>,
     /// Signals set to SIG_DFL in the child.
     default_signals: libc::sigset_t,
+    file_actions: Vec<ChildFileAction>,
 }
 
 /// A `sigset_t` holding `signals`; `InvalidInput` for a number outside `1..=NSIG`.
@@ -354,6 +419,30 @@ impl Prepared {
                 .map(signal_set)
                 .transpose()?,
             default_signals: signal_set(&spawn.attributes.default_signals)?,
+            file_actions: spawn
+                .file_actions
+                .iter()
+                .map(|action| {
+                    Ok(match action {
+                        FileAction::Dup2 { from, to } => ChildFileAction::Dup2 {
+                            from: *from,
+                            to: *to,
+                        },
+                        FileAction::Close(fd) => ChildFileAction::Close(*fd),
+                        FileAction::Open {
+                            fd,
+                            path,
+                            flags,
+                            mode,
+                        } => ChildFileAction::Open {
+                            fd: *fd,
+                            path: c_string(path.as_bytes())?,
+                            flags: *flags,
+                            mode: *mode,
+                        },
+                    })
+                })
+                .collect::<io::Result<_>>()?,
         })
     }
 }
@@ -547,6 +636,39 @@ unsafe fn child_exec(ctx: *const ChildContext<'_>) -> ! {
             if rc == -1 {
                 fail(errno());
             }
+        }
+    }
+    for action in &prepared.file_actions {
+        let rc = match action {
+            ChildFileAction::Dup2 { from, to } if from == to => {
+                // SAFETY: clears FD_CLOEXEC on an fd of the child's table.
+                unsafe { libc::fcntl(*from, libc::F_SETFD, 0) }
+            }
+            // SAFETY: dup2 on fds of the child's table.
+            ChildFileAction::Dup2 { from, to } => unsafe { libc::dup2(*from, *to) },
+            // SAFETY: closes an fd of the child's table.
+            ChildFileAction::Close(fd) => unsafe { libc::close(*fd) },
+            ChildFileAction::Open {
+                fd,
+                path,
+                flags,
+                mode,
+            } => {
+                // SAFETY: a NUL-terminated path prepared before the clone.
+                let opened = unsafe { libc::open(path.as_ptr(), *flags, *mode) };
+                if opened >= 0 && opened != *fd {
+                    // SAFETY: moves the new fd onto the requested number.
+                    let moved = unsafe { libc::dup2(opened, *fd) };
+                    // SAFETY: closes the temporary fd we just opened.
+                    unsafe { libc::close(opened) };
+                    moved
+                } else {
+                    opened
+                }
+            }
+        };
+        if rc == -1 {
+            fail(errno());
         }
     }
     if let Some(cwd) = &prepared.cwd {

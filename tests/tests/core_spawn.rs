@@ -232,3 +232,48 @@ fn signal_mask_and_default_signals_attributes() {
     let error = Spawn::new("true").signal_mask(&[0]).spawn().unwrap_err();
     assert_eq!(error.kind(), ErrorKind::InvalidInput);
 }
+
+#[test]
+fn file_actions_open_dup2_close() {
+    let dir = TempDir::new("spawn-actions");
+    let out = dir.path().join("out.txt");
+    // open: stdout goes to a file the child opens itself.
+    let process = Spawn::new("sh")
+        .args(["-c", "echo opened"])
+        .fd_open(
+            1,
+            &out,
+            libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC,
+            0o644,
+        )
+        .spawn()
+        .unwrap();
+    assert_eq!(process.wait().unwrap().code(), Some(0));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "opened\n");
+    // dup2: stderr joins stdout (a pipe).
+    let (mut reader, writer) = std::io::pipe().unwrap();
+    let process = Spawn::new("sh")
+        .args(["-c", "echo to-stderr >&2"])
+        .stdout(writer)
+        .fd_dup2(1, 2)
+        .spawn()
+        .unwrap();
+    let mut text = String::new();
+    reader.read_to_string(&mut text).unwrap();
+    assert_eq!(text, "to-stderr\n");
+    assert_eq!(process.wait().unwrap().code(), Some(0));
+    // A dup2 from an fd the child does not have fails the spawn with the child's errno;
+    // close takes stdout away.
+    let error = Spawn::new("true").fd_dup2(1 << 20, 5).spawn().unwrap_err();
+    assert_eq!(error.raw_os_error(), Some(libc::EBADF));
+    let process = Spawn::new("sh")
+        .args(["-c", "echo x >&1"])
+        .fd_close(1)
+        .spawn()
+        .unwrap();
+    assert_ne!(
+        process.wait().unwrap().code(),
+        Some(0),
+        "writing to a closed stdout fails"
+    );
+}

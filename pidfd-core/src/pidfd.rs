@@ -306,14 +306,30 @@ impl PidFd {
 
     /// `waitid` said `ECHILD`: someone else reaped the child (or it is not our child). The
     /// kernel may still know the status (`PIDFD_INFO_EXIT`, Linux 6.15+); otherwise `ECHILD`.
+    ///
+    /// A thief's `waitid` marks the zombie dead before the kernel stores its exit status for
+    /// pidfds: in that short window our `waitid` already says `ECHILD` while `PIDFD_GET_INFO`
+    /// still shows the process, with us as its parent, and no status. Retried briefly then
+    /// (yields, then 1 ms sleeps, at most about 0.2 s in all).
     fn exit_status_after_theft(&self) -> io::Result<ExitStatus> {
-        match self.info() {
-            Ok(ProcessInfo {
-                exit_status: Some(status),
-                ..
-            }) => Ok(status),
-            _ => Err(Errno::CHILD.into()),
+        let own_pid = std::process::id();
+        for attempt in 0..200 {
+            match self.info() {
+                Ok(ProcessInfo {
+                    exit_status: Some(status),
+                    ..
+                }) => return Ok(status),
+                Ok(info) if info.ppid == own_pid => {
+                    if attempt < 20 {
+                        std::thread::yield_now();
+                    } else {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                }
+                _ => break,
+            }
         }
+        Err(Errno::CHILD.into())
     }
 
     /// Waits for the child to exit and reaps it (`waitid(P_PIDFD, WEXITED)`, Linux 5.4+).

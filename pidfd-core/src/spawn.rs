@@ -7,9 +7,10 @@
 //! of a PATH search, the fds to install) is prepared before the clone, and it walks that
 //! data with raw pointers only. In the `CLONE_VM | CLONE_VFORK` strategy the child shares the
 //! parent's memory (the parent is suspended until the child execs or exits) and runs on its
-//! own stack; it writes nothing but the exec error slot. All signals are blocked around the
-//! clone, and the child resets caught signals to their default before unblocking, so no
-//! parent signal handler ever runs on the child's side.
+//! own stack; it writes nothing but the exec error slot. No parent signal handler ever runs
+//! on the child's side: with `CLONE_CLEAR_SIGHAND` the kernel resets them all at the clone;
+//! otherwise all signals are blocked around the clone and the child resets each caught one
+//! (one `sigaction` per signal) before restoring the parent's mask.
 
 #![allow(unsafe_code, reason = "clone/exec child side; each block says why")]
 
@@ -30,11 +31,13 @@ use crate::{PidFd, Process, probe};
 ///
 /// The pidfd comes from `clone(CLONE_PIDFD)` itself — never from `pidfd_open(pid)` after the
 /// fact — so it refers to the child even if something else reaps children. The fast path is
-/// `clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD)` on a separate stack (the `posix_spawn`
-/// technique: the cost does not grow with the parent's memory). Where that is refused
-/// (`ENOSYS`, `EPERM`, `EINVAL`: old kernels, qemu-user, seccomp), a fork-style
-/// `clone(CLONE_PIDFD)` is used, and where pidfds are unavailable altogether the child is
-/// returned as a pid-mode [`Process`].
+/// `CLONE_VM | CLONE_VFORK | CLONE_PIDFD` on a separate stack (the `posix_spawn` technique:
+/// the cost does not grow with the parent's memory): through `clone3` with
+/// `CLONE_CLEAR_SIGHAND` on x86_64 (Linux 5.5+), else through libc's `clone()` (Linux 5.2+).
+/// Where that is refused (`ENOSYS`, `EPERM`, `EINVAL`: old kernels, qemu-user, seccomp), a
+/// fork-style `clone3`/`clone` with `CLONE_PIDFD` is used, and where pidfds are unavailable
+/// altogether the child is returned as a pid-mode [`Process`]. The choice is made once per
+/// process ([`Spawn::strategy`] says which).
 ///
 /// The builder can spawn many times; each `stdin`/`stdout`/`stderr` fd is duplicated into
 /// every child.
@@ -60,6 +63,7 @@ pub struct Spawn {
     stdio: [Option<OwnedFd>; 3],
     attributes: Attributes,
     file_actions: Vec<FileAction>,
+    cgroup: Option<OwnedFd>,
 }
 
 /// posix_spawn-style file actions, applied in order in the child after stdio is set up.
@@ -114,6 +118,7 @@ impl Spawn {
             stdio: [None, None, None],
             attributes: Attributes::default(),
             file_actions: Vec::new(),
+            cgroup: None,
         }
     }
 
@@ -253,14 +258,41 @@ impl Spawn {
     /// The spawn strategy this process uses (chosen on the first spawn, then kept, moving
     /// down the list only when the kernel refuses one), or `None` before the first spawn.
     pub fn strategy() -> Option<&'static str> {
-        let strategy = match CHOSEN.load(Ordering::Acquire) {
-            1 => Strategy::VforkPidfd,
-            2 => Strategy::Clone3Pidfd,
-            3 => Strategy::ClonePidfd,
-            4 => Strategy::VforkPid,
-            _ => return None,
-        };
-        Some(strategy.describe())
+        Strategy::from_u8(CHOSEN.load(Ordering::Acquire)).map(Strategy::describe)
+    }
+
+    /// Starts the child directly in a cgroup v2 (`CLONE_INTO_CGROUP`, Linux 5.7+): `cgroup`
+    /// is an fd of the cgroup's directory (opened `O_RDONLY | O_DIRECTORY` or `O_PATH`). The
+    /// child is never visible in the parent's cgroup, so a limit applies from its first
+    /// instruction — unlike writing its pid to `cgroup.procs` afterwards.
+    ///
+    /// This needs `clone3`: on x86_64 the child is still created vfork-style; elsewhere a
+    /// fork-style `clone3` is used (cost grows with the parent's memory).
+    ///
+    /// # Errors (from [`Spawn::spawn`])
+    ///
+    /// `Unsupported` where clone3 or `CLONE_INTO_CGROUP` is refused (before Linux 5.7,
+    /// qemu-user, seccomp); the kernel's errno otherwise: `EBADF` when the fd is not a
+    /// cgroup v2 directory, `EBUSY` for a cgroup with controllers enabled in its
+    /// `cgroup.subtree_control` (not a leaf), `EACCES` without write access to its
+    /// `cgroup.procs`.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use std::fs::File;
+    /// use pidfd_core::Spawn;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let cgroup = File::open("/sys/fs/cgroup/jobs/job-1")?;
+    /// let process = Spawn::new("make").cgroup(cgroup).spawn()?;
+    /// process.wait()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn cgroup(&mut self, cgroup: impl Into<OwnedFd>) -> &mut Spawn {
+        self.cgroup = Some(cgroup.into());
+        self
     }
 
     /// Starts the program.
@@ -273,9 +305,12 @@ impl Spawn {
     /// or path; `EMFILE`, `EAGAIN`, `ENOMEM` from the clone.
     pub fn spawn(&self) -> io::Result<Process> {
         let prepared = Prepared::new(self)?;
+        if let Some(cgroup) = &self.cgroup {
+            return spawn_into_cgroup(&prepared, cgroup.as_raw_fd());
+        }
         let mut strategy = Strategy::chosen()?;
         loop {
-            match launch(&prepared, strategy) {
+            match launch(&prepared, strategy, None) {
                 Err(Launch::Refused) => match strategy.next() {
                     Some(next) => {
                         strategy.remember_refused(next);
@@ -297,8 +332,9 @@ struct Prepared {
     candidate_ptrs: Vec<*const libc::c_char>,
     _argv: Vec<CString>,
     argv_ptrs: Vec<*const libc::c_char>,
-    _envp: Vec<CString>,
-    envp_ptrs: Vec<*const libc::c_char>,
+    /// The child's environment; `None`: the parent's `environ`, read at clone time (no
+    /// copy, as `posix_spawn` callers pass it).
+    envp: Option<(Vec<CString>, Vec<*const libc::c_char>)>,
     cwd: Option<CString>,
     stdio: [RawFd; 3],
     setsid: bool,
@@ -344,26 +380,38 @@ fn null_terminated(strings: &[CString]) -> Vec<*const libc::c_char> {
 
 impl Prepared {
     fn new(spawn: &Spawn) -> io::Result<Prepared> {
-        let mut env: Vec<(OsString, OsString)> = if spawn.env_clear {
+        let inherit_env = !spawn.env_clear && spawn.env.is_empty();
+        let env: Vec<(OsString, OsString)> = if inherit_env {
             Vec::new()
         } else {
-            std::env::vars_os().collect()
-        };
-        for (key, value) in &spawn.env {
-            env.retain(|(existing, _)| existing != key);
-            if let Some(value) = value {
-                env.push((key.clone(), value.clone()));
+            let mut env: Vec<(OsString, OsString)> = if spawn.env_clear {
+                Vec::new()
+            } else {
+                std::env::vars_os().collect()
+            };
+            for (key, value) in &spawn.env {
+                env.retain(|(existing, _)| existing != key);
+                if let Some(value) = value {
+                    env.push((key.clone(), value.clone()));
+                }
             }
-        }
-        let envp: Vec<CString> = env
-            .iter()
-            .map(|(key, value)| {
-                let mut entry = key.as_bytes().to_vec();
-                entry.push(b'=');
-                entry.extend_from_slice(value.as_bytes());
-                c_string(entry)
-            })
-            .collect::<io::Result<_>>()?;
+            env
+        };
+        let envp = if inherit_env {
+            None
+        } else {
+            let strings: Vec<CString> = env
+                .iter()
+                .map(|(key, value)| {
+                    let mut entry = key.as_bytes().to_vec();
+                    entry.push(b'=');
+                    entry.extend_from_slice(value.as_bytes());
+                    c_string(entry)
+                })
+                .collect::<io::Result<_>>()?;
+            let pointers = null_terminated(&strings);
+            Some((strings, pointers))
+        };
         let program = spawn.program.as_bytes();
         let candidates: Vec<CString> = if program.contains(&b'/') {
             vec![c_string(program)?]
@@ -371,10 +419,14 @@ impl Prepared {
             return Err(io::Error::from(Errno::NOENT));
         } else {
             // The child's PATH decides, as for execvp(3) after the environment is set.
-            let path = env.iter().find(|(key, _)| key == "PATH").map_or_else(
-                || OsString::from("/usr/local/bin:/usr/bin:/bin"),
-                |(_, v)| v.clone(),
-            );
+            let path = if inherit_env {
+                std::env::var_os("PATH")
+            } else {
+                env.iter()
+                    .find(|(key, _)| key == "PATH")
+                    .map(|(_, value)| value.clone())
+            }
+            .unwrap_or_else(|| OsString::from("/usr/local/bin:/usr/bin:/bin"));
             path.as_bytes()
                 .split(|&b| b == b':')
                 .map(|dir| {
@@ -406,8 +458,7 @@ impl Prepared {
             _candidates: candidates,
             argv_ptrs: null_terminated(&argv),
             _argv: argv,
-            envp_ptrs: null_terminated(&envp),
-            _envp: envp,
+            envp,
             cwd,
             stdio,
             setsid: spawn.attributes.setsid,
@@ -451,39 +502,53 @@ impl Prepared {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 enum Strategy {
-    /// `clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD)` on a separate stack.
-    VforkPidfd = 1,
+    /// `clone3(CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_CLEAR_SIGHAND)` on a separate
+    /// stack (x86_64: `pidfd_sys::syscalls::clone3_on_stack`).
+    Clone3Vfork = 1,
+    /// libc `clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD)` on a separate stack.
+    VforkPidfd = 2,
     /// Fork-style `clone3(CLONE_PIDFD)`.
-    Clone3Pidfd = 2,
+    Clone3Pidfd = 3,
     /// Fork-style `clone(CLONE_PIDFD)`.
-    ClonePidfd = 3,
+    ClonePidfd = 4,
     /// `clone(CLONE_VM | CLONE_VFORK)` without a pidfd: the child is a pid-mode Process.
-    VforkPid = 4,
+    VforkPid = 5,
 }
 
 /// The first strategy not yet found refused (0: not chosen yet).
 static CHOSEN: AtomicU8 = AtomicU8::new(0);
 
 impl Strategy {
+    fn from_u8(value: u8) -> Option<Strategy> {
+        Some(match value {
+            1 => Strategy::Clone3Vfork,
+            2 => Strategy::VforkPidfd,
+            3 => Strategy::Clone3Pidfd,
+            4 => Strategy::ClonePidfd,
+            5 => Strategy::VforkPid,
+            _ => return None,
+        })
+    }
+
     fn chosen() -> io::Result<Strategy> {
-        match CHOSEN.load(Ordering::Acquire) {
-            2 => return Ok(Strategy::Clone3Pidfd),
-            3 => return Ok(Strategy::ClonePidfd),
-            4 => return Ok(Strategy::VforkPid),
-            1 => return Ok(Strategy::VforkPidfd),
-            _ => {}
+        if let Some(strategy) = Strategy::from_u8(CHOSEN.load(Ordering::Acquire)) {
+            return Ok(strategy);
         }
-        let strategy = if probe::features()?.pidfd_mode() {
-            Strategy::VforkPidfd
-        } else {
+        let strategy = if !probe::features()?.pidfd_mode() {
             Strategy::VforkPid
+        } else if pidfd_sys::syscalls::CLONE3_ON_STACK {
+            Strategy::Clone3Vfork
+        } else {
+            Strategy::VforkPidfd
         };
-        CHOSEN.store(strategy as u8, Ordering::Release);
-        Ok(strategy)
+        // Another thread may have found a strategy refused meanwhile: keep the later one.
+        CHOSEN.fetch_max(strategy as u8, Ordering::AcqRel);
+        Ok(Strategy::from_u8(CHOSEN.load(Ordering::Acquire)).unwrap_or(strategy))
     }
 
     fn next(self) -> Option<Strategy> {
         match self {
+            Strategy::Clone3Vfork => Some(Strategy::VforkPidfd),
             Strategy::VforkPidfd => Some(Strategy::Clone3Pidfd),
             Strategy::Clone3Pidfd => Some(Strategy::ClonePidfd),
             Strategy::ClonePidfd => Some(Strategy::VforkPid),
@@ -498,6 +563,9 @@ impl Strategy {
 
     fn describe(self) -> &'static str {
         match self {
+            Strategy::Clone3Vfork => {
+                "clone3(CLONE_VM|CLONE_VFORK|CLONE_PIDFD|CLONE_CLEAR_SIGHAND) on a separate stack"
+            }
             Strategy::VforkPidfd => "clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD) on a separate stack",
             Strategy::Clone3Pidfd => "fork-style clone3(CLONE_PIDFD)",
             Strategy::ClonePidfd => "fork-style clone(CLONE_PIDFD)",
@@ -534,8 +602,33 @@ struct ChildContext<'a> {
     prepared: &'a Prepared,
     error_slot: *const AtomicI32,
     error_pipe: RawFd,
-    /// The parent's signal mask, to restore before exec.
+    /// The parent's signal mask, to restore before exec (null: the child's mask is already
+    /// the parent's).
     old_mask: *const libc::sigset_t,
+    /// The kernel already reset every handler (`CLONE_CLEAR_SIGHAND`).
+    handlers_cleared: bool,
+    /// The child's `envp` (NULL-terminated).
+    envp: *const *const libc::c_char,
+}
+
+unsafe extern "C" {
+    /// The C library's current environment (what `getenv` reads).
+    static environ: *const *const libc::c_char;
+}
+
+impl Prepared {
+    /// The `envp` to exec with: the prepared one, or the parent's `environ` right now.
+    ///
+    /// Reading `environ` races only with a concurrent `setenv`/`putenv`, which
+    /// `std::env::set_var`'s safety contract already rules out in multithreaded programs
+    /// (posix_spawn callers read it the same way).
+    fn envp(&self) -> *const *const libc::c_char {
+        match &self.envp {
+            Some((_, pointers)) => pointers.as_ptr(),
+            // SAFETY: reads the pointer value of libc's `environ` (see above).
+            None => unsafe { environ },
+        }
+    }
 }
 
 /// Blocks every signal until dropped (restoring the previous mask).
@@ -581,7 +674,8 @@ unsafe fn child_exec(ctx: *const ChildContext<'_>) -> ! {
         if !ctx.error_slot.is_null() {
             // SAFETY: the slot lives in the suspended parent's frame (CLONE_VM).
             unsafe { (*ctx.error_slot).store(errno, Ordering::Release) };
-        } else if ctx.error_pipe >= 0 {
+        }
+        if ctx.error_pipe >= 0 {
             let bytes = errno.to_ne_bytes();
             // SAFETY: writes 4 bytes from a live buffer to our pipe end.
             unsafe { libc::write(ctx.error_pipe, bytes.as_ptr().cast(), bytes.len()) };
@@ -590,17 +684,27 @@ unsafe fn child_exec(ctx: *const ChildContext<'_>) -> ! {
         unsafe { libc::_exit(127) }
     };
     let errno = || Errno::last_os_error().raw_os_error();
-    // Reset every caught signal to its default, then restore the parent's mask.
+    // Reset every caught signal (and each one asked for) to its default, then restore the
+    // parent's mask: a handler of the parent must never run on the shared memory. SIGKILL
+    // and SIGSTOP cannot be caught; glibc refuses its internal signals (32, 33) here.
     let mut signal = 1;
     while signal <= pidfd_sys::signal::NSIG {
-        // SAFETY: sigaction is plain data.
+        // SAFETY: sigaction is plain data; all-zero is SIG_DFL with no flags.
         let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
-        // SAFETY: queries the disposition into a valid struct.
-        let queried = unsafe { libc::sigaction(signal, ptr::null(), &raw mut action) } == 0;
         // SAFETY: `default_signals` is an initialised sigset_t.
         let reset = unsafe { libc::sigismember(&raw const prepared.default_signals, signal) } == 1;
-        let caught = action.sa_sigaction != libc::SIG_DFL && action.sa_sigaction != libc::SIG_IGN;
-        if queried && (caught || (reset && action.sa_sigaction != libc::SIG_DFL)) {
+        let uncatchable =
+            signal == pidfd_sys::signal::SIGKILL || signal == pidfd_sys::signal::SIGSTOP;
+        let set_default = if reset {
+            true
+        } else if uncatchable || ctx.handlers_cleared {
+            false
+        } else {
+            // SAFETY: queries the disposition into a valid struct.
+            let queried = unsafe { libc::sigaction(signal, ptr::null(), &raw mut action) } == 0;
+            queried && action.sa_sigaction != libc::SIG_DFL && action.sa_sigaction != libc::SIG_IGN
+        };
+        if set_default {
             action.sa_sigaction = libc::SIG_DFL;
             // SAFETY: installs SIG_DFL from a valid struct.
             unsafe { libc::sigaction(signal, &raw const action, ptr::null_mut()) };
@@ -611,8 +715,10 @@ unsafe fn child_exec(ctx: *const ChildContext<'_>) -> ! {
         .signal_mask
         .as_ref()
         .map_or(ctx.old_mask, ptr::from_ref);
-    // SAFETY: `mask` points to the requested mask or to the parent's saved one.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, mask, ptr::null_mut()) };
+    if !mask.is_null() {
+        // SAFETY: `mask` points to the requested mask or to the parent's saved one.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, mask, ptr::null_mut()) };
+    }
     // SAFETY: setsid takes no arguments.
     if prepared.setsid && unsafe { libc::setsid() } == -1 {
         fail(errno());
@@ -686,13 +792,7 @@ unsafe fn child_exec(ctx: *const ChildContext<'_>) -> ! {
         // SAFETY: `candidate` points into the NULL-terminated list, before its end.
         let path = unsafe { *candidate };
         // SAFETY: path, argv and envp are NUL-terminated / NULL-terminated C data.
-        unsafe {
-            libc::execve(
-                path,
-                prepared.argv_ptrs.as_ptr(),
-                prepared.envp_ptrs.as_ptr(),
-            )
-        };
+        unsafe { libc::execve(path, prepared.argv_ptrs.as_ptr(), ctx.envp) };
         last = errno();
         if last == Errno::ACCESS.raw_os_error() {
             saw_eacces = true;
@@ -715,15 +815,54 @@ extern "C" fn vfork_child_main(arg: *mut libc::c_void) -> libc::c_int {
     unsafe { child_exec(arg.cast_const().cast()) }
 }
 
-/// The child's stack for the vfork strategy: mmap'd, freed after the child execs or exits.
+/// The entry of a `clone3_on_stack` child.
+///
+/// # Safety
+///
+/// As for [`child_exec`]: `arg` is a live `ChildContext` (the parent is suspended).
+unsafe extern "C" fn clone3_child_main(arg: *mut libc::c_void) -> ! {
+    // SAFETY: as documented above.
+    unsafe { child_exec(arg.cast_const().cast()) }
+}
+
+/// The child's stack for the vfork strategy: an mmap'd region with a `PROT_NONE` guard page
+/// below it, so an overflow faults instead of writing into other memory. One is cached per
+/// thread (the calling thread is suspended while its child runs on it, so it is never used
+/// twice at once) and unmapped when the thread exits; that saves the mmap, munmap and
+/// page faults of a fresh stack on every spawn.
 struct ChildStack {
     base: *mut libc::c_void,
     len: usize,
+    guard: usize,
+}
+
+/// Usable bytes of a child stack: `child_exec` and the libc calls it makes need a few KiB.
+const CHILD_STACK_LEN: usize = 128 * 1024;
+
+thread_local! {
+    static CACHED_STACK: std::cell::Cell<Option<ChildStack>> =
+        const { std::cell::Cell::new(None) };
 }
 
 impl ChildStack {
+    /// This thread's cached stack, or a new one (while the cached one is in use).
+    fn take() -> io::Result<ChildStack> {
+        match CACHED_STACK.try_with(std::cell::Cell::take) {
+            Ok(Some(stack)) => Ok(stack),
+            _ => ChildStack::new(),
+        }
+    }
+
+    /// Returns the stack to this thread's cache (dropping it if the cache is full or gone).
+    fn give_back(self) {
+        if let Ok(Some(extra)) = CACHED_STACK.try_with(|cell| cell.replace(Some(self))) {
+            drop(extra);
+        }
+    }
+
     fn new() -> io::Result<ChildStack> {
-        let len = 256 * 1024;
+        let guard = page_size();
+        let len = CHILD_STACK_LEN + guard;
         // SAFETY: a fresh private anonymous mapping.
         let base = unsafe {
             libc::mmap(
@@ -738,7 +877,12 @@ impl ChildStack {
         if base == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        Ok(ChildStack { base, len })
+        let stack = ChildStack { base, len, guard };
+        // SAFETY: the lowest page of our own mapping becomes the guard.
+        if unsafe { libc::mprotect(base, guard, libc::PROT_NONE) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(stack)
     }
 
     /// The initial stack pointer (stacks grow down on every Linux ABI Rust targets but
@@ -748,70 +892,177 @@ impl ChildStack {
         // page-aligned and `len` a multiple of the page size).
         unsafe { self.base.cast::<u8>().add(self.len).cast() }
     }
+
+    /// The lowest usable address (above the guard page) and the usable size, for clone3.
+    fn usable(&self) -> (u64, u64) {
+        let bottom = self.base as usize + self.guard;
+        (bottom as u64, (self.len - self.guard) as u64)
+    }
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf takes an integer and returns one.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(size).unwrap_or(4096).max(4096)
 }
 
 impl Drop for ChildStack {
     fn drop(&mut self) {
-        // SAFETY: unmaps our own mapping; the child no longer runs on it (it exec'd or
-        // exited before the vfork parent resumed).
+        // SAFETY: unmaps our own mapping; no child runs on it (each child exec'd or exited
+        // before its vfork parent resumed).
         unsafe { libc::munmap(self.base, self.len) };
     }
 }
 
-fn launch(prepared: &Prepared, strategy: Strategy) -> Result<Process, Launch> {
+fn launch(
+    prepared: &Prepared,
+    strategy: Strategy,
+    cgroup: Option<RawFd>,
+) -> Result<Process, Launch> {
     match strategy {
-        Strategy::VforkPidfd | Strategy::VforkPid => {
-            launch_vfork(prepared, strategy == Strategy::VforkPidfd)
-        }
-        Strategy::Clone3Pidfd | Strategy::ClonePidfd => launch_fork(prepared, strategy),
+        Strategy::Clone3Vfork => launch_vfork(prepared, VforkCall::Clone3 { cgroup }),
+        Strategy::VforkPidfd => launch_vfork(prepared, VforkCall::Libc { with_pidfd: true }),
+        Strategy::VforkPid => launch_vfork(prepared, VforkCall::Libc { with_pidfd: false }),
+        Strategy::Clone3Pidfd | Strategy::ClonePidfd => launch_fork(prepared, strategy, cgroup),
     }
 }
 
-fn launch_vfork(prepared: &Prepared, with_pidfd: bool) -> Result<Process, Launch> {
-    let stack = ChildStack::new()?;
+/// Spawns into the cgroup `cgroup`: clone3 only (vfork-style where available).
+fn spawn_into_cgroup(prepared: &Prepared, cgroup: RawFd) -> io::Result<Process> {
+    let vfork_style = pidfd_sys::syscalls::CLONE3_ON_STACK
+        && CHOSEN.load(Ordering::Acquire) <= Strategy::Clone3Vfork as u8;
+    let attempts: &[Strategy] = if !probe::features()?.pidfd_mode() {
+        &[]
+    } else if vfork_style {
+        &[Strategy::Clone3Vfork, Strategy::Clone3Pidfd]
+    } else {
+        &[Strategy::Clone3Pidfd]
+    };
+    for &strategy in attempts {
+        match launch(prepared, strategy, Some(cgroup)) {
+            Ok(process) => return Ok(process),
+            Err(Launch::Failed(error)) => return Err(error),
+            Err(Launch::Refused) => {}
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "spawning into a cgroup needs clone3 with CLONE_PIDFD and CLONE_INTO_CGROUP \
+         (Linux 5.7+), which this kernel, emulator or seccomp filter refuses",
+    ))
+}
+
+/// How the vfork-style child is created.
+#[derive(Clone, Copy)]
+enum VforkCall {
+    /// `clone3_on_stack` with `CLONE_PIDFD | CLONE_CLEAR_SIGHAND` (and `CLONE_INTO_CGROUP`).
+    Clone3 { cgroup: Option<RawFd> },
+    /// libc's `clone()`, with or without `CLONE_PIDFD`.
+    Libc { with_pidfd: bool },
+}
+
+fn launch_vfork(prepared: &Prepared, call: VforkCall) -> Result<Process, Launch> {
+    let stack = ChildStack::take()?;
     let error_slot = AtomicI32::new(0);
-    let blocked = SignalsBlocked::new()?;
+    // The last-resort strategy also reports through a pipe: where CLONE_VM is silently
+    // emulated by a copy (qemu-user turns vfork into fork), the slot never changes.
+    let error_pipe = match call {
+        VforkCall::Libc { with_pidfd: false } => Some(ErrorPipe::new()?),
+        _ => None,
+    };
+    // With CLONE_CLEAR_SIGHAND no handler of ours can run in the child, so signals need not
+    // be blocked around the clone (the child keeps our mask: null `old_mask`). Otherwise all
+    // are blocked until the child has reset its handlers.
+    let handlers_cleared = matches!(call, VforkCall::Clone3 { .. });
+    let blocked = if handlers_cleared {
+        None
+    } else {
+        Some(SignalsBlocked::new()?)
+    };
     let ctx = ChildContext {
         prepared,
         error_slot: &raw const error_slot,
-        error_pipe: -1,
-        old_mask: &raw const blocked.old,
+        error_pipe: error_pipe.as_ref().map_or(-1, ErrorPipe::writer),
+        old_mask: blocked.as_ref().map_or(ptr::null(), |b| &raw const b.old),
+        handlers_cleared,
+        envp: prepared.envp(),
     };
     let mut pidfd: libc::c_int = -1;
-    let mut flags = CloneFlags::VM | CloneFlags::VFORK;
-    if with_pidfd {
-        flags |= CloneFlags::PIDFD;
-    }
-    let flags = i32::try_from(flags.bits()).map_err(|_| Errno::INVAL)? | pidfd_sys::signal::SIGCHLD;
-    // SAFETY: the child runs `vfork_child_main` on its own stack with the prepared context,
-    // does only async-signal-safe work and execs or _exits; we are suspended until then
-    // (CLONE_VFORK), so `ctx`, `prepared` and the stack outlive its use. `pidfd` is a live
-    // int for the kernel to write (parent_tid).
-    let pid = unsafe {
-        libc::clone(
-            vfork_child_main,
-            stack.top(),
-            flags,
-            (&raw const ctx).cast_mut().cast(),
-            &raw mut pidfd,
-        )
+    let sigchld = pidfd_sys::signal::SIGCHLD;
+    let result = match call {
+        VforkCall::Clone3 { cgroup } => {
+            let mut flags =
+                CloneFlags::VM | CloneFlags::VFORK | CloneFlags::PIDFD | CloneFlags::CLEAR_SIGHAND;
+            if cgroup.is_some() {
+                flags |= CloneFlags::INTO_CGROUP;
+            }
+            let (stack_bottom, stack_size) = stack.usable();
+            let mut args = pidfd_sys::clone_args {
+                flags: flags.bits(),
+                pidfd: (&raw mut pidfd) as u64,
+                exit_signal: u64::try_from(sigchld).map_err(|_| Errno::INVAL)?,
+                stack: stack_bottom,
+                stack_size,
+                cgroup: cgroup.map_or(0, |fd| u64::try_from(fd).unwrap_or(u64::MAX)),
+                ..pidfd_sys::clone_args::default()
+            };
+            // One size for every vfork-style call (a zero `cgroup` field is accepted by every
+            // kernel with clone3), different from the fork-style call's VER0 without a
+            // cgroup: tests refuse one and not the other with a seccomp filter on the size.
+            let size = pidfd_sys::clone::CLONE_ARGS_SIZE_VER2;
+            // SAFETY: the child runs `clone3_child_main` on the cached stack (ours alone
+            // until it execs or exits, 16-byte aligned top) with the prepared context, does
+            // only async-signal-safe work and never returns; we are suspended until then
+            // (CLONE_VFORK), so `ctx`, `prepared` and the stack outlive its use. `pidfd` is
+            // a live int for the kernel to write.
+            unsafe {
+                pidfd_sys::syscalls::clone3_on_stack(
+                    &mut args,
+                    size,
+                    clone3_child_main,
+                    (&raw const ctx).cast_mut().cast(),
+                )
+            }
+        }
+        VforkCall::Libc { with_pidfd } => {
+            let mut flags = CloneFlags::VM | CloneFlags::VFORK;
+            if with_pidfd {
+                flags |= CloneFlags::PIDFD;
+            }
+            let flags = i32::try_from(flags.bits()).map_err(|_| Errno::INVAL)? | sigchld;
+            // SAFETY: the child runs `vfork_child_main` on the cached stack with the
+            // prepared context, does only async-signal-safe work and execs or _exits; we are
+            // suspended until then (CLONE_VFORK), so `ctx`, `prepared` and the stack outlive
+            // its use. `pidfd` is a live int for the kernel to write (parent_tid).
+            let pid = unsafe {
+                libc::clone(
+                    vfork_child_main,
+                    stack.top(),
+                    flags,
+                    (&raw const ctx).cast_mut().cast(),
+                    &raw mut pidfd,
+                )
+            };
+            if pid == -1 {
+                Err(Errno::last_os_error())
+            } else {
+                Ok(pid)
+            }
+        }
     };
-    let clone_errno = Errno::last_os_error();
     drop(blocked);
-    drop(stack);
-    if pid == -1 {
-        return Err(if refused(clone_errno) {
-            Launch::Refused
-        } else {
-            Launch::Failed(clone_errno.into())
-        });
-    }
-    let pid = u32::try_from(pid).map_err(|_| Errno::INVAL)?;
-    finish_launch(
-        pid,
-        with_pidfd.then_some(pidfd),
-        error_slot.load(Ordering::Acquire),
-    )
+    stack.give_back();
+    let pid = match result {
+        Ok(pid) => u32::try_from(pid).map_err(|_| Errno::INVAL)?,
+        Err(errno) if refused(errno) => return Err(Launch::Refused),
+        Err(errno) => return Err(Launch::Failed(errno.into())),
+    };
+    let with_pidfd = !matches!(call, VforkCall::Libc { with_pidfd: false });
+    let exec_errno = match (error_slot.load(Ordering::Acquire), error_pipe) {
+        (0, Some(pipe)) => pipe.exec_errno(),
+        (errno, _) => errno,
+    };
+    finish_launch(pid, with_pidfd.then_some(pidfd), exec_errno)
 }
 
 /// After the clone: reap a child whose exec failed, else wrap it in a Process.
@@ -837,39 +1088,89 @@ fn finish_launch(pid: u32, pidfd: Option<libc::c_int>, exec_errno: i32) -> Resul
     })
 }
 
-fn launch_fork(prepared: &Prepared, strategy: Strategy) -> Result<Process, Launch> {
-    // A CLOEXEC pipe: closed by a successful exec (EOF), or carries the errno.
-    let mut ends = [-1; 2];
-    // SAFETY: pipe2 writes two fds into a valid array.
-    if unsafe { libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(Launch::Failed(io::Error::last_os_error()));
+/// A CLOEXEC pipe for the exec errno: closed by a successful exec (EOF), or carries it.
+struct ErrorPipe {
+    reader: OwnedFd,
+    writer: Option<OwnedFd>,
+}
+
+impl ErrorPipe {
+    fn new() -> io::Result<ErrorPipe> {
+        let mut ends = [-1; 2];
+        // SAFETY: pipe2 writes two fds into a valid array.
+        if unsafe { libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: just created by pipe2 and owned here.
+        let reader = unsafe { OwnedFd::from_raw_fd(ends[0]) };
+        // SAFETY: as above.
+        let writer = unsafe { OwnedFd::from_raw_fd(ends[1]) };
+        Ok(ErrorPipe {
+            reader,
+            writer: Some(writer),
+        })
     }
-    // SAFETY: just created by pipe2 and owned here.
-    let reader = unsafe { OwnedFd::from_raw_fd(ends[0]) };
-    // SAFETY: as above.
-    let writer = unsafe { OwnedFd::from_raw_fd(ends[1]) };
+
+    /// The end the child writes to.
+    fn writer(&self) -> RawFd {
+        self.writer.as_ref().map_or(-1, AsRawFd::as_raw_fd)
+    }
+
+    /// After the clone: closes our write end and reads the child's errno (0: it exec'd).
+    fn exec_errno(mut self) -> i32 {
+        drop(self.writer.take());
+        let mut bytes = [0_u8; 4];
+        let read = loop {
+            // SAFETY: reads up to 4 bytes into a live buffer from our pipe end.
+            let n = unsafe { libc::read(self.reader.as_raw_fd(), bytes.as_mut_ptr().cast(), 4) };
+            if n >= 0 || Errno::last_os_error() != Errno::INTR {
+                break n;
+            }
+        };
+        if read == 4 {
+            i32::from_ne_bytes(bytes)
+        } else {
+            0
+        }
+    }
+}
+
+fn launch_fork(
+    prepared: &Prepared,
+    strategy: Strategy,
+    cgroup: Option<RawFd>,
+) -> Result<Process, Launch> {
+    let error_pipe = ErrorPipe::new()?;
     let blocked = SignalsBlocked::new()?;
     let ctx = ChildContext {
         prepared,
         error_slot: ptr::null(),
-        error_pipe: writer.as_raw_fd(),
+        error_pipe: error_pipe.writer(),
         old_mask: &raw const blocked.old,
+        handlers_cleared: false,
+        envp: prepared.envp(),
     };
     let mut pidfd: libc::c_int = -1;
     let exit_signal = u64::try_from(pidfd_sys::signal::SIGCHLD).map_err(|_| Errno::INVAL)?;
     let result = match strategy {
         Strategy::Clone3Pidfd => {
+            let (flags, size) = match cgroup {
+                Some(_) => (
+                    CloneFlags::PIDFD | CloneFlags::INTO_CGROUP,
+                    pidfd_sys::clone::CLONE_ARGS_SIZE_VER2,
+                ),
+                None => (CloneFlags::PIDFD, pidfd_sys::clone::CLONE_ARGS_SIZE_VER0),
+            };
             let mut args = pidfd_sys::clone_args {
-                flags: CloneFlags::PIDFD.bits(),
+                flags: flags.bits(),
                 pidfd: (&raw mut pidfd) as u64,
                 exit_signal,
+                cgroup: cgroup.map_or(0, |fd| u64::try_from(fd).unwrap_or(u64::MAX)),
                 ..pidfd_sys::clone_args::default()
             };
             // SAFETY: fork-like clone3; the child only runs `child_exec` (async-signal-safe)
             // on its private copy of memory.
-            unsafe {
-                pidfd_sys::syscalls::clone3(&mut args, pidfd_sys::clone::CLONE_ARGS_SIZE_VER0)
-            }
+            unsafe { pidfd_sys::syscalls::clone3(&mut args, size) }
         }
         _ => {
             // SAFETY: as above, with legacy clone; `pidfd` is a live int (parent_tid).
@@ -889,20 +1190,7 @@ fn launch_fork(prepared: &Prepared, strategy: Strategy) -> Result<Process, Launc
         }
         Ok(pid) => {
             drop(blocked);
-            drop(writer);
-            let mut bytes = [0_u8; 4];
-            let read = loop {
-                // SAFETY: reads up to 4 bytes into a live buffer from our pipe end.
-                let n = unsafe { libc::read(reader.as_raw_fd(), bytes.as_mut_ptr().cast(), 4) };
-                if n >= 0 || Errno::last_os_error() != Errno::INTR {
-                    break n;
-                }
-            };
-            let exec_errno = if read == 4 {
-                i32::from_ne_bytes(bytes)
-            } else {
-                0
-            };
+            let exec_errno = error_pipe.exec_errno();
             let pid = u32::try_from(pid).map_err(|_| Errno::INVAL)?;
             finish_launch(pid, Some(pidfd), exec_errno)
         }

@@ -195,7 +195,7 @@ pub unsafe fn waitid(
 /// Only fork-like use is possible through `syscall(2)`: the child returns through the
 /// caller's stack frames, so it must not share the caller's memory. `CLONE_VM`,
 /// `CLONE_THREAD`, `CLONE_SIGHAND`, `CLONE_SETTLS` and a non-zero `args.stack` are refused
-/// with `EINVAL` before any syscall (spawning on a separate stack needs `libc::clone`).
+/// with `EINVAL` before any syscall (for a child on its own stack use [`clone3_on_stack`]).
 ///
 /// # Errors
 ///
@@ -224,6 +224,115 @@ pub unsafe fn clone3(args: &mut clone_args, size: usize) -> Result<c_int> {
     // and writes through the pointers it holds, which the caller guarantees valid. The child
     // runs on a private copy of memory (no sharing flags, checked above), like `fork`.
     check_int(unsafe { libc::syscall(number, args, size) })
+}
+
+/// Whether [`clone3_on_stack`] is implemented for this architecture (x86_64 only so far;
+/// elsewhere it returns `ENOSYS` without a syscall).
+pub const CLONE3_ON_STACK: bool = cfg!(target_arch = "x86_64");
+
+/// `clone3(2)` with the child starting in `child(arg)` on its own stack
+/// (`args.stack`/`args.stack_size`): the only way to use `CLONE_VM` (with `CLONE_VFORK`, the
+/// posix_spawn technique) together with clone3-only flags such as `CLONE_PIDFD` +
+/// `CLONE_CLEAR_SIGHAND` + `CLONE_INTO_CGROUP` (Linux 5.3 / 5.5 / 5.7+). The parent gets
+/// `Ok(child_pid)`; the child never returns here.
+///
+/// Implemented in assembly for x86_64 (like glibc's internal `__clone3`); other
+/// architectures get `ENOSYS` (see [`CLONE3_ON_STACK`]), as do kernels before 5.3,
+/// qemu-user and seccomp filters that block clone3.
+///
+/// # Errors
+///
+/// `EINVAL` (before any syscall) when `args.stack` or `args.stack_size` is zero or `size`
+/// exceeds `size_of::<clone_args>()`; otherwise as for [`clone3`] (`EINVAL` for flags the
+/// kernel does not know, `EBADF`/`EOPNOTSUPP` for a bad `CLONE_INTO_CGROUP` fd, ...).
+///
+/// # Safety
+///
+/// `args.stack .. args.stack + args.stack_size` must be writable memory nobody else uses
+/// until the child execs or exits, aligned to 16 bytes at its top. `child` must never
+/// return or unwind; with `CLONE_VM` it runs on the caller's memory (without `CLONE_VFORK`
+/// concurrently with it), so it may only do async-signal-safe work and must leave the
+/// caller's data consistent; `arg` must stay valid for as long as `child` uses it. The
+/// pointers in `args` must be valid as for [`clone3`].
+pub unsafe fn clone3_on_stack(
+    args: &mut clone_args,
+    size: usize,
+    child: unsafe extern "C" fn(*mut core::ffi::c_void) -> !,
+    arg: *mut core::ffi::c_void,
+) -> Result<c_int> {
+    if args.stack == 0 || args.stack_size == 0 || size > size_of::<clone_args>() {
+        return Err(Errno::INVAL);
+    }
+    // SAFETY: the caller upholds this function's contract, which is the arch function's.
+    unsafe { clone3_on_stack_arch(args, size, child, arg) }
+}
+
+/// The architecture's `clone3_on_stack`.
+///
+/// # Safety
+///
+/// As for [`clone3_on_stack`], with `args.stack`/`args.stack_size`/`size` already checked.
+#[cfg(target_arch = "x86_64")]
+unsafe fn clone3_on_stack_arch(
+    args: &mut clone_args,
+    size: usize,
+    child: unsafe extern "C" fn(*mut core::ffi::c_void) -> !,
+    arg: *mut core::ffi::c_void,
+) -> Result<c_int> {
+    let Some(number) = nr::SYS_clone3 else {
+        return Err(Errno::NOSYS);
+    };
+    #[allow(clippy::useless_conversion, reason = "c_long is 32-bit on x32")]
+    let number = i64::from(number);
+    let ret: i64;
+    // SAFETY: the syscall reads `size` bytes of `args` (checked by the caller). In the
+    // parent, rax holds the result and only rcx/r11 are clobbered (declared). The child
+    // resumes after `syscall` with rax = 0, rsp = args.stack + args.stack_size (provided by
+    // our caller, 16-byte aligned at the top) and the parent's other registers: it clears
+    // the frame pointer and calls `child(arg)` from r12/r13, which never returns (`ud2`
+    // traps if it did). The child never touches the parent's stack frame.
+    unsafe {
+        core::arch::asm!(
+            "syscall",
+            "test rax, rax",
+            "jnz 2f",
+            "xor ebp, ebp",
+            "mov rdi, r13",
+            "call r12",
+            "ud2",
+            "2:",
+            // Every operand widened to 64 bits: on x32 pointers are 32-bit, and the upper
+            // half of a register would otherwise be unspecified.
+            inlateout("rax") number => ret,
+            in("rdi") ptr::from_mut(args) as usize as u64,
+            in("rsi") size as u64,
+            in("r12") child as usize as u64,
+            in("r13") arg as usize as u64,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    if (-4095..0).contains(&ret) {
+        let errno = c_int::try_from(-ret).unwrap_or(Errno::INVAL.raw_os_error());
+        return Err(Errno::from_raw_os_error(errno));
+    }
+    c_int::try_from(ret).map_err(|_| Errno::INVAL)
+}
+
+/// No implementation for this architecture yet: `ENOSYS`, without a syscall.
+///
+/// # Safety
+///
+/// None needed (nothing is done); `unsafe` to match the x86_64 version.
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn clone3_on_stack_arch(
+    _args: &mut clone_args,
+    _size: usize,
+    _child: unsafe extern "C" fn(*mut core::ffi::c_void) -> !,
+    _arg: *mut core::ffi::c_void,
+) -> Result<c_int> {
+    Err(Errno::NOSYS)
 }
 
 /// Legacy `clone(2)` used like `fork(2)`, e.g. with [`CloneFlags::PIDFD`] (Linux 5.2+) to get

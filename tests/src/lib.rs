@@ -8,6 +8,10 @@
     reason = "tests call the raw pidfd-sys wrappers; each block says why"
 )]
 
+pub mod cgroup;
+pub mod emulator;
+pub mod pid_steering;
+pub mod scenario;
 pub mod seccomp;
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};

@@ -35,16 +35,38 @@ fn jump_if_equal(k: u32, jt: u8, jf: u8) -> libc::sock_filter {
     }
 }
 
-/// One rule: syscall `nr` fails with `errno` — always, or only when its first argument has
-/// any bit of `arg0_mask` set (e.g. `clone` with `CLONE_VM`).
+/// One rule: syscall `nr` fails with `errno` when its arguments match `when`.
 #[derive(Debug, Clone, Copy)]
 pub struct Rule {
     /// The syscall number.
     pub nr: libc::c_long,
-    /// Only when `(arg0 & mask) != 0` (low 32 bits); `None`: always.
-    pub arg0_mask: Option<u32>,
+    /// Which calls of it fail.
+    pub when: When,
     /// The errno to fail with.
     pub errno: i32,
+}
+
+/// Which calls of a syscall a [`Rule`] fails (arguments compared on their low 32 bits).
+#[derive(Debug, Clone, Copy)]
+pub enum When {
+    /// Every call.
+    Always,
+    /// When the first argument has any of these bits set (e.g. `clone` with `CLONE_VM`).
+    Arg0HasAnyOf(u32),
+    /// When the second argument equals this (e.g. `clone3` with one `clone_args` size).
+    Arg1Is(u32),
+}
+
+/// One [`When::Always`] rule per `(syscall number, errno)` pair.
+fn always(pairs: &[(libc::c_long, i32)]) -> Vec<Rule> {
+    pairs
+        .iter()
+        .map(|&(nr, errno)| Rule {
+            nr,
+            when: When::Always,
+            errno,
+        })
+        .collect()
 }
 
 /// Installs a filter under which each `(syscall number, errno)` pair fails with that errno;
@@ -54,23 +76,59 @@ pub struct Rule {
 ///
 /// `Unsupported` on ABIs whose audit arch this helper does not know; errors from `prctl`.
 pub fn fail_syscalls(rules: &[(libc::c_long, i32)]) -> io::Result<()> {
-    let rules: Vec<Rule> = rules
-        .iter()
-        .map(|&(nr, errno)| Rule {
-            nr,
-            arg0_mask: None,
-            errno,
-        })
-        .collect();
-    install(&rules)
+    install(&always(rules))
 }
 
-/// Installs a filter made of `rules` (see [`Rule`]); everything else is allowed.
+/// Why a scenario child could not install its filter under an emulator.
+pub const EMULATOR_GAP: &str = "seccomp filters are refused by qemu-user (EINVAL)";
+/// Why, under an emulator, a filter was not even built: no audit arch for this ABI in this
+/// helper (x86_64, i386 and little-endian aarch64 only), and qemu-user would refuse it.
+pub const UNKNOWN_ARCH_GAP: &str = "no seccomp filter for this ABI (helper knows x86_64, i386, aarch64; qemu-user refuses filters anyway)";
+
+/// In a re-executed scenario child: installs `rules` and returns `true`; under an emulator
+/// that refuses seccomp filters (qemu-user: `EINVAL`) prints the `gap` line the parent turns
+/// into a counted skip (see [`crate::scenario::Scenarios::run`]) and returns `false`.
+///
+/// # Panics
+///
+/// On any other failure.
+pub fn install_or_gap(rules: &[Rule]) -> bool {
+    match install(rules) {
+        Ok(()) => true,
+        Err(error)
+            if crate::emulator::emulator().is_some()
+                && error.raw_os_error() == Some(libc::EINVAL) =>
+        {
+            crate::scenario::say("gap", EMULATOR_GAP);
+            false
+        }
+        Err(error)
+            if crate::emulator::emulator().is_some()
+                && error.kind() == io::ErrorKind::Unsupported =>
+        {
+            // (qemu-user would refuse the filter anyway; see EMULATOR_GAP.)
+            crate::scenario::say("gap", UNKNOWN_ARCH_GAP);
+            false
+        }
+        Err(error) => panic!("cannot install the seccomp filter: {error}"),
+    }
+}
+
+/// [`install_or_gap`] for `(syscall number, errno)` pairs, as [`fail_syscalls`].
+pub fn fail_syscalls_or_gap(rules: &[(libc::c_long, i32)]) -> bool {
+    install_or_gap(&always(rules))
+}
+
+/// Installs a filter made of `rules` (see [`Rule`]); everything else is allowed. With no
+/// rules, installs nothing.
 ///
 /// # Errors
 ///
 /// As [`fail_syscalls`]; `Unsupported` on big-endian ABIs for argument masks.
 pub fn install(rules: &[Rule]) -> io::Result<()> {
+    if rules.is_empty() {
+        return Ok(());
+    }
     let arch = audit_arch().ok_or(io::ErrorKind::Unsupported)?;
     let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
     let ret = libc::BPF_RET | libc::BPF_K;
@@ -88,25 +146,36 @@ pub fn install(rules: &[Rule]) -> io::Result<()> {
             libc::SECCOMP_RET_ERRNO | (errno & libc::SECCOMP_RET_DATA),
         );
         program.push(statement(load, 0));
-        match rule.arg0_mask {
-            None => {
+        // seccomp_data.args[i] starts at byte 16 + 8 i; its low word comes first on
+        // little-endian ABIs.
+        let low_word = |index: u32| {
+            if cfg!(target_endian = "big") {
+                Err(io::Error::from(io::ErrorKind::Unsupported))
+            } else {
+                Ok(16 + 8 * index)
+            }
+        };
+        match rule.when {
+            When::Always => {
                 program.push(jump_if_equal(nr, 0, 1));
                 program.push(fail);
             }
-            Some(mask) => {
-                if cfg!(target_endian = "big") {
-                    return Err(io::ErrorKind::Unsupported.into());
-                }
-                // seccomp_data.args[0] starts at byte 16; its low word comes first here.
+            When::Arg0HasAnyOf(mask) => {
                 let jset = libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K;
                 program.push(jump_if_equal(nr, 0, 3));
-                program.push(statement(load, 16));
+                program.push(statement(load, low_word(0)?));
                 program.push(libc::sock_filter {
                     code: u16::try_from(jset).expect("BPF opcodes fit u16"),
                     jt: 0,
                     jf: 1,
                     k: mask,
                 });
+                program.push(fail);
+            }
+            When::Arg1Is(value) => {
+                program.push(jump_if_equal(nr, 0, 3));
+                program.push(statement(load, low_word(1)?));
+                program.push(jump_if_equal(value, 0, 1));
                 program.push(fail);
             }
         }

@@ -9,25 +9,22 @@ use std::time::Duration;
 
 use pidfd_core::{Mode, PidFd, Process};
 use pidfd_sys::signal::SIGTERM;
-use pidfd_tests::{TestChild, naive_kill, sh};
+use pidfd_tests::{TestChild, naive_kill, pid_steering, sh};
 
-const NS_LAST_PID: &str = "/proc/sys/kernel/ns_last_pid";
-
-/// Starts `exec sleep 30` as PID `pid`, retrying while other processes on the machine take
-/// the number first. Panics if the kernel will not let us steer PIDs (not root).
+/// Starts `exec sleep 30` as PID `pid`.
 fn start_with_pid(pid: u32) -> TestChild {
-    for _ in 0..50 {
-        std::fs::write(NS_LAST_PID, format!("{}", pid - 1))
-            .unwrap_or_else(|error| panic!("cannot write {NS_LAST_PID} (needs root): {error}"));
-        let child = sh("exec sleep 30");
-        if child.id() == pid {
-            return child;
-        }
-        let stray = PidFd::open(child.id()).unwrap();
-        stray.kill().unwrap();
-        stray.wait().unwrap();
-    }
-    panic!("could not get PID {pid} back after 50 tries");
+    pid_steering::start_with_pid(
+        pid,
+        || {
+            let child = sh("exec sleep 30");
+            (child.id(), child)
+        },
+        |stray| {
+            let stray_pidfd = PidFd::open(stray.id()).unwrap();
+            stray_pidfd.kill().unwrap();
+            stray_pidfd.wait().unwrap();
+        },
+    )
 }
 
 #[test]

@@ -14,12 +14,13 @@ use crate::targets::{self, Target, Tier};
 /// `RUSTFLAGS` for every check: the upstream cross-checks on, warnings are errors.
 const RUSTFLAGS: &str = "--cfg pidfd_check_upstream -D warnings";
 
-struct Row {
-    target: Target,
-    method: String,
-    ok: bool,
-    seconds: f64,
-    error: Option<String>,
+/// One target's check.
+pub(crate) struct Row {
+    pub(crate) target: Target,
+    pub(crate) method: String,
+    pub(crate) ok: bool,
+    pub(crate) seconds: f64,
+    pub(crate) error: Option<String>,
 }
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
@@ -45,6 +46,22 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         return Ok(());
     }
 
+    let rows = check_targets(selected)?;
+    print_table(&rows);
+    let failed: Vec<&str> = rows
+        .iter()
+        .filter(|row| !row.ok)
+        .map(|row| row.target.triple)
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("check-arches failed for: {}", failed.join(", ")))
+    }
+}
+
+/// Checks each target (adding rustup targets and nightly `rust-src` as needed, saying so).
+pub(crate) fn check_targets(selected: Vec<Target>) -> Result<Vec<Row>, String> {
     let stable = cmd::current_toolchain();
     let installed = installed_targets(&stable);
     let mut rows = Vec::new();
@@ -75,20 +92,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         }
         rows.push(check_one(target, tier, &stable, &note)?);
     }
-    print_table(&rows);
-    let failed: Vec<&str> = rows
-        .iter()
-        .filter(|row| !row.ok)
-        .map(|row| row.target.triple)
-        .collect();
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("check-arches failed for: {}", failed.join(", ")))
-    }
+    Ok(rows)
 }
 
-fn installed_targets(toolchain: &str) -> BTreeSet<String> {
+pub(crate) fn installed_targets(toolchain: &str) -> BTreeSet<String> {
     let output = cmd::capture(std::process::Command::new("rustup").args([
         "target",
         "list",
@@ -103,7 +110,7 @@ fn installed_targets(toolchain: &str) -> BTreeSet<String> {
 }
 
 /// Installs the nightly toolchain and its `rust-src` if missing, saying so.
-fn ensure_nightly_rust_src() -> Result<(), String> {
+pub(crate) fn ensure_nightly_rust_src() -> Result<(), String> {
     let sysroot = cmd::capture(
         std::process::Command::new("rustup")
             .args(["run", "nightly", "rustc", "--print", "sysroot"]),

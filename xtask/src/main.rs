@@ -2,7 +2,11 @@
 //!
 //! * `check-arches [--targets a,b] [--list]` — compile `pidfd-sys` for every Linux ABI Rust
 //!   targets, so its compile-time layout and number checks run on each.
+//! * `test-arches [--targets a,b] [--list] [--install]` — run the test suites for foreign
+//!   architectures (i686 natively, the rest under qemu-user), emulator gaps counted as skips.
 //! * `fuzz [--smoke]` — run every cargo-fuzz target for a bounded time.
+//! * `bench [signal|spawn|create_pidfd] [options]` — run the benchmarks (ratios against
+//!   baselines).
 //! * `errata` — print the upstream (`libc`, `linux-raw-sys`) errors `pidfd-sys` works around.
 //!
 //! Depends on nothing but std and `pidfd-sys` (for its tables): it is built before every task.
@@ -13,10 +17,13 @@
     reason = "a command-line tool"
 )]
 
+mod bench;
 mod check_arches;
 mod cmd;
 mod fuzz;
+mod noop;
 mod targets;
+mod test_arches;
 
 use std::process::ExitCode;
 
@@ -30,9 +37,21 @@ tasks:
       compile-time layout/number assertions and the libc/linux-raw-sys cross-checks run on
       each. Installs the rustup targets and nightly rust-src it needs (and says so).
       Prints a table and exits non-zero if any target fails.
+  test-arches [--targets T1,T2] [--list] [--install]
+      Build and run every crate's tests (but xtask's) for foreign targets: i686 natively,
+      aarch64, armv7, riscv64gc, powerpc, powerpc64, powerpc64le, s390x under qemu-user
+      (stable), mips, mipsel, mips64, mips64el, sparc64 under qemu-user (nightly
+      -Zbuild-std); x32, loongarch64, riscv32, csky, hexagon, m68k compile-only
+      (check-arches). Documented emulator gaps are counted skips with reasons. Names what
+      is missing (Debian packages, rustup targets, nightly rust-src); --install installs it.
   fuzz [--smoke] [--seconds N] [--targets a,b] [--install]
       Run every cargo-fuzz target in fuzz/ (nightly) for N seconds each (--smoke: 20 s);
       fails on a crash. Needs cargo-fuzz (--install installs it).
+  bench [signal|spawn|create_pidfd] [options]
+      Run the benchmarks (all without a name); each prints medians and ratios against std
+      and raw-syscall baselines measured in the same run. The spawn benchmarks exec a static
+      no-op built here (cc -nostdlib). spawn takes --rounds N (default 1000),
+      --parents small,1g,4g and --programs static,true; create_pidfd takes --rounds N.
   errata
       List the known libc / linux-raw-sys errors pidfd-sys works around.
 ";
@@ -42,6 +61,8 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("check-arches") => check_arches::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
+        Some("test-arches") => test_arches::run_task(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
         Some("errata") => {
             print_errata();
             Ok(())

@@ -1,0 +1,370 @@
+//! Reaping N children that exit at random times within 0.5 s, three ways:
+//!
+//! * **reaper** — `pidfd_core::Reaper`: one epoll fd, `next_exit` until empty (O(1) per
+//!   exit);
+//! * **sigchld-scan** — `SIGCHLD` blocked and received with `sigtimedwait`; on each signal
+//!   `Process::try_wait` on every outstanding child (the O(N)-per-signal pattern);
+//! * **waitpid(-1)** — a blocking `waitpid(-1)` loop (fast, but steals every child of the
+//!   process, so a library cannot use it).
+//!
+//! Each child is `sh -c 'read x; exec sleep 0.NNN'` (started with `pidfd_core::Spawn`) with
+//! its stdin on a shared pipe: all of them are spawned first (not measured), then the pipe
+//! is closed, which starts every child's random sleep at once. The reaping phase — from the
+//! close to the last reaped child — is measured: supervisor CPU time (`getrusage(RUSAGE_SELF)`
+//! user + system, which excludes children) per reaped child, and wall time. Small N run
+//! several rounds (about 1000 children per method in all). tokio is not compared.
+//!
+//! Run: `cargo bench -p pidfd-core --bench reap [-- --sizes 10,100,1000,4000]`. The soft
+//! `RLIMIT_NOFILE` is raised to the hard limit; a size that needs more fds (two per child
+//! for the reaper) is skipped with a note.
+
+#![allow(
+    unsafe_code,
+    reason = "rusage, signal mask, sigtimedwait, waitpid and pipe2"
+)]
+#![allow(clippy::print_stdout, reason = "a benchmark report")]
+#![allow(
+    clippy::cast_precision_loss,
+    reason = "timings and counts shown as f64 in a report"
+)]
+
+use std::collections::HashMap;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::process::ExitStatus;
+use std::time::{Duration, Instant};
+
+use pidfd_core::{Process, Reaper, Spawn};
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Method {
+    Reaper,
+    SigchldScan,
+    WaitpidAny,
+}
+
+const METHODS: [Method; 3] = [Method::Reaper, Method::SigchldScan, Method::WaitpidAny];
+
+impl Method {
+    fn name(self) -> &'static str {
+        match self {
+            Method::Reaper => "reaper",
+            Method::SigchldScan => "sigchld-scan",
+            Method::WaitpidAny => "waitpid(-1)",
+        }
+    }
+}
+
+/// Supervisor CPU time so far (user + system of this process, not of its children).
+fn cpu_time() -> Duration {
+    // SAFETY: rusage is plain data; all-zero is valid.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a live, writable rusage.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &raw mut usage) };
+    assert_eq!(rc, 0, "getrusage");
+    let duration = |tv: libc::timeval| {
+        Duration::new(
+            u64::try_from(tv.tv_sec).unwrap_or(0),
+            u32::try_from(tv.tv_usec).unwrap_or(0) * 1000,
+        )
+    };
+    duration(usage.ru_utime) + duration(usage.ru_stime)
+}
+
+fn sigchld_set() -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data; sigemptyset initializes it next.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a live sigset_t.
+    unsafe { libc::sigemptyset(&raw mut set) };
+    // SAFETY: `set` is initialized; SIGCHLD is a valid signal.
+    unsafe { libc::sigaddset(&raw mut set, pidfd_sys::signal::SIGCHLD) };
+    set
+}
+
+/// Waits up to `timeout` for a pending `SIGCHLD` (blocked); whether one came.
+fn wait_sigchld(set: &libc::sigset_t, timeout: Duration) -> bool {
+    #[allow(
+        clippy::unnecessary_fallible_conversions,
+        reason = "c_long is i32 on 32-bit targets"
+    )]
+    let timeout = libc::timespec {
+        tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
+        tv_nsec: libc::c_long::try_from(timeout.subsec_nanos()).unwrap_or(0),
+    };
+    // SAFETY: valid set and timeout; no siginfo wanted.
+    let signal = unsafe { libc::sigtimedwait(set, std::ptr::null_mut(), &raw const timeout) };
+    signal == pidfd_sys::signal::SIGCHLD
+}
+
+/// Raises the soft fd limit to the hard one; returns it.
+#[allow(
+    clippy::useless_conversion,
+    reason = "rlim_t is 32-bit on 32-bit targets"
+)]
+fn raise_nofile() -> u64 {
+    // SAFETY: rlimit is plain data.
+    let mut limit: libc::rlimit = unsafe { std::mem::zeroed() };
+    // SAFETY: `limit` is live and writable.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut limit) };
+    assert_eq!(rc, 0, "getrlimit");
+    limit.rlim_cur = limit.rlim_max;
+    // SAFETY: raising the soft limit to the hard limit is always allowed.
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raw const limit) };
+    u64::from(limit.rlim_cur)
+}
+
+/// A pipe (read end, write end), close-on-exec.
+fn pipe() -> (OwnedFd, OwnedFd) {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two new fds, owned below.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: a fresh fd that nothing else owns.
+    let read_end = unsafe { OwnedFd::from_raw_fd(fds[0]) };
+    // SAFETY: a fresh fd that nothing else owns.
+    let write_end = unsafe { OwnedFd::from_raw_fd(fds[1]) };
+    (read_end, write_end)
+}
+
+/// A small deterministic generator for the sleep lengths.
+struct XorShift(u32);
+
+impl XorShift {
+    fn next(&mut self) -> u32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 17;
+        self.0 ^= self.0 << 5;
+        self.0
+    }
+}
+
+/// One round's measurements.
+#[derive(Default, Clone, Copy)]
+struct Sample {
+    cpu: Duration,
+    wall: Duration,
+    reaped: usize,
+    wakeups: usize,
+}
+
+/// Spawns `n` children blocked on the pipe; returns them (pid order) and the write end.
+fn spawn_children(n: usize, rng: &mut XorShift) -> std::io::Result<(Vec<Process>, OwnedFd)> {
+    let (read_end, write_end) = pipe();
+    let mut children = Vec::with_capacity(n);
+    for _ in 0..n {
+        let millis = rng.next() % 501;
+        let process = Spawn::new("sh")
+            .args([
+                "-c",
+                &format!("read x; exec sleep {}.{:03}", millis / 1000, millis % 1000),
+            ])
+            .stdin(read_end.try_clone()?)
+            .signal_mask(&[])
+            .spawn()?;
+        children.push(process);
+    }
+    Ok((children, write_end))
+}
+
+fn round(method: Method, n: usize, rng: &mut XorShift) -> std::io::Result<Sample> {
+    let (children, release) = spawn_children(n, rng)?;
+    let set = sigchld_set();
+    // Forget the SIGCHLDs of earlier rounds.
+    while wait_sigchld(&set, Duration::ZERO) {}
+    let mut statuses: Vec<ExitStatus> = Vec::with_capacity(n);
+    let mut wakeups = 0;
+    let sample = match method {
+        Method::Reaper => {
+            let mut reaper = Reaper::new()?;
+            for (i, process) in children.into_iter().enumerate() {
+                reaper.add(process, i)?;
+            }
+            let mut done = Vec::with_capacity(n);
+            let (cpu, wall) = (cpu_time(), Instant::now());
+            drop(release);
+            while let Some(exit) = reaper.next_exit(None)? {
+                wakeups += 1;
+                statuses.push(exit.status.expect("our child"));
+                done.push(exit); // dropped after the measurement
+            }
+            let sample = (cpu_time() - cpu, wall.elapsed());
+            drop(done);
+            sample
+        }
+        Method::SigchldScan => {
+            let mut outstanding = children;
+            let mut done = Vec::with_capacity(n);
+            let (cpu, wall) = (cpu_time(), Instant::now());
+            drop(release);
+            while !outstanding.is_empty() {
+                if !wait_sigchld(&set, Duration::from_secs(5)) {
+                    continue;
+                }
+                wakeups += 1;
+                let mut i = 0;
+                while i < outstanding.len() {
+                    if let Some(status) = outstanding[i].try_wait()? {
+                        statuses.push(status);
+                        done.push(outstanding.swap_remove(i));
+                    } else {
+                        i += 1;
+                    }
+                }
+            }
+            let sample = (cpu_time() - cpu, wall.elapsed());
+            drop(done);
+            sample
+        }
+        Method::WaitpidAny => {
+            let by_pid: HashMap<i32, Process> = children
+                .into_iter()
+                .map(|process| (i32::try_from(process.pid()).expect("pid_t"), process))
+                .collect();
+            let mut left = by_pid.len();
+            let (cpu, wall) = (cpu_time(), Instant::now());
+            drop(release);
+            while left > 0 {
+                let mut raw = 0;
+                // SAFETY: reaps any child; every child of this process is in `by_pid`.
+                let pid = unsafe { libc::waitpid(-1, &raw mut raw, 0) };
+                if pid < 0 {
+                    let error = std::io::Error::last_os_error();
+                    assert_eq!(error.kind(), std::io::ErrorKind::Interrupted, "{error}");
+                    continue;
+                }
+                wakeups += 1;
+                if by_pid.contains_key(&pid) {
+                    left -= 1;
+                    statuses.push(std::os::unix::process::ExitStatusExt::from_raw(raw));
+                }
+            }
+            let sample = (cpu_time() - cpu, wall.elapsed());
+            drop(by_pid);
+            sample
+        }
+    };
+    assert_eq!(statuses.len(), n, "{method:?}");
+    assert!(
+        statuses.iter().all(ExitStatus::success),
+        "{method:?}: a child failed"
+    );
+    Ok(Sample {
+        cpu: sample.0,
+        wall: sample.1,
+        reaped: n,
+        wakeups,
+    })
+}
+
+fn main() {
+    let mut sizes = vec![10, 100, 1000, 4000];
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--sizes" => {
+                sizes = args
+                    .next()
+                    .expect("--sizes N,N,...")
+                    .split(',')
+                    .map(|n| n.parse().expect("a size"))
+                    .collect();
+            }
+            "--bench" => {}
+            other => panic!("unknown argument {other:?} (known: --sizes)"),
+        }
+    }
+    let probe = pidfd_core::probe::features().expect("probe");
+    if !probe.pidfd_mode() {
+        println!("reap: no pidfd mode here (Reaper needs Linux 5.4 pidfds): skipped");
+        return;
+    }
+    let nofile = raise_nofile();
+    // Block SIGCHLD for the whole (single-threaded) benchmark: the scan loop receives it
+    // with sigtimedwait; the others ignore it.
+    let set = sigchld_set();
+    // SAFETY: blocks SIGCHLD in this, the only, thread.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &raw const set, std::ptr::null_mut()) };
+
+    let mut rng = XorShift(0x2545_f491);
+    let mut results: Vec<(usize, [Sample; 3])> = Vec::new();
+    for &n in &sizes {
+        let needed = u64::try_from(n).unwrap_or(u64::MAX) * 2 + 64;
+        if needed > nofile {
+            println!("N={n}: skipped (needs {needed} fds, RLIMIT_NOFILE is {nofile})");
+            continue;
+        }
+        let rounds = (1000 / n).clamp(1, 10);
+        let mut totals = [Sample::default(); 3];
+        let mut failed = None;
+        for _ in 0..rounds {
+            for (slot, method) in METHODS.into_iter().enumerate() {
+                match round(method, n, &mut rng) {
+                    Ok(sample) => {
+                        let total = &mut totals[slot];
+                        total.cpu += sample.cpu;
+                        total.wall += sample.wall;
+                        total.reaped += sample.reaped;
+                        total.wakeups += sample.wakeups;
+                    }
+                    Err(error) => failed = Some(error),
+                }
+            }
+            if failed.is_some() {
+                break;
+            }
+        }
+        if let Some(error) = failed {
+            println!("N={n}: skipped ({error})");
+            continue;
+        }
+        results.push((n, totals));
+    }
+
+    println!();
+    println!(
+        "Reaping N children (each sleeping 0-500 ms): supervisor CPU per reaped child, wall time \
+         of the reaping phase per round, and wake-ups per child; ratios to the reaper."
+    );
+    println!(
+        "{:>6} {:>13} {:>12} {:>8} {:>11} {:>8} {:>10}",
+        "N", "method", "CPU/child", "x", "wall/round", "x", "wakeups/N"
+    );
+    for (n, totals) in &results {
+        let per_child = |s: &Sample| s.cpu.as_nanos() as f64 / s.reaped as f64 / 1000.0;
+        let rounds = totals[0].reaped / n;
+        let wall = |s: &Sample| s.wall.as_secs_f64() * 1000.0 / rounds as f64;
+        for (method, sample) in METHODS.iter().zip(totals) {
+            println!(
+                "{:>6} {:>13} {:>9.1} us {:>7.2}x {:>8.1} ms {:>7.2}x {:>10.2}",
+                n,
+                method.name(),
+                per_child(sample),
+                per_child(sample) / per_child(&totals[0]),
+                wall(sample),
+                wall(sample) / wall(&totals[0]),
+                sample.wakeups as f64 / sample.reaped as f64,
+            );
+        }
+    }
+    println!();
+    let per_child = |s: &Sample| s.cpu.as_nanos() as f64 / s.reaped as f64;
+    if let (Some(first), Some(last)) = (results.first(), results.last()) {
+        let ratio = per_child(&last.1[0]) / per_child(&first.1[0]);
+        println!(
+            "target: reaper CPU per exit within 2x from N={} to N={}: {:.2}x — {}",
+            first.0,
+            last.0,
+            ratio,
+            if ratio <= 2.0 { "met" } else { "missed" }
+        );
+    }
+    match results.iter().find(|(n, _)| *n == 1000) {
+        Some((_, totals)) => {
+            let ratio = per_child(&totals[1]) / per_child(&totals[0]);
+            println!(
+                "target: reaper CPU per exit >= 5x lower than sigchld-scan at N=1000: {:.1}x — {}",
+                ratio,
+                if ratio >= 5.0 { "met" } else { "missed" }
+            );
+        }
+        None => println!("target: sigchld-scan at N=1000: not measured"),
+    }
+}

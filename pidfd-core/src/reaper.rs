@@ -1,0 +1,571 @@
+//! [`Reaper`]: wait for the exit of many processes at once through one `epoll` fd.
+//!
+//! # Safety
+//!
+//! This module calls `epoll_create1`, `epoll_ctl`, `epoll_wait`, `eventfd`, `poll`, `read`
+//! and `write` through `libc`. Every fd passed to them is owned by the [`Reaper`] (the epoll
+//! fd, the wake-up eventfd, a [`PidFd`] it holds, or its own duplicate of a [`Process`]'s
+//! pidfd) and stays open for the call; every buffer is a live local of the right size.
+
+#![allow(
+    unsafe_code,
+    reason = "epoll, eventfd and poll syscalls on fds the reaper owns"
+)]
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::process::ExitStatus;
+use std::time::{Duration, Instant};
+
+use crate::{Mode, PidFd, Process};
+
+/// The epoll key of the wake-up eventfd; entry keys start at 1.
+const WAKE_KEY: u64 = 0;
+
+/// How many readiness events one `epoll_wait` collects.
+const EVENT_BATCH: usize = 64;
+
+/// Identifies one entry of a [`Reaper`], returned by [`Reaper::add`] and
+/// [`Reaper::add_pidfd`]. Keys are never reused within one reaper, so a stale key can never
+/// name another entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key(u64);
+
+impl Key {
+    /// The key as a number (unique within its reaper, never 0).
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+/// The handle an entry was added with, given back by [`Reaper::remove`] and in [`Exit`].
+#[derive(Debug)]
+pub enum Watched {
+    /// Added with [`Reaper::add`].
+    Process(Process),
+    /// Added with [`Reaper::add_pidfd`].
+    PidFd(PidFd),
+}
+
+/// One process exit reported by [`Reaper::next_exit`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Exit<T> {
+    /// The key [`Reaper::add`] returned for the entry.
+    pub key: Key,
+    /// The token the entry was added with.
+    pub token: T,
+    /// The exit status: `Some` for a child the reaper reaped (with `waitid`), or one whose
+    /// status was cached by its [`Process`] or kept by the kernel (`PIDFD_INFO_EXIT`, Linux
+    /// 6.15+) after someone else reaped it. `None`: the process has exited but its status
+    /// cannot be known — it is not our child (so `waitid` says `ECHILD`), or it was reaped
+    /// elsewhere on a kernel that keeps no status.
+    pub status: Option<ExitStatus>,
+    /// The handle the entry was added with (reaped, or exited and not ours to reap).
+    pub watched: Watched,
+}
+
+/// What the reaper keeps per entry.
+struct Entry<T> {
+    token: T,
+    watched: Watched,
+    /// The fd registered with epoll: the reaper's own duplicate of a [`Process`]'s pidfd
+    /// (the `Process` closes its fd when it reaps, and epoll must be told about a removal
+    /// through an fd that is still open). `None` for a [`PidFd`] entry (its own fd is
+    /// registered) and for a `Process` that had already been reaped when it was added.
+    dup: Option<OwnedFd>,
+}
+
+impl<T> Entry<T> {
+    /// The fd registered with epoll, if any.
+    fn registered(&self) -> Option<BorrowedFd<'_>> {
+        match (&self.dup, &self.watched) {
+            (Some(dup), _) => Some(dup.as_fd()),
+            (None, Watched::PidFd(pidfd)) => Some(pidfd.as_fd()),
+            (None, Watched::Process(_)) => None,
+        }
+    }
+}
+
+/// Waits for the exit of many processes at once: one `epoll` instance with every pidfd
+/// registered for `EPOLLIN` (a pidfd becomes readable when its process exits; Linux 5.3+),
+/// each entry carrying a user token `T`. Children are reaped with `waitid(P_PIDFD)` (Linux
+/// 5.4+) as their exits are reported, so each costs O(1) work however many are watched —
+/// unlike a `SIGCHLD` handler that must try every outstanding child.
+///
+/// * [`Reaper::next_exit`] blocks (with an optional timeout) for the next exit;
+///   [`Reaper::try_next_exit`] never blocks.
+/// * The reaper is [`AsFd`]: register its epoll fd with any event loop; when it is
+///   readable, call [`Reaper::try_next_exit`] until it returns `Ok(None)`.
+/// * Each exit is reported exactly once, then the entry is gone. Processes that exited (or
+///   were reaped) before being added are reported at once. A removed entry is never
+///   reported, even if its process had already exited.
+/// * Processes that are not our children (e.g. a grandchild opened with [`PidFd::open`])
+///   are reported when they exit, with the status only when the kernel keeps it
+///   (`PIDFD_INFO_EXIT`, Linux 6.15+, once the real parent reaped it), else `None`.
+///
+/// Pidfd-mode only: a [`Process`] in [`Mode::Pid`] (no pidfd support, seccomp,
+/// `PIDFD_DISABLE=1`) is refused with `ErrorKind::Unsupported`; a `SIGCHLD`-based
+/// fallback would need `SIGCHLD` blocked in every thread of the process, which a library
+/// cannot ensure. Check [`Process::mode`] before adding, and wait for pid-mode processes
+/// with [`Process::wait`].
+///
+/// No thread, no signal handler, and no change to the signal mask: the reaper does work only
+/// inside its own calls. It uses one fd for the epoll instance, one lazily created eventfd,
+/// and one duplicate fd per [`Process`] entry (a [`PidFd`] entry's fd is used as is) — mind
+/// `RLIMIT_NOFILE` with thousands of entries.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use pidfd_core::{Reaper, Spawn};
+///
+/// # fn main() -> std::io::Result<()> {
+/// let mut reaper = Reaper::new()?;
+/// for code in [3, 5, 7] {
+///     let process = Spawn::new("sh").args(["-c", &format!("exit {code}")]).spawn()?;
+/// #   if process.mode() != pidfd_core::Mode::PidFd { return Ok(()); } // kernel < 5.4
+///     reaper.add(process, code)?;
+/// }
+/// let mut seen = Vec::new();
+/// while let Some(exit) = reaper.next_exit(Some(Duration::from_secs(10)))? {
+///     assert_eq!(exit.status.and_then(|status| status.code()), Some(exit.token));
+///     seen.push(exit.token);
+/// }
+/// seen.sort();
+/// assert_eq!(seen, [3, 5, 7]);
+/// assert!(reaper.is_empty());
+/// # Ok(())
+/// # }
+/// ```
+pub struct Reaper<T> {
+    epoll: OwnedFd,
+    entries: HashMap<u64, Entry<T>>,
+    next_key: u64,
+    /// Keys epoll reported readable, not yet looked at (stale keys are skipped).
+    ready: VecDeque<u64>,
+    /// Entries without an fd (added already reaped), reported before anything else.
+    pending: VecDeque<u64>,
+    /// Readable while `pending` is not empty, so that the epoll fd is readable too.
+    wake: Option<OwnedFd>,
+}
+
+impl<T> fmt::Debug for Reaper<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reaper")
+            .field("epoll", &self.epoll.as_raw_fd())
+            .field("entries", &self.entries.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn last_error() -> io::Error {
+    io::Error::last_os_error()
+}
+
+/// `epoll_ctl(op)` for `fd` with `EPOLLIN` and `key` as the user data.
+fn epoll_ctl(epoll: &OwnedFd, op: libc::c_int, fd: BorrowedFd<'_>, key: u64) -> io::Result<()> {
+    let mut event = libc::epoll_event {
+        events: libc::EPOLLIN as u32,
+        u64: key,
+    };
+    // SAFETY: both fds are open for the call; `event` is a live, writable epoll_event.
+    if unsafe { libc::epoll_ctl(epoll.as_raw_fd(), op, fd.as_raw_fd(), &raw mut event) } == 0 {
+        Ok(())
+    } else {
+        Err(last_error())
+    }
+}
+
+/// A timeout for `epoll_wait`/`poll`: whole milliseconds rounded up, `-1` for none.
+fn millis(timeout: Option<Duration>) -> libc::c_int {
+    match timeout {
+        None => -1,
+        Some(timeout) => {
+            let ceil = timeout.as_nanos().div_ceil(1_000_000);
+            libc::c_int::try_from(ceil).unwrap_or(libc::c_int::MAX)
+        }
+    }
+}
+
+/// Whether `fd` is readable right now (for a pidfd: the process has exited).
+fn readable_now(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    let mut pollfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: one valid pollfd for an fd that is open for the call.
+        let ready = unsafe { libc::poll(&raw mut pollfd, 1, 0) };
+        if ready >= 0 {
+            return Ok(ready > 0 && pollfd.revents & (libc::POLLIN | libc::POLLHUP) != 0);
+        }
+        let error = last_error();
+        if error.kind() != io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    }
+}
+
+/// What looking at one readable entry found.
+enum Looked {
+    /// Exited; `Some` status when known.
+    Exited(Option<ExitStatus>),
+    /// Spurious readiness: still running.
+    Running,
+}
+
+/// Maps the result of a non-blocking reap. `ECHILD` (not our child, or reaped elsewhere with
+/// no status kept) counts as an exit only if the pidfd really is readable.
+fn looked(result: io::Result<Option<ExitStatus>>, fd: BorrowedFd<'_>) -> io::Result<Looked> {
+    match result {
+        Ok(Some(status)) => Ok(Looked::Exited(Some(status))),
+        Ok(None) => Ok(Looked::Running),
+        Err(error) if error.raw_os_error() == Some(libc::ECHILD) => {
+            if readable_now(fd)? {
+                Ok(Looked::Exited(None))
+            } else {
+                Ok(Looked::Running)
+            }
+        }
+        Err(error) => Err(error),
+    }
+}
+
+impl<T> Reaper<T> {
+    /// An empty reaper: `epoll_create1(EPOLL_CLOEXEC)`.
+    ///
+    /// # Errors
+    ///
+    /// `EMFILE`/`ENFILE`/`ENOMEM` from `epoll_create1`.
+    pub fn new() -> io::Result<Reaper<T>> {
+        // SAFETY: creates a new fd, owned below.
+        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if fd < 0 {
+            return Err(last_error());
+        }
+        // SAFETY: a fresh fd that nothing else owns.
+        let epoll = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Reaper {
+            epoll,
+            entries: HashMap::new(),
+            next_key: WAKE_KEY + 1,
+            ready: VecDeque::new(),
+            pending: VecDeque::new(),
+            wake: None,
+        })
+    }
+
+    /// How many entries are watched (added, and neither reported nor removed).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no entry is watched.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn new_key(&mut self) -> u64 {
+        let key = self.next_key;
+        self.next_key += 1;
+        key
+    }
+
+    /// Watches `process` (in [`Mode::PidFd`]); its exit will be reported once with `token`.
+    /// The reaper registers its own duplicate of the pidfd. A process that was already
+    /// reaped through this handle is reported at once with its cached status.
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` for a process in [`Mode::Pid`] (see [`Reaper`]); `EBADF` after
+    /// [`Process::release`]; `EMFILE`/`ENFILE` (the duplicate fd); `ENOSPC` past the
+    /// per-user epoll watch limit. On error the process handle is dropped (which releases
+    /// it; the process itself is not touched).
+    pub fn add(&mut self, process: Process, token: T) -> io::Result<Key> {
+        if process.mode() == Mode::Pid {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "Reaper needs a pidfd-mode Process (this one is in pid mode)",
+            ));
+        }
+        let dup = match process.with_pidfd(|pidfd| pidfd.as_fd().try_clone_to_owned()) {
+            Ok(dup) => Some(dup?),
+            // Reaped through this handle before being added: the status is cached.
+            Err(error) if error.raw_os_error() == Some(libc::ESRCH) => None,
+            Err(error) => return Err(error),
+        };
+        let key = self.new_key();
+        match &dup {
+            Some(dup) => epoll_ctl(&self.epoll, libc::EPOLL_CTL_ADD, dup.as_fd(), key)?,
+            None => {
+                self.signal_pending()?;
+                self.pending.push_back(key);
+            }
+        }
+        let watched = Watched::Process(process);
+        self.entries.insert(
+            key,
+            Entry {
+                token,
+                watched,
+                dup,
+            },
+        );
+        Ok(Key(key))
+    }
+
+    /// Watches the process `pidfd` refers to (a child, or any other process); its exit will
+    /// be reported once with `token`.
+    ///
+    /// # Errors
+    ///
+    /// `EPERM`/`EINVAL` if `pidfd` cannot be polled (not a pidfd); `ENOSPC` past the
+    /// per-user epoll watch limit. On error the pidfd is closed.
+    pub fn add_pidfd(&mut self, pidfd: PidFd, token: T) -> io::Result<Key> {
+        let key = self.new_key();
+        epoll_ctl(&self.epoll, libc::EPOLL_CTL_ADD, pidfd.as_fd(), key)?;
+        self.entries.insert(
+            key,
+            Entry {
+                token,
+                watched: Watched::PidFd(pidfd),
+                dup: None,
+            },
+        );
+        Ok(Key(key))
+    }
+
+    /// Stops watching the entry `key` and gives back its token and handle, or `None` if
+    /// the key is unknown (already reported, already removed). A removed entry is never
+    /// reported, even if its process exited before the removal: the process is then left
+    /// unreaped for the caller (reap it through the returned handle).
+    pub fn remove(&mut self, key: Key) -> Option<(T, Watched)> {
+        let entry = self.entries.remove(&key.0)?;
+        self.unregister(&entry);
+        // A stale key left in `ready` or `pending` is skipped later.
+        Some((entry.token, entry.watched))
+    }
+
+    /// Takes an entry out of epoll (its fd is still open here).
+    fn unregister(&self, entry: &Entry<T>) {
+        if let Some(fd) = entry.registered() {
+            // Cannot fail for an fd this reaper registered and still holds open; nothing
+            // useful could be done if it did (the fd is closed right after anyway).
+            let _ = epoll_ctl(&self.epoll, libc::EPOLL_CTL_DEL, fd, 0);
+        }
+    }
+
+    /// Makes the wake-up eventfd readable (creating and registering it on first use).
+    fn signal_pending(&mut self) -> io::Result<()> {
+        let fd = match &self.wake {
+            Some(fd) => fd.as_raw_fd(),
+            None => {
+                // SAFETY: creates a new fd, owned below.
+                let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+                if raw < 0 {
+                    return Err(last_error());
+                }
+                // SAFETY: a fresh fd that nothing else owns.
+                let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+                epoll_ctl(&self.epoll, libc::EPOLL_CTL_ADD, fd.as_fd(), WAKE_KEY)?;
+                self.wake.insert(fd).as_raw_fd()
+            }
+        };
+        let one: u64 = 1;
+        // SAFETY: writes the 8 bytes of `one` to the reaper's own eventfd.
+        let written = unsafe { libc::write(fd, (&raw const one).cast(), 8) };
+        // EAGAIN (counter saturated) still leaves it readable.
+        if written < 0 && last_error().kind() != io::ErrorKind::WouldBlock {
+            return Err(last_error());
+        }
+        Ok(())
+    }
+
+    /// Resets the wake-up eventfd (when `pending` became empty).
+    fn clear_pending(&self) {
+        if let Some(fd) = &self.wake {
+            let mut value: u64 = 0;
+            // SAFETY: reads 8 bytes into `value` from the reaper's own non-blocking eventfd.
+            // EAGAIN (already reset) is fine.
+            let _ = unsafe { libc::read(fd.as_raw_fd(), (&raw mut value).cast(), 8) };
+        }
+    }
+
+    /// Looks at the entry `key`: reaps it if it exited.
+    fn look(&mut self, key: u64) -> io::Result<Option<Exit<T>>> {
+        let Some(entry) = self.entries.get(&key) else {
+            return Ok(None); // removed (or reported) since it became ready
+        };
+        let outcome = match (&entry.watched, entry.registered()) {
+            (Watched::Process(process), Some(fd)) => looked(process.try_wait(), fd)?,
+            (Watched::PidFd(pidfd), Some(fd)) => looked(pidfd.try_wait(), fd)?,
+            // No fd: reaped before it was added; the status is cached.
+            (Watched::Process(process), None) => Looked::Exited(process.try_wait()?),
+            (Watched::PidFd(_), None) => Looked::Exited(None),
+        };
+        let Looked::Exited(status) = outcome else {
+            return Ok(None);
+        };
+        let Some(entry) = self.entries.remove(&key) else {
+            return Ok(None);
+        };
+        self.unregister(&entry);
+        Ok(Some(Exit {
+            key: Key(key),
+            token: entry.token,
+            status,
+            watched: entry.watched,
+        }))
+    }
+
+    /// Reports an exit from the keys already known to be ready, if any.
+    fn drain(&mut self) -> io::Result<Option<Exit<T>>> {
+        while let Some(key) = self.pending.pop_front() {
+            if self.pending.is_empty() {
+                self.clear_pending();
+            }
+            if let Some(exit) = self.look(key)? {
+                return Ok(Some(exit));
+            }
+        }
+        while let Some(key) = self.ready.pop_front() {
+            match self.look(key) {
+                Ok(Some(exit)) => return Ok(Some(exit)),
+                Ok(None) => {}
+                Err(error) => {
+                    // Keep it for the next call (the entry stays until removed).
+                    self.ready.push_front(key);
+                    return Err(error);
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Waits up to `timeout` (`None`: no limit) for the next exit and returns it; `Ok(None)`
+    /// when the time is up, or at once when the reaper is empty. Spurious readiness and
+    /// `EINTR` continue the wait with the time that is left.
+    ///
+    /// # Errors
+    ///
+    /// Errors of `epoll_wait` other than `EINTR`; errors of the reaping `waitid` other than
+    /// `ECHILD` (which means "exited, status unknown"). After an error the entry concerned
+    /// stays watched (remove it to stop seeing the error).
+    pub fn next_exit(&mut self, timeout: Option<Duration>) -> io::Result<Option<Exit<T>>> {
+        let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
+        loop {
+            if let Some(exit) = self.drain()? {
+                return Ok(Some(exit));
+            }
+            if self.entries.is_empty() {
+                return Ok(None);
+            }
+            let remaining =
+                deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
+            // An unrepresentable deadline (`remaining` is `None`) is as good as no limit.
+            let got = self.wait_events(remaining)?;
+            if got == 0 && remaining.is_some_and(|remaining| remaining.is_zero()) {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Returns the next exit if one is ready, without blocking (`Ok(None)` otherwise). After
+    /// the epoll fd ([`AsFd`]) polled readable, call this until it returns `Ok(None)`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Reaper::next_exit`].
+    pub fn try_next_exit(&mut self) -> io::Result<Option<Exit<T>>> {
+        self.next_exit(Some(Duration::ZERO))
+    }
+
+    /// One `epoll_wait`; queues the ready keys and returns how many events came (0 on
+    /// `EINTR` or timeout).
+    fn wait_events(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; EVENT_BATCH];
+        let capacity = libc::c_int::try_from(EVENT_BATCH).unwrap_or(1);
+        // SAFETY: `events` is a live array of `capacity` epoll_events; the epoll fd is ours.
+        let count = unsafe {
+            libc::epoll_wait(
+                self.epoll.as_raw_fd(),
+                events.as_mut_ptr(),
+                capacity,
+                millis(timeout),
+            )
+        };
+        let Ok(count) = usize::try_from(count) else {
+            let error = last_error();
+            return if error.kind() == io::ErrorKind::Interrupted {
+                Ok(0)
+            } else {
+                Err(error)
+            };
+        };
+        for event in &events[..count] {
+            let key = event.u64;
+            if key == WAKE_KEY {
+                continue; // `pending` is drained first anyway
+            }
+            self.ready.push_back(key);
+        }
+        Ok(count)
+    }
+}
+
+impl<T> AsFd for Reaper<T> {
+    /// The epoll fd: readable while an exit is ready to be reported (then call
+    /// [`Reaper::try_next_exit`] until it returns `Ok(None)`). Do not read from it or
+    /// change its registrations.
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.epoll.as_fd()
+    }
+}
+
+impl<T> AsRawFd for Reaper<T> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.epoll.as_raw_fd()
+    }
+}
+
+impl From<Process> for Watched {
+    fn from(process: Process) -> Self {
+        Watched::Process(process)
+    }
+}
+
+impl From<PidFd> for Watched {
+    fn from(pidfd: PidFd) -> Self {
+        Watched::PidFd(pidfd)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_reaper_returns_none_at_once() {
+        let mut reaper = Reaper::<u32>::new().unwrap();
+        assert!(reaper.is_empty());
+        assert!(reaper.next_exit(None).unwrap().is_none());
+        assert!(reaper.try_next_exit().unwrap().is_none());
+        assert!(reaper.remove(Key(7)).is_none());
+    }
+
+    #[test]
+    fn millis_rounds_up() {
+        assert_eq!(millis(None), -1);
+        assert_eq!(millis(Some(Duration::ZERO)), 0);
+        assert_eq!(millis(Some(Duration::from_nanos(1))), 1);
+        assert_eq!(
+            millis(Some(Duration::from_secs(u64::MAX))),
+            libc::c_int::MAX
+        );
+    }
+}

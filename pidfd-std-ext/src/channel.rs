@@ -1,0 +1,367 @@
+//! The channel from children to their parent: one `SOCK_SEQPACKET` socket pair per process,
+//! the `pre_exec` hooks that send a child's own pidfd over it with `SCM_RIGHTS` (or retract
+//! it), and the parent's non-blocking receive side. Also the two raw liveness checks the
+//! registry uses.
+//!
+//! # Safety
+//!
+//! The hooks ([`Channel::announce`], [`Channel::retract`]) run in the child between `fork`
+//! and `exec`, where only async-signal-safe work is allowed: they make raw syscalls
+//! (`getpid`, `pidfd_open`, `sendmsg`, `close`) on stack buffers and read fields of a channel
+//! that the parent created before the fork. It does not allocate, lock, or panic (no indexing that can fail,
+//! no `unwrap`, every conversion checked). Every fd this module receives is owned (wrapped in
+//! an [`OwnedFd`]) as soon as the kernel hands it over, so none can leak.
+
+#![allow(
+    unsafe_code,
+    reason = "socketpair/sendmsg/recvmsg with SCM_RIGHTS, std's pre_exec, waitid and poll; \
+              each block says why"
+)]
+
+use std::io;
+use std::mem;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt as _;
+use std::process::Command;
+use std::sync::Arc;
+
+use pidfd_sys::Errno;
+use pidfd_sys::flags::PidfdFlags;
+use pidfd_sys::syscalls;
+
+/// What a child sends: its PID (as `u32`, native endian) and a status word (native-endian
+/// `i32`): [`STATUS_OK`] with the pidfd attached, a positive errno without one, or one of
+/// the negative presets below.
+const PAYLOAD_LEN: usize = 8;
+/// The pidfd is attached.
+pub(crate) const STATUS_OK: i32 = 0;
+/// The parent's probe found `pidfd_open` unavailable: the child did not try.
+pub(crate) const STATUS_UNSUPPORTED: i32 = -1;
+/// `PIDFD_DISABLE` was set: the child did not try (no pidfd syscall at all).
+pub(crate) const STATUS_DISABLED: i32 = -2;
+/// `create_pidfd(false)` came after `create_pidfd(true)`: forget what this child sent.
+pub(crate) const STATUS_RETRACTED: i32 = -3;
+
+/// Bytes of `c_int`, as `CMSG_*` want it (checked below).
+const FD_BYTES: libc::c_uint = 4;
+const _: () = assert!(size_of::<libc::c_int>() == 4);
+// SAFETY: CMSG_SPACE is arithmetic on its argument only.
+const SPACE_ONE_FD: libc::c_uint = unsafe { libc::CMSG_SPACE(FD_BYTES) };
+// SAFETY: CMSG_LEN is arithmetic on its argument only.
+const LEN_ONE_FD: libc::c_uint = unsafe { libc::CMSG_LEN(FD_BYTES) };
+// SAFETY: CMSG_LEN is arithmetic on its argument only.
+const LEN_NO_DATA: libc::c_uint = unsafe { libc::CMSG_LEN(0) };
+
+/// A control-message buffer, aligned for `cmsghdr`; room for a few fds (a sender of ours
+/// attaches one; more would be closed by the kernel with `MSG_CTRUNC`).
+#[repr(C, align(8))]
+struct ControlBuffer([u8; CONTROL_CAPACITY as usize]);
+const CONTROL_CAPACITY: libc::c_uint = 64;
+const _: () = assert!(align_of::<libc::cmsghdr>() <= 8);
+const _: () = assert!(SPACE_ONE_FD <= CONTROL_CAPACITY);
+
+/// One message received from a child.
+#[derive(Debug)]
+pub(crate) struct Message {
+    /// The child's PID, as it saw it (`getpid()`).
+    pub(crate) pid: u32,
+    /// [`STATUS_OK`], an errno, or a negative preset.
+    pub(crate) status: i32,
+    /// The child's pidfd, when it could send one.
+    pub(crate) pidfd: Option<OwnedFd>,
+}
+
+/// The socket pair every child of this process sends its message over (created on the
+/// first `create_pidfd(true)`, kept for the life of the process: two fds).
+#[derive(Debug)]
+pub(crate) struct Channel {
+    sender: OwnedFd,
+    receiver: OwnedFd,
+}
+
+/// What a hook does in the child.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Hook {
+    /// `create_pidfd(true)`: open a pidfd to itself and send it ([`STATUS_OK`]), or send
+    /// this preset status without trying.
+    Announce { preset: i32 },
+    /// `create_pidfd(false)`: send [`STATUS_RETRACTED`].
+    Retract,
+}
+
+impl Channel {
+    /// `socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC)`.
+    pub(crate) fn new() -> io::Result<Channel> {
+        let mut fds: [RawFd; 2] = [-1, -1];
+        // SAFETY: socketpair writes two fds into the array, which has room for them.
+        let ret = unsafe {
+            libc::socketpair(
+                libc::AF_UNIX,
+                libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+                0,
+                fds.as_mut_ptr(),
+            )
+        };
+        if ret != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let [sender, receiver] = fds;
+        // SAFETY: a fresh fd from socketpair that nothing else owns.
+        let sender = unsafe { OwnedFd::from_raw_fd(sender) };
+        // SAFETY: as above.
+        let receiver = unsafe { OwnedFd::from_raw_fd(receiver) };
+        Ok(Channel { sender, receiver })
+    }
+
+    /// Runs `hook` in the child between fork and exec. Async-signal-safe (see the module
+    /// docs); never fails (a lost message only makes `pidfd()` report an error later).
+    fn run(&self, hook: Hook) {
+        // SAFETY: getpid has no preconditions and is async-signal-safe.
+        let raw_pid = unsafe { libc::getpid() };
+        let Ok(pid) = u32::try_from(raw_pid) else {
+            return;
+        };
+        match hook {
+            Hook::Announce { preset: STATUS_OK } => self.announce(pid, raw_pid),
+            Hook::Announce { preset } => {
+                let _ = self.send(pid, preset, None);
+            }
+            Hook::Retract => self.retract(pid),
+        }
+    }
+
+    /// Opens a pidfd to this child and sends it with its PID; on failure sends the errno.
+    fn announce(&self, pid: u32, raw_pid: libc::pid_t) {
+        // SAFETY: pidfd_open is a raw syscall (async-signal-safe); we own the new fd and
+        // close it below.
+        match unsafe { syscalls::pidfd_open(raw_pid, PidfdFlags::empty()) } {
+            Ok(pidfd) => {
+                if let Err(errno) = self.send(pid, STATUS_OK, Some(pidfd)) {
+                    // No room for an fd (a full socket, too many fds in flight): at least
+                    // say why, so that pidfd() can report it.
+                    let _ = self.send(pid, errno, None);
+                }
+                // SAFETY: our own fd from pidfd_open, closed exactly once (the kernel holds
+                // its own reference to the file while the message is in flight).
+                unsafe { libc::close(pidfd) };
+            }
+            Err(errno) => {
+                let _ = self.send(pid, errno.raw_os_error(), None);
+            }
+        }
+    }
+
+    /// Tells the parent to forget what this child announced (`create_pidfd(false)`).
+    fn retract(&self, pid: u32) {
+        let _ = self.send(pid, STATUS_RETRACTED, None);
+    }
+
+    /// `sendmsg` of one payload (and optionally one fd) without blocking and without
+    /// `SIGPIPE`. Async-signal-safe: stack buffers and raw syscalls only. Returns the errno.
+    fn send(&self, pid: u32, status: i32, fd: Option<RawFd>) -> Result<(), i32> {
+        let [p0, p1, p2, p3] = pid.to_ne_bytes();
+        let [s0, s1, s2, s3] = status.to_ne_bytes();
+        let mut payload: [u8; PAYLOAD_LEN] = [p0, p1, p2, p3, s0, s1, s2, s3];
+        let mut iov = libc::iovec {
+            iov_base: payload.as_mut_ptr().cast(),
+            iov_len: PAYLOAD_LEN,
+        };
+        let mut control = ControlBuffer([0; CONTROL_CAPACITY as usize]);
+        // SAFETY: msghdr is plain data (pointers, lengths, padding); all-zero is valid.
+        let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+        msg.msg_iov = &raw mut iov;
+        msg.msg_iovlen = 1;
+        if let Some(fd) = fd {
+            msg.msg_control = control.0.as_mut_ptr().cast();
+            msg.msg_controllen = SPACE_ONE_FD.try_into().map_err(|_| libc::EINVAL)?;
+            // SAFETY: `msg` is a valid msghdr whose control buffer is `control`.
+            let cmsg = unsafe { libc::CMSG_FIRSTHDR(&raw const msg) };
+            if cmsg.is_null() {
+                return Err(libc::EINVAL);
+            }
+            // SAFETY: cmsghdr is plain data; all-zero is valid (musl has padding fields).
+            let mut header: libc::cmsghdr = unsafe { mem::zeroed() };
+            header.cmsg_len = LEN_ONE_FD.try_into().map_err(|_| libc::EINVAL)?;
+            header.cmsg_level = libc::SOL_SOCKET;
+            header.cmsg_type = libc::SCM_RIGHTS;
+            // SAFETY: `cmsg` is the start of `control`, aligned for cmsghdr, and the buffer
+            // has CMSG_SPACE(4) >= size_of::<cmsghdr>() bytes.
+            unsafe { cmsg.write(header) };
+            // SAFETY: the data of the header just written, inside `control`.
+            let data = unsafe { libc::CMSG_DATA(cmsg) };
+            // SAFETY: CMSG_SPACE(4) leaves room for one c_int after the header; written
+            // unaligned, as CMSG_DATA gives no alignment guarantee.
+            unsafe { data.cast::<libc::c_int>().write_unaligned(fd) };
+        }
+        let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+        for _ in 0..8 {
+            // SAFETY: `sender` is an open socket of this channel; `msg` points to
+            // `iov`, `payload` and `control`, all alive for the call.
+            let sent = unsafe { libc::sendmsg(self.sender.as_raw_fd(), &raw const msg, flags) };
+            if sent >= 0 {
+                return Ok(());
+            }
+            let errno = Errno::last_os_error().raw_os_error();
+            if errno != libc::EINTR {
+                return Err(errno);
+            }
+        }
+        Err(libc::EINTR)
+    }
+
+    /// Receives every queued message without blocking (`MSG_DONTWAIT`; received fds are
+    /// close-on-exec by `MSG_CMSG_CLOEXEC`) and hands each to `sink`. Malformed messages
+    /// (which no hook of ours sends) are dropped with their fds.
+    pub(crate) fn receive(&self, mut sink: impl FnMut(Message)) {
+        loop {
+            let mut payload = [0_u8; PAYLOAD_LEN];
+            let mut iov = libc::iovec {
+                iov_base: payload.as_mut_ptr().cast(),
+                iov_len: PAYLOAD_LEN,
+            };
+            let mut control = ControlBuffer([0; CONTROL_CAPACITY as usize]);
+            // SAFETY: msghdr is plain data; all-zero is valid.
+            let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+            msg.msg_iov = &raw mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = control.0.as_mut_ptr().cast();
+            let Ok(control_len) = CONTROL_CAPACITY.try_into() else {
+                return;
+            };
+            msg.msg_controllen = control_len;
+            let flags = libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC;
+            // SAFETY: `receiver` is an open socket of this channel; `msg` points to
+            // buffers that live for the call.
+            let received = unsafe { libc::recvmsg(self.receiver.as_raw_fd(), &raw mut msg, flags) };
+            if received < 0 {
+                if Errno::last_os_error().raw_os_error() == libc::EINTR {
+                    continue;
+                }
+                return; // EAGAIN: drained (or an error we cannot act on)
+            }
+            let mut fds = take_fds(&msg);
+            if received == 0 && fds.is_empty() {
+                return; // end of stream: cannot happen while we hold the sender
+            }
+            let complete = usize::try_from(received).is_ok_and(|len| len == PAYLOAD_LEN)
+                && msg.msg_flags & libc::MSG_TRUNC == 0;
+            if !complete {
+                continue; // dropped, fds closed
+            }
+            let [p0, p1, p2, p3, s0, s1, s2, s3] = payload;
+            let pidfd = if fds.is_empty() {
+                None
+            } else {
+                Some(fds.swap_remove(0))
+            };
+            sink(Message {
+                pid: u32::from_ne_bytes([p0, p1, p2, p3]),
+                status: i32::from_ne_bytes([s0, s1, s2, s3]),
+                pidfd,
+            });
+        }
+    }
+}
+
+/// Takes ownership of every fd in the `SCM_RIGHTS` messages of a received `msg`.
+fn take_fds(msg: &libc::msghdr) -> Vec<OwnedFd> {
+    let mut fds = Vec::new();
+    // SAFETY: `msg` is a msghdr the kernel filled in; its control buffer is alive.
+    let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(msg) };
+    while !cmsg.is_null() {
+        // SAFETY: a non-null cmsghdr pointer from CMSG_FIRSTHDR/NXTHDR lies inside the
+        // control buffer; it may be unaligned only if the kernel misbehaved, so read it
+        // unaligned.
+        let header = unsafe { cmsg.read_unaligned() };
+        if header.cmsg_level == libc::SOL_SOCKET && header.cmsg_type == libc::SCM_RIGHTS {
+            #[allow(
+                clippy::useless_conversion,
+                reason = "cmsg_len is size_t on glibc, socklen_t on musl"
+            )]
+            let data_len = usize::try_from(header.cmsg_len)
+                .unwrap_or(0)
+                .saturating_sub(usize::try_from(LEN_NO_DATA).unwrap_or(0));
+            // SAFETY: the data of a header inside the control buffer.
+            let data = unsafe { libc::CMSG_DATA(cmsg) };
+            for i in 0..data_len / size_of::<libc::c_int>() {
+                // SAFETY: the kernel wrote `data_len` bytes of fds after the header, within
+                // the control buffer (it truncates with MSG_CTRUNC rather than overflow).
+                let fd_ptr = unsafe { data.cast::<libc::c_int>().add(i) };
+                // SAFETY: as above; unaligned, as CMSG_DATA gives no alignment guarantee.
+                let raw = unsafe { fd_ptr.read_unaligned() };
+                if raw >= 0 {
+                    // SAFETY: SCM_RIGHTS installed this fd in our table for us; nothing
+                    // else owns it.
+                    fds.push(unsafe { OwnedFd::from_raw_fd(raw) });
+                }
+            }
+        }
+        // SAFETY: `msg` and `cmsg` as above; NXTHDR returns null past the end.
+        cmsg = unsafe { libc::CMSG_NXTHDR(msg, cmsg) };
+    }
+    fds
+}
+
+/// Adds `hook` to `command`'s `pre_exec` hooks (after those already there).
+pub(crate) fn install(command: &mut Command, channel: Arc<Channel>, hook: Hook) {
+    let closure = move || {
+        channel.run(hook);
+        Ok(())
+    };
+    // SAFETY: the closure runs in the child between fork and exec. It only reads fields of
+    // a channel created before the fork (through a borrow: no refcount change) and makes
+    // async-signal-safe syscalls on stack buffers; it does not allocate, lock or panic, and
+    // it returns `Ok(())` without constructing an error.
+    unsafe { command.pre_exec(closure) };
+}
+
+/// Whether `pid` is a child of this process that has not been reaped yet
+/// (`waitid(P_PID, WEXITED | WNOHANG | WNOWAIT)`, which reaps nothing). `false` also when it
+/// was never our child.
+pub(crate) fn is_unreaped_child(pid: u32) -> bool {
+    // SAFETY: siginfo_t is plain data; all-zero is valid.
+    let mut info: libc::siginfo_t = unsafe { mem::zeroed() };
+    let options = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+    loop {
+        // SAFETY: `info` is a writable siginfo_t; WNOWAIT leaves any zombie in place.
+        let ret = unsafe { libc::waitid(libc::P_PID, pid, &raw mut info, options) };
+        if ret == 0 {
+            return true;
+        }
+        match Errno::last_os_error().raw_os_error() {
+            libc::EINTR => {}
+            errno => return errno != libc::ECHILD,
+        }
+    }
+}
+
+/// For each pidfd, whether it is readable — its process has exited (zombie or reaped) — in
+/// one non-blocking `poll(2)`. On failure, every one counts as exited (the caller then
+/// checks each individually).
+pub(crate) fn exited(pidfds: &[BorrowedFd<'_>]) -> Vec<bool> {
+    if pidfds.is_empty() {
+        return Vec::new();
+    }
+    let mut polls: Vec<libc::pollfd> = pidfds
+        .iter()
+        .map(|fd| libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    let Ok(count) = libc::nfds_t::try_from(polls.len()) else {
+        return vec![true; pidfds.len()];
+    };
+    loop {
+        // SAFETY: `polls` is a writable array of `count` pollfds whose fds are borrowed for
+        // the call; timeout 0 never blocks.
+        let ret = unsafe { libc::poll(polls.as_mut_ptr(), count, 0) };
+        if ret >= 0 {
+            return polls.iter().map(|p| p.revents != 0).collect();
+        }
+        if Errno::last_os_error().raw_os_error() != libc::EINTR {
+            return vec![true; pidfds.len()];
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! A throwaway cgroup v2 leaf for `CLONE_INTO_CGROUP` tests.
+//!
+//! Uses a mounted cgroup2 hierarchy when there is one; otherwise (hosts with only cgroup v1,
+//! like this project's CI machines) mounts a cgroup2 hierarchy on a temporary directory,
+//! which needs root. Everything is undone on drop.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::TempDir;
+
+/// A fresh, empty cgroup v2 directory.
+#[derive(Debug)]
+pub struct Cgroup2Leaf {
+    dir: PathBuf,
+    /// Relative to the hierarchy's root, as `/proc/<pid>/cgroup` shows it (`/name`).
+    relative: String,
+    mounted: Option<TempDir>,
+}
+
+impl Cgroup2Leaf {
+    /// Creates the leaf; `Err` says why not (no cgroup2 and mounting one failed, or no
+    /// permission to create a cgroup), for the test to print as its skip reason.
+    pub fn new(tag: &str) -> Result<Cgroup2Leaf, String> {
+        let (root, mounted) = match existing_cgroup2_mount() {
+            Some(root) => (root, None),
+            None => {
+                let mount_point = TempDir::new("cgroup2");
+                mount_cgroup2(mount_point.path()).map_err(|error| {
+                    format!("no cgroup2 hierarchy mounted and mounting one failed: {error}")
+                })?;
+                (mount_point.path().to_owned(), Some(mount_point))
+            }
+        };
+        let name = format!("pidfd-test-{tag}-{}", std::process::id());
+        let dir = root.join(&name);
+        if let Err(error) = std::fs::create_dir(&dir) {
+            if let Some(mount_point) = &mounted {
+                unmount(mount_point.path());
+            }
+            return Err(format!("cannot create cgroup {}: {error}", dir.display()));
+        }
+        Ok(Cgroup2Leaf {
+            dir,
+            relative: format!("/{name}"),
+            mounted,
+        })
+    }
+
+    /// The cgroup's directory opened read-only, as `CLONE_INTO_CGROUP` wants it.
+    ///
+    /// # Errors
+    ///
+    /// From `open(2)`.
+    pub fn open(&self) -> io::Result<File> {
+        File::open(&self.dir)
+    }
+
+    /// The path `/proc/<pid>/cgroup` shows for a member (when the test runs in the
+    /// hierarchy's root cgroup namespace).
+    pub fn relative_path(&self) -> &str {
+        &self.relative
+    }
+
+    /// The pids in the cgroup now.
+    ///
+    /// # Errors
+    ///
+    /// From reading `cgroup.procs`.
+    pub fn procs(&self) -> io::Result<Vec<u32>> {
+        Ok(std::fs::read_to_string(self.dir.join("cgroup.procs"))?
+            .lines()
+            .filter_map(|line| line.parse().ok())
+            .collect())
+    }
+}
+
+impl Drop for Cgroup2Leaf {
+    fn drop(&mut self) {
+        // Only empty cgroups can be removed: the tests reap their children first.
+        let _ = std::fs::remove_dir(&self.dir);
+        if let Some(mount_point) = &self.mounted {
+            unmount(mount_point.path());
+        }
+    }
+}
+
+/// The mount point of a cgroup2 hierarchy from /proc/self/mountinfo, if any.
+fn existing_cgroup2_mount() -> Option<PathBuf> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    mountinfo.lines().find_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        let fs_type = right.split(' ').next()?;
+        let mount_point = left.split(' ').nth(4)?;
+        (fs_type == "cgroup2").then(|| PathBuf::from(mount_point))
+    })
+}
+
+fn mount_cgroup2(target: &Path) -> io::Result<()> {
+    let target = CString::new(target.as_os_str().as_encoded_bytes())?;
+    // SAFETY: NUL-terminated strings; no data argument.
+    let rc = unsafe {
+        libc::mount(
+            c"none".as_ptr(),
+            target.as_ptr(),
+            c"cgroup2".as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+fn unmount(target: &Path) {
+    if let Ok(target) = CString::new(target.as_os_str().as_encoded_bytes()) {
+        // SAFETY: a NUL-terminated path.
+        unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
+    }
+}

@@ -1,0 +1,98 @@
+//! Known emulator gaps, as explicit and counted skips.
+//!
+//! `cargo xtask test-arches` runs foreign-architecture test binaries under qemu-user and
+//! sets [`EMULATOR_ENV`] (e.g. `qemu-user 7.2`) and [`SKIP_LOG_ENV`] (a file). A test that
+//! reaches a documented qemu gap first asserts that the gap looks exactly as documented
+//! (for example `ENOSYS` from clone3) and then calls [`gap`], which records the skip with its
+//! reason in the log (the runner counts them per target) and tells the test to stop. Without
+//! the marker, [`gap`] returns `false` and the test runs in full: on a real kernel nothing
+//! is ever skipped.
+
+use std::io::Write;
+
+/// Set by the runner to the emulator's name and version.
+pub const EMULATOR_ENV: &str = "PIDFD_TEST_EMULATOR";
+/// Set by the runner to the command that runs a test binary (e.g. `qemu-aarch64 -L
+/// /usr/aarch64-linux-gnu`): re-executed scenario children are started through it.
+pub const RUNNER_ENV: &str = "PIDFD_TEST_RUNNER";
+/// Set by the runner to a file that collects `test<TAB>reason` lines.
+pub const SKIP_LOG_ENV: &str = "PIDFD_TEST_SKIP_LOG";
+
+/// The emulator the runner says this test binary runs under, if any.
+pub fn emulator() -> Option<String> {
+    std::env::var(EMULATOR_ENV)
+        .ok()
+        .filter(|name| !name.is_empty())
+}
+
+/// Under an emulator: records that the current test stops here because of `reason` and
+/// returns `true`. On a real kernel: returns `false` (the test goes on).
+pub fn gap(reason: &str) -> bool {
+    let Some(emulator) = emulator() else {
+        return false;
+    };
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("?");
+    let line = format!("{test}\t{emulator}: {reason}\n");
+    eprint!("SKIPPED {line}");
+    if let Some(path) = std::env::var_os(SKIP_LOG_ENV) {
+        // One write of one short line with O_APPEND: lines from parallel tests and test
+        // binaries do not interleave.
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|mut file| file.write_all(line.as_bytes()));
+        if let Err(error) = written {
+            panic!("cannot record the skip in ${SKIP_LOG_ENV}: {error}");
+        }
+    }
+    true
+}
+
+/// Whether `PIDFD_NONBLOCK`/`PIDFD_THREAD` reach the kernel as meant: qemu-user passes
+/// `pidfd_open`'s flags through untranslated, so only ABIs whose `O_NONBLOCK`/`O_EXCL` equal
+/// the host's (x86) values get them right under it.
+pub fn pidfd_flags_translated() -> bool {
+    emulator().is_none() || (libc::O_NONBLOCK == 0o4000 && libc::O_EXCL == 0o200)
+}
+
+/// Under an emulator, when `errno` is one of the `expected` errors of a documented gap:
+/// records the skip (see [`gap`]) and returns `true`. Otherwise `false` — on a real kernel
+/// always, and under an emulator that happens to support the call, too (the test goes on and
+/// asserts the real behaviour).
+pub fn known_gap(errno: Option<i32>, expected: &[i32], reason: &str) -> bool {
+    emulator().is_some() && errno.is_some_and(|errno| expected.contains(&errno)) && gap(reason)
+}
+
+/// Whether `PIDFD_GET_INFO` (Linux 6.13) can be used here. Under qemu-user, which does not
+/// forward the pidfd ioctls, records a gap and says no: the test then checks what a kernel
+/// without the ioctl gives.
+pub fn pidfd_info_works() -> bool {
+    crate::kernel_at_least(6, 13)
+        && !gap("pidfd ioctls are not forwarded (ENOSYS): checked as on a kernel before 6.13")
+}
+
+/// Whether `PIDFD_INFO_EXIT` (Linux 6.15: the exit status survives the reap) can be used
+/// here; under qemu-user as [`pidfd_info_works`].
+pub fn pidfd_info_exit_works() -> bool {
+    crate::kernel_at_least(6, 15)
+        && !gap("pidfd ioctls are not forwarded (ENOSYS): checked as on a kernel before 6.15")
+}
+
+/// `n` iterations on a real kernel, a tenth of them under an emulator (where each spawn costs
+/// ten times as much): long loops that look for leaks still run through every case, in a
+/// time the full foreign-architecture matrix can afford.
+pub fn iterations(n: usize) -> usize {
+    if emulator().is_some() { n / 10 } else { n }
+}
+
+/// Where [`pidfd_flags_translated`] is false (mips, sparc, alpha, parisc under qemu-user):
+/// records the gap and returns `true`.
+pub fn pidfd_flags_gap() -> bool {
+    !pidfd_flags_translated()
+        && gap(
+            "qemu-user passes pidfd_open's flags untranslated, and this ABI's \
+             PIDFD_NONBLOCK/PIDFD_THREAD bits mean other flags on the host",
+        )
+}

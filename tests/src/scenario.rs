@@ -1,0 +1,219 @@
+//! Scenarios in a re-exec'd copy of the test binary, for tests that change process-wide state
+//! that cannot be undone (seccomp filters, signal dispositions, rlimits), reap with
+//! `waitpid(-1)`, or count the fds of the whole process.
+//!
+//! The parent test calls [`Scenarios::run`], which starts `<this test binary> --ignored
+//! --exact <entry> --nocapture --test-threads=1` with the scenario name in an environment
+//! variable. The entry point is an `#[ignore]`d test of the same binary that reads the name
+//! with [`Scenarios::current`], runs the scenario, reports with [`say`] (`scenario:key=value`
+//! lines on stdout) and ends with `say("done", true)`; the parent gets the lines as a map.
+//!
+//! ```ignore
+//! const SCENARIOS: Scenarios = Scenarios::new("MY_SUITE_SCENARIO");
+//!
+//! #[test]
+//! #[ignore = "entry point for the re-exec'd children"]
+//! fn scenario_child() {
+//!     match SCENARIOS.current().as_str() {
+//!         "hello" => say("greeting", "hi"),
+//!         other => panic!("unknown scenario {other:?}"),
+//!     }
+//!     say("done", true);
+//! }
+//!
+//! #[test]
+//! fn hello() {
+//!     assert_eq!(SCENARIOS.run("hello", &[])["greeting"], "hi");
+//! }
+//! ```
+
+use std::collections::BTreeMap;
+use std::io::{self, Read};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// The name of the entry-point test that [`Scenarios::new`] assumes.
+pub const DEFAULT_ENTRY: &str = "scenario_child";
+
+/// What a scenario said: its `key=value` lines.
+pub type Report = BTreeMap<String, String>;
+
+/// How to run the scenarios of one test binary: the environment variable that carries the
+/// scenario name, the entry-point test, and a time limit.
+#[derive(Debug, Clone, Copy)]
+pub struct Scenarios {
+    env_var: &'static str,
+    entry: &'static str,
+    timeout: Duration,
+}
+
+impl Scenarios {
+    /// Scenarios named in `env_var`, entered through the test [`DEFAULT_ENTRY`], each
+    /// killed (and the test failed) after 5 minutes.
+    pub const fn new(env_var: &'static str) -> Scenarios {
+        Scenarios {
+            env_var,
+            entry: DEFAULT_ENTRY,
+            timeout: Duration::from_secs(300),
+        }
+    }
+
+    /// With another entry-point test name.
+    pub const fn entry(self, entry: &'static str) -> Scenarios {
+        Scenarios { entry, ..self }
+    }
+
+    /// With another time limit.
+    pub const fn timeout(self, timeout: Duration) -> Scenarios {
+        Scenarios { timeout, ..self }
+    }
+
+    /// In the child: the scenario to run.
+    ///
+    /// # Panics
+    ///
+    /// When the variable is not set (the entry point was run directly).
+    pub fn current(&self) -> String {
+        std::env::var(self.env_var)
+            .unwrap_or_else(|_| panic!("{} not set: run by the parent tests only", self.env_var))
+    }
+
+    /// Runs `scenario` in a fresh copy of this test binary, with `PIDFD_DISABLE` removed
+    /// and `extra_env` added to the environment; returns what it said.
+    ///
+    /// # Panics
+    ///
+    /// (Failing the calling test) when the child cannot be started, fails, runs out of time,
+    /// or does not say `done`.
+    pub fn run(&self, scenario: &str, extra_env: &[(&str, &str)]) -> Option<Report> {
+        let exe = std::env::current_exe().expect("current_exe");
+        // Under an emulator without binfmt_misc, the runner that started us (e.g.
+        // `qemu-aarch64 -L /usr/aarch64-linux-gnu`) must start the copy too.
+        let runner = std::env::var(crate::emulator::RUNNER_ENV).unwrap_or_default();
+        let mut words = runner.split_whitespace();
+        let mut command = match words.next() {
+            Some(program) => {
+                let mut command = Command::new(program);
+                command.args(words).arg(exe);
+                command
+            }
+            None => Command::new(exe),
+        };
+        command
+            .args([
+                "--ignored",
+                "--exact",
+                self.entry,
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(self.env_var, scenario)
+            .env_remove(pidfd_core::probe::DISABLE_ENV)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (key, value) in extra_env {
+            command.env(key, value);
+        }
+        let (status, stdout, stderr) = self.output(&mut command, scenario);
+        assert!(
+            status.success(),
+            "scenario {scenario} failed: {status}\n{stdout}\n{stderr}"
+        );
+        let report = parse(&stdout);
+        assert!(
+            report.contains_key("done"),
+            "scenario {scenario} did not finish:\n{stdout}\n{stderr}"
+        );
+        if let Some(reason) = report.get("gap") {
+            assert!(
+                crate::emulator::gap(reason),
+                "scenario {scenario} reported an emulator gap on a real kernel: {reason}"
+            );
+            return None;
+        }
+        Some(report)
+    }
+
+    /// Runs `command` to completion within the time limit; kills it when the limit is hit.
+    fn output(&self, command: &mut Command, scenario: &str) -> (ExitStatus, String, String) {
+        let mut child = command.spawn().expect("cannot re-execute the test binary");
+        let reader = |pipe: Option<Box<dyn Read + Send>>| {
+            std::thread::spawn(move || {
+                let mut text = Vec::new();
+                if let Some(mut pipe) = pipe {
+                    let _ = pipe.read_to_end(&mut text);
+                }
+                String::from_utf8_lossy(&text).into_owned()
+            })
+        };
+        let stdout = reader(
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        );
+        let stderr = reader(
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        );
+        let deadline = Instant::now() + self.timeout;
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("try_wait on the scenario child") {
+                break Some(status);
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let stdout = stdout.join().unwrap_or_default();
+        let stderr = stderr.join().unwrap_or_default();
+        match status {
+            Some(status) => (status, stdout, stderr),
+            None => panic!(
+                "scenario {scenario} timed out after {:?}:\n{stdout}\n{stderr}",
+                self.timeout
+            ),
+        }
+    }
+}
+
+/// The `scenario:key=value` lines of a child's stdout (libtest may print `test name ... `
+/// in front of the first one).
+pub fn parse(stdout: &str) -> Report {
+    stdout
+        .lines()
+        .filter_map(|line| line.split_once("scenario:").map(|(_, rest)| rest))
+        .filter_map(|line| line.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// In the child: reports `key=value` to the parent.
+pub fn say(key: &str, value: impl std::fmt::Display) {
+    println!("scenario:{key}={value}");
+}
+
+/// `"ok"`, or the errno of the failure (else its error kind, as `{:?}`).
+pub fn errno_of<T>(result: io::Result<T>) -> String {
+    match result {
+        Ok(_) => "ok".to_owned(),
+        Err(error) => error
+            .raw_os_error()
+            .map_or_else(|| format!("{:?}", error.kind()), |e| e.to_string()),
+    }
+}
+
+/// `"exit N"` (N as `{:?}` of [`ExitStatus::code`]) for a successful wait, else as
+/// [`errno_of`].
+pub fn wait_outcome(result: io::Result<ExitStatus>) -> String {
+    match result {
+        Ok(status) => format!("exit {:?}", status.code()),
+        Err(error) => errno_of::<()>(Err(error)),
+    }
+}

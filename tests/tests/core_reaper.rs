@@ -1,0 +1,469 @@
+//! `pidfd_core::Reaper` against the real kernel: a thousand children exiting in random
+//! order, children dead before being added, removal, non-children, a child reaped by
+//! someone else, a hand-written `poll(2)` loop on the epoll fd, timeouts, `EINTR`, and pid
+//! mode (refused with `Unsupported`, in a re-exec'd child with `PIDFD_DISABLE=1`).
+
+#![allow(
+    unsafe_code,
+    reason = "rlimits, poll(2), waitpid and a signal handler in the tests; each block says why"
+)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::os::fd::AsRawFd;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pidfd_core::{Exit, Mode, PidFd, Process, Reaper, Spawn, Watched, probe};
+use pidfd_tests::emulator::{gap, pidfd_info_exit_works};
+use pidfd_tests::scenario::{Scenarios, say};
+
+const SCENARIOS: Scenarios = Scenarios::new("PIDFD_REAPER_SCENARIO");
+
+/// The long wait for exits that must come.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// `sh -c script` through `pidfd_core::Spawn`, as a pidfd-mode process. Under qemu-user
+/// (which refuses every CLONE_PIDFD flavour) Spawn falls back to pid mode; the still
+/// unreaped child is then taken over with `pidfd_open`, which qemu supports. (`Option` for
+/// the callers' sake: always `Some`.)
+fn spawn_sh(script: &str) -> Option<Process> {
+    let process = Spawn::new("sh")
+        .args(["-c", script])
+        .spawn()
+        .expect("spawn sh");
+    if process.mode() == Mode::Pid {
+        assert!(
+            pidfd_tests::emulator::emulator().is_some(),
+            "Spawn gave a pid-mode process on a real kernel"
+        );
+        let pid = process.pid();
+        // The child is ours and not reaped (a pid-mode Process reaps only when waited on),
+        // so the PID still names it.
+        process.release();
+        return Some(Process::with_mode(pid, Mode::PidFd).expect("pidfd_open on our child"));
+    }
+    Some(process)
+}
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit; returns the new soft limit.
+#[allow(
+    clippy::useless_conversion,
+    reason = "rlim_t is 32-bit on 32-bit targets"
+)]
+fn raise_nofile() -> u64 {
+    // SAFETY: rlimit is plain data; all-zero is valid.
+    let mut limit: libc::rlimit = unsafe { std::mem::zeroed() };
+    // SAFETY: `limit` is a live, writable rlimit.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut limit) };
+    assert_eq!(rc, 0, "getrlimit");
+    if limit.rlim_cur < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: raising the soft limit up to the hard limit is always allowed.
+        let rc = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raw const limit) };
+        assert_eq!(rc, 0, "setrlimit");
+    }
+    u64::from(limit.rlim_cur)
+}
+
+/// Polls `fd` for `POLLIN`; whether it became readable within `timeout_ms`.
+fn poll_in(fd: i32, timeout_ms: i32) -> bool {
+    let mut pollfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: one valid pollfd.
+        let ready = unsafe { libc::poll(&raw mut pollfd, 1, timeout_ms) };
+        if ready >= 0 {
+            return ready > 0;
+        }
+        assert_eq!(
+            std::io::Error::last_os_error().kind(),
+            std::io::ErrorKind::Interrupted
+        );
+    }
+}
+
+fn code(exit: &Exit<impl Sized>) -> Option<i32> {
+    exit.status.and_then(|status| status.code())
+}
+
+#[test]
+fn a_thousand_children_are_each_reported_once_with_their_status() {
+    let limit = raise_nofile();
+    // Two fds per child (the Process's pidfd and the reaper's duplicate), plus headroom for
+    // the other tests of this binary running in parallel.
+    let wanted: u64 = 1000;
+    let count = wanted.min(limit.saturating_sub(300) / 2);
+    if count < wanted {
+        eprintln!("RLIMIT_NOFILE hard limit {limit}: only {count} children");
+    }
+    let count = usize::try_from(count).unwrap();
+    let mut reaper = Reaper::new().unwrap();
+    let mut expected = HashMap::new();
+    let mut seed: u32 = 0x9e37_79b9;
+    for i in 0..count {
+        // xorshift: delays of 0-99 ms in random order.
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        let delay = seed % 100;
+        let exit_code = i32::try_from(i % 256).unwrap();
+        let Some(process) = spawn_sh(&format!("sleep 0.{delay:03}; exit {exit_code}")) else {
+            return;
+        };
+        let key = reaper.add(process, (i, exit_code)).unwrap();
+        expected.insert(key, (i, exit_code));
+    }
+    assert_eq!(reaper.len(), count);
+    let mut seen = vec![false; count];
+    let deadline = Instant::now() + PATIENCE;
+    while !reaper.is_empty() {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let exit = reaper
+            .next_exit(Some(remaining))
+            .unwrap()
+            .unwrap_or_else(|| panic!("{} exits missing after {PATIENCE:?}", reaper.len()));
+        let (i, exit_code) = exit.token;
+        assert_eq!(
+            expected.remove(&exit.key),
+            Some(exit.token),
+            "key and token"
+        );
+        assert!(!seen[i], "child {i} reported twice");
+        seen[i] = true;
+        assert_eq!(code(&exit), Some(exit_code), "child {i}");
+        let Watched::Process(process) = &exit.watched else {
+            panic!("added as a Process")
+        };
+        // Reaped: the handle has the status cached and refuses to signal.
+        assert_eq!(process.try_wait().unwrap(), exit.status);
+        assert_eq!(
+            process.kill().unwrap_err().raw_os_error(),
+            Some(libc::ESRCH)
+        );
+    }
+    assert!(seen.iter().all(|&seen| seen));
+    assert!(expected.is_empty());
+    assert!(reaper.try_next_exit().unwrap().is_none());
+}
+
+#[test]
+fn children_dead_before_being_added_are_reported_at_once() {
+    let mut reaper = Reaper::new().unwrap();
+    // A zombie (exited, not reaped).
+    let Some(zombie) = spawn_sh("exit 7") else {
+        return;
+    };
+    assert!(
+        zombie
+            .with_pidfd(|p| p.wait_for_exit(None))
+            .unwrap()
+            .unwrap()
+    );
+    reaper.add(zombie, "zombie").unwrap();
+    // Reaped through its own handle before being added: the cached status.
+    let Some(reaped) = spawn_sh("exit 8") else {
+        return;
+    };
+    assert_eq!(reaped.wait().unwrap().code(), Some(8));
+    reaper.add(reaped, "reaped").unwrap();
+    // A bare PidFd of an exited child.
+    let child = Command::new("sh").args(["-c", "exit 9"]).spawn().unwrap();
+    let pidfd = PidFd::open(child.id()).unwrap();
+    assert!(pidfd.wait_for_exit(None).unwrap());
+    reaper.add_pidfd(pidfd, "pidfd").unwrap();
+
+    let mut got = HashMap::new();
+    let start = Instant::now();
+    while let Some(exit) = reaper.try_next_exit().unwrap() {
+        assert!(got.insert(exit.token, code(&exit)).is_none());
+    }
+    assert!(start.elapsed() < Duration::from_secs(1));
+    assert_eq!(
+        got,
+        HashMap::from([("zombie", Some(7)), ("reaped", Some(8)), ("pidfd", Some(9))])
+    );
+    assert!(reaper.is_empty());
+    drop(child); // reaped through the pidfd
+}
+
+#[test]
+fn removed_entries_are_never_reported() {
+    let mut reaper = Reaper::new().unwrap();
+    let (Some(early), Some(late), Some(dead)) = (
+        spawn_sh("sleep 0.1; exit 1"),
+        spawn_sh("sleep 0.4; exit 2"),
+        spawn_sh("exit 3"),
+    ) else {
+        return;
+    };
+    assert!(dead.with_pidfd(|p| p.wait_for_exit(None)).unwrap().unwrap());
+    let early_key = reaper.add(early, 1).unwrap();
+    let late_key = reaper.add(late, 2).unwrap();
+    let dead_key = reaper.add(dead, 3).unwrap();
+    // Removed before it exits.
+    let (token, Watched::Process(early)) = reaper.remove(early_key).unwrap() else {
+        panic!("added as a Process")
+    };
+    assert_eq!(token, 1);
+    // Removed after it exited, before it was reported: left unreaped for the caller.
+    let (token, Watched::Process(dead)) = reaper.remove(dead_key).unwrap() else {
+        panic!("added as a Process")
+    };
+    assert_eq!(token, 3);
+    assert!(reaper.remove(dead_key).is_none(), "removed twice");
+    assert_eq!(reaper.len(), 1);
+
+    let exit = reaper.next_exit(Some(PATIENCE)).unwrap().unwrap();
+    assert_eq!((exit.key, exit.token, code(&exit)), (late_key, 2, Some(2)));
+    assert!(
+        reaper
+            .next_exit(Some(Duration::from_millis(200)))
+            .unwrap()
+            .is_none()
+    );
+    assert!(reaper.remove(late_key).is_none(), "already reported");
+    // The removed children were not reaped by the reaper.
+    assert_eq!(early.wait().unwrap().code(), Some(1));
+    assert_eq!(dead.wait().unwrap().code(), Some(3));
+}
+
+/// Starts `sh -c 'sleep <secs> & echo $!'` and returns the grandchild's PID (the `sh` is
+/// waited for: the grandchild is then nobody's child of ours).
+fn grandchild(secs: &str) -> u32 {
+    let mut sh = Command::new("sh")
+        .args(["-c", &format!("sleep {secs} & echo $!")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(sh.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(sh.wait().unwrap().success());
+    line.trim().parse().unwrap()
+}
+
+#[test]
+fn non_children_are_reported_when_they_exit() {
+    let mut reaper = Reaper::new().unwrap();
+    let first = grandchild("0.3");
+    let second = grandchild("0.3");
+    reaper
+        .add_pidfd(PidFd::open(first).unwrap(), "pidfd")
+        .unwrap();
+    let process = Process::find(second).unwrap();
+    if process.mode() == Mode::Pid {
+        assert!(gap("Process::find gives pid mode under qemu-user"));
+        return;
+    }
+    reaper.add(process, "process").unwrap();
+    let start = Instant::now();
+    // Running non-children are not reported (waitid would say ECHILD for them already).
+    assert!(reaper.try_next_exit().unwrap().is_none());
+    let mut got = Vec::new();
+    while let Some(exit) = reaper.next_exit(Some(PATIENCE)).unwrap() {
+        // Not ours to reap: no status, unless the kernel kept the one its real parent
+        // reaped (PIDFD_INFO_EXIT, Linux 6.15+).
+        match exit.status {
+            None => {}
+            Some(status) => {
+                assert!(pidfd_info_exit_works(), "a status without PIDFD_INFO_EXIT");
+                assert!(status.success(), "sleep exits with 0: {status:?}");
+            }
+        }
+        eprintln!("non-child {}: status {:?}", exit.token, exit.status);
+        got.push(exit.token);
+    }
+    assert!(
+        start.elapsed() >= Duration::from_millis(100),
+        "reported before exiting"
+    );
+    got.sort_unstable();
+    assert_eq!(got, ["pidfd", "process"]);
+}
+
+#[test]
+fn a_child_reaped_elsewhere_is_reported() {
+    let mut reaper = Reaper::new().unwrap();
+    let Some(process) = spawn_sh("sleep 0.1; exit 6") else {
+        return;
+    };
+    let pid = i32::try_from(process.pid()).unwrap();
+    reaper.add(process, ()).unwrap();
+    let mut status = 0;
+    // SAFETY: waits for our own child by PID; the reaper has not reaped it (it has not been
+    // asked for exits yet), so the PID is still this child's.
+    assert_eq!(unsafe { libc::waitpid(pid, &raw mut status, 0) }, pid);
+    let exit = reaper.next_exit(Some(PATIENCE)).unwrap().unwrap();
+    if pidfd_info_exit_works() {
+        assert_eq!(code(&exit), Some(6), "kept by the kernel (6.15+)");
+    } else {
+        assert_eq!(exit.status, None, "exited, status unknown");
+    }
+    assert!(reaper.is_empty());
+}
+
+#[test]
+fn the_epoll_fd_works_in_a_hand_written_poll_loop() {
+    let mut reaper = Reaper::new().unwrap();
+    // Reaped before being added (no pidfd left to register): the epoll fd must still be
+    // readable for it.
+    let Some(reaped) = spawn_sh("exit 42") else {
+        return;
+    };
+    reaped.wait().unwrap();
+    reaper.add(reaped, 42).unwrap();
+    assert!(
+        poll_in(reaper.as_raw_fd(), 0),
+        "readable for the cached exit"
+    );
+    let exit = reaper.try_next_exit().unwrap().unwrap();
+    assert_eq!((exit.token, code(&exit)), (42, Some(42)));
+    assert!(
+        !poll_in(reaper.as_raw_fd(), 0),
+        "not readable with nothing left"
+    );
+
+    for i in 0..20 {
+        let Some(process) = spawn_sh(&format!("sleep 0.{:02}; exit {i}", (i * 37) % 30)) else {
+            return;
+        };
+        reaper.add(process, i).unwrap();
+    }
+    let mut got = Vec::new();
+    let deadline = Instant::now() + PATIENCE;
+    while got.len() < 20 {
+        assert!(Instant::now() < deadline, "only {got:?}");
+        if !poll_in(reaper.as_raw_fd(), 1000) {
+            continue;
+        }
+        while let Some(exit) = reaper.try_next_exit().unwrap() {
+            assert_eq!(code(&exit), Some(exit.token));
+            got.push(exit.token);
+        }
+    }
+    got.sort_unstable();
+    assert_eq!(got, (0..20).collect::<Vec<_>>());
+    assert!(!poll_in(reaper.as_raw_fd(), 0));
+}
+
+#[test]
+fn a_timeout_returns_none() {
+    let mut reaper = Reaper::new().unwrap();
+    let Some(process) = spawn_sh("sleep 30") else {
+        return;
+    };
+    let key = reaper.add(process, ()).unwrap();
+    let start = Instant::now();
+    assert!(
+        reaper
+            .next_exit(Some(Duration::from_millis(150)))
+            .unwrap()
+            .is_none()
+    );
+    let waited = start.elapsed();
+    assert!(waited >= Duration::from_millis(150), "{waited:?}");
+    assert!(waited < Duration::from_secs(5), "{waited:?}");
+    assert!(reaper.try_next_exit().unwrap().is_none());
+    let ((), Watched::Process(process)) = reaper.remove(key).unwrap() else {
+        panic!("added as a Process")
+    };
+    process.kill().unwrap();
+    assert!(process.wait().is_ok());
+}
+
+#[test]
+fn eintr_continues_the_wait() {
+    let Some(out) = SCENARIOS.run("eintr", &[]) else {
+        return;
+    };
+    assert_eq!(out["early"], "none");
+    assert_eq!(out["exit"], "5");
+    assert_eq!(out["interrupted"], "true");
+}
+
+#[test]
+fn pid_mode_processes_are_unsupported() {
+    let Some(out) = SCENARIOS.run("pid-mode", &[(probe::DISABLE_ENV, "1")]) else {
+        return;
+    };
+    assert_eq!(out["mode"], "Pid");
+    assert_eq!(out["add"], "Unsupported");
+    assert_eq!(out["len"], "0");
+}
+
+#[test]
+#[ignore = "entry point for the re-exec'd children"]
+fn scenario_child() {
+    match SCENARIOS.current().as_str() {
+        "eintr" => eintr_scenario(),
+        "pid-mode" => {
+            let process = Spawn::new("sh").args(["-c", "exit 0"]).spawn().unwrap();
+            say("mode", format_args!("{:?}", process.mode()));
+            let mut reaper = Reaper::new().unwrap();
+            let error = reaper.add(process, ()).unwrap_err();
+            say("add", format_args!("{:?}", error.kind()));
+            say("len", reaper.len());
+        }
+        other => panic!("unknown scenario {other:?}"),
+    }
+    say("done", true);
+}
+
+extern "C" fn on_usr1(_: libc::c_int) {}
+
+/// A thread interrupts the waiting thread with `SIGUSR1` every 5 ms (handler without
+/// `SA_RESTART`; `epoll_wait` is never restarted anyway): a timeout still runs its full
+/// length, and an exit is still reported.
+fn eintr_scenario() {
+    // SAFETY: sigaction is plain data; all-zero is valid (empty mask, no flags).
+    let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+    action.sa_sigaction = on_usr1 as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: installs an empty, async-signal-safe handler for SIGUSR1 in this process,
+    // which only this scenario uses.
+    let rc = unsafe {
+        libc::sigaction(
+            pidfd_sys::signal::SIGUSR1,
+            &raw const action,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(rc, 0, "sigaction");
+    let Some(process) = spawn_sh("sleep 0.3; exit 5") else {
+        return;
+    };
+    // SAFETY: the calling thread's own id.
+    let waiter = unsafe { libc::pthread_self() };
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let interrupter = {
+        let (stop, sent) = (stop.clone(), sent.clone());
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // SAFETY: `waiter` is alive until `stop` is set and this thread joined.
+                unsafe { libc::pthread_kill(waiter, pidfd_sys::signal::SIGUSR1) };
+                sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    let mut reaper = Reaper::new().unwrap();
+    reaper.add(process, ()).unwrap();
+    let start = Instant::now();
+    let early = reaper.next_exit(Some(Duration::from_millis(100))).unwrap();
+    assert!(start.elapsed() >= Duration::from_millis(100));
+    say("early", if early.is_none() { "none" } else { "exit" });
+    let exit = reaper.next_exit(Some(PATIENCE)).unwrap().unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    interrupter.join().unwrap();
+    say("exit", code(&exit).map_or(-1, |code| code));
+    say(
+        "interrupted",
+        sent.load(std::sync::atomic::Ordering::Relaxed) > 10,
+    );
+}

@@ -1,0 +1,482 @@
+//! `pidfd-std-ext` under process-wide faults: a `waitpid(-1)` thief thread, `SIGCHLD =
+//! SIG_IGN`, seccomp filters that refuse `pidfd_open`, `PIDFD_DISABLE`, and an fd count over
+//! thousands of spawns.
+//!
+//! Each scenario changes state of the whole process (or needs it to itself), so it runs in a
+//! re-exec'd copy of this test binary (see `pidfd_tests::scenario`).
+
+#![allow(
+    unsafe_code,
+    reason = "the scenarios reap with waitpid(-1) and set SIGCHLD's disposition"
+)]
+
+use std::io;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+use pidfd_core::probe;
+use pidfd_std_ext::{ChildExt, CommandExt};
+use pidfd_sys::nr;
+use pidfd_tests::emulator::pidfd_info_exit_works;
+use pidfd_tests::scenario::{Report, Scenarios, errno_of, say, wait_outcome};
+use pidfd_tests::{open_fd_count, pid_steering, seccomp};
+
+const SCENARIOS: Scenarios = Scenarios::new("PIDFD_STD_EXT_SCENARIO");
+
+/// The child side: dispatches on the scenario name. Ignored in normal runs (it is only an
+/// entry point for the re-exec'd children).
+#[test]
+#[ignore = "entry point for the re-exec'd fault-injection children"]
+fn scenario_child() {
+    let scenario = SCENARIOS.current();
+    match scenario.split(':').collect::<Vec<_>>().as_slice() {
+        ["thief"] => thief_scenario(),
+        ["sigchld-ignored"] => sigchld_ignored_scenario(),
+        ["fd-count"] => fd_count_scenario(),
+        ["unsupported", when, errno] => unsupported_scenario(when, errno.parse().unwrap()),
+        ["disabled"] => disabled_scenario(),
+        ["pid-reuse"] => pid_reuse_scenario(),
+        other => panic!("unknown scenario {other:?}"),
+    }
+    say("done", true);
+}
+
+fn is_errno(error: &io::Error, errno: i32) -> bool {
+    error.raw_os_error() == Some(errno)
+}
+
+/// Reaps any child, blocking; `None` once there are no children left (`ECHILD`).
+fn reap_any(options: i32) -> Option<i32> {
+    let mut status = 0;
+    // SAFETY: waitpid writes an int through a valid pointer.
+    let pid = unsafe { libc::waitpid(-1, &raw mut status, options) };
+    (pid > 0).then_some(pid)
+}
+
+/// 1000 spawns while a thread reaps every child it can with `waitpid(-1)`. Every pidfd the
+/// crate hands out must be the child's own: its `pid()` is the child's or `ESRCH`, and
+/// (Linux 6.15+, which keeps the exit status of a reaped process) the status read through
+/// it is the exit code that this child, and no other, was given.
+fn thief_scenario() {
+    let stop = Arc::new(AtomicBool::new(false));
+    let stolen = Arc::new(AtomicU32::new(0));
+    let thief = {
+        let (stop, stolen) = (Arc::clone(&stop), Arc::clone(&stolen));
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                if reap_any(0).is_some() {
+                    stolen.fetch_add(1, Ordering::SeqCst);
+                } else {
+                    std::thread::yield_now(); // ECHILD: nothing to steal right now
+                }
+            }
+        })
+    };
+    let mut counts = std::collections::BTreeMap::<&str, u32>::new();
+    let mut count = |what| *counts.entry(what).or_insert(0) += 1;
+    let mut bad = Vec::new();
+    for i in 0..1000_u32 {
+        let code = i % 200 + 1;
+        let mut child = Command::new("sh")
+            .args(["-c", &format!("exit {code}")])
+            .create_pidfd(true)
+            .spawn()
+            .unwrap();
+        match child.pidfd() {
+            Ok(pidfd) => {
+                count("pidfd_ok");
+                match pidfd.pid() {
+                    Ok(pid) if pid == child.id() => count("pid_matches"),
+                    Err(error) if is_errno(&error, libc::ESRCH) => count("pid_esrch"),
+                    other => bad.push(format!("{i}: pid() {other:?} for {}", child.id())),
+                }
+                match pidfd.wait() {
+                    Ok(status) if status.code() == Some(i32::try_from(code).unwrap()) => {
+                        count("status_matches");
+                    }
+                    Err(error) if is_errno(&error, libc::ECHILD) => count("wait_echild"),
+                    other => bad.push(format!("{i}: wait {other:?}, expected exit {code}")),
+                }
+            }
+            Err(error) if is_errno(&error, libc::ESRCH) => {
+                count("reaped_before_pidfd");
+                // Only right if the thief really took it.
+                match child.try_wait() {
+                    Err(error) if is_errno(&error, libc::ECHILD) => {}
+                    other => bad.push(format!("{i}: ESRCH but try_wait {other:?}")),
+                }
+            }
+            Err(error) => bad.push(format!("{i}: pidfd() {error}")),
+        }
+    }
+    stop.store(true, Ordering::SeqCst);
+    thief.join().unwrap();
+    for (what, n) in counts {
+        say(what, n);
+    }
+    say("stolen", stolen.load(Ordering::SeqCst));
+    say("bad", bad.len());
+    for line in bad.iter().take(10) {
+        say("bad_example", line);
+    }
+}
+
+/// With `SIGCHLD` ignored the kernel reaps every child as it exits; pidfds still come only
+/// from the children themselves.
+fn sigchld_ignored_scenario() {
+    // SAFETY: SIG_IGN for SIGCHLD: the kernel reaps children itself.
+    unsafe { libc::signal(pidfd_sys::signal::SIGCHLD, libc::SIG_IGN) };
+    let child = Command::new("sh")
+        .args(["-c", "sleep 0.2; exit 5"])
+        .create_pidfd(true)
+        .spawn()
+        .unwrap();
+    let pidfd = child.pidfd().unwrap();
+    say("pid_matches", pidfd.pid().unwrap() == child.id());
+    say("wait", wait_outcome(pidfd.wait()));
+    say("pid_after", errno_of(pidfd.pid()));
+    let mut outcomes = std::collections::BTreeMap::<String, u32>::new();
+    for _ in 0..200 {
+        let child = Command::new("true").create_pidfd(true).spawn().unwrap();
+        let outcome = match child.pidfd() {
+            Ok(pidfd) => match pidfd.pid() {
+                Ok(pid) if pid == child.id() => "pid_matches".to_owned(),
+                Err(error) if is_errno(&error, libc::ESRCH) => "pid_esrch".to_owned(),
+                other => format!("bad pid {other:?}"),
+            },
+            Err(error) => errno_of::<()>(Err(error)),
+        };
+        *outcomes.entry(outcome).or_insert(0) += 1;
+    }
+    say("outcomes", format!("{outcomes:?}"));
+}
+
+/// The fd count over 5000 spawns whose `Child` values are waited, dropped (left as zombies,
+/// reaped by `waitpid(-1)` in batches), or turned into a pidfd that is then closed: bounded
+/// throughout, and back to the baseline at the end.
+fn fd_count_scenario() {
+    // Warm up std and the probe (they open fds once, for good).
+    Command::new("true")
+        .create_pidfd(true)
+        .spawn()
+        .unwrap()
+        .wait()
+        .unwrap();
+    let baseline = open_fd_count();
+    let mut highest = baseline;
+    let mut shared = Command::new("true");
+    shared.create_pidfd(true);
+    let mut failures = 0;
+    for i in 0..pidfd_tests::emulator::iterations(5000) {
+        match i % 5 {
+            0 => {
+                let mut child = Command::new("true").create_pidfd(true).spawn().unwrap();
+                child.wait().unwrap();
+            }
+            1 => drop(Command::new("true").create_pidfd(true).spawn().unwrap()),
+            2 => {
+                let mut child = shared.spawn().unwrap();
+                if child.pidfd().is_err() {
+                    failures += 1;
+                }
+                child.wait().unwrap();
+            }
+            3 => {
+                let child = Command::new("true").create_pidfd(true).spawn().unwrap();
+                match child.into_pidfd() {
+                    Ok(pidfd) => drop(pidfd),
+                    Err(_) => failures += 1,
+                }
+            }
+            _ => drop(shared.spawn().unwrap()),
+        }
+        if i % 250 == 249 {
+            while reap_any(libc::WNOHANG).is_some() {}
+            highest = highest.max(open_fd_count());
+        }
+    }
+    drop(shared);
+    while reap_any(0).is_some() {}
+    // Reaped behind the crate's back: the next drain purges them. Dropping a Command with
+    // create_pidfd(true) is one (as is any pidfd() call).
+    let mut trigger = Command::new("true");
+    trigger.create_pidfd(true);
+    drop(trigger);
+    say("baseline", baseline);
+    say("after", open_fd_count());
+    say("highest_extra", highest - baseline);
+    say("failures", failures);
+}
+
+/// pidfd_open refused by seccomp with `errno`, the filter installed before the crate's
+/// probe (`when` = "before-probe") or after it ("after-probe", so the child makes the call).
+fn unsupported_scenario(when: &str, errno: i32) {
+    match when {
+        "before-probe" => {}
+        "after-probe" => say("probed_pidfd_open", probe::features().unwrap().pidfd_open),
+        other => panic!("unknown time {other}"),
+    }
+    if !seccomp::fail_syscalls_or_gap(&[(nr::SYS_pidfd_open, errno)]) {
+        return;
+    }
+    spawn_without_pidfd_support();
+}
+
+/// `PIDFD_DISABLE=1`, under a filter that makes `pidfd_open` fail with EPERM: the error must
+/// be the crate's own "disabled" one, proving the child made no pidfd syscall.
+fn disabled_scenario() {
+    if !seccomp::fail_syscalls_or_gap(&[(nr::SYS_pidfd_open, libc::EPERM)]) {
+        return;
+    }
+    say(
+        "disabled_by_env",
+        probe::features().unwrap().disabled_by_env,
+    );
+    spawn_without_pidfd_support();
+}
+
+fn spawn_without_pidfd_support() {
+    let child = Command::new("sh")
+        .args(["-c", "exit 4"])
+        .create_pidfd(true)
+        .spawn();
+    say(
+        "spawn",
+        errno_of(child.as_ref().map(drop).map_err(|e| e.kind().into())),
+    );
+    let child = child.unwrap();
+    let error = child.pidfd().unwrap_err();
+    say("pidfd_kind", format!("{:?}", error.kind()));
+    say(
+        "pidfd_errno",
+        error
+            .raw_os_error()
+            .map_or("none".to_owned(), |e| e.to_string()),
+    );
+    say("pidfd_message", &error);
+    let child = child.into_pidfd().expect_err("no pidfd");
+    let mut child = child.into_process().expect_err("no pidfd");
+    say("std_wait", wait_outcome(child.wait()));
+}
+
+/// Spawns from `command` until the child gets PID `pid`.
+fn spawn_with_pid(command: &mut Command, pid: u32) -> std::process::Child {
+    pid_steering::start_with_pid(
+        pid,
+        || {
+            let child = command.spawn().unwrap();
+            (child.id(), child)
+        },
+        |mut stray| {
+            stray.kill().unwrap();
+            stray.wait().unwrap();
+        },
+    )
+}
+
+/// A child's message is still queued when the child is reaped behind std's back and its PID
+/// goes to a new child: the stale message must never make `pidfd()` return a dead pidfd or
+/// fail for the new child, in whichever order the Commands were set up, and a new child
+/// without `create_pidfd(true)` must get no pidfd at all.
+fn pid_reuse_scenario() {
+    for case in [
+        "old-registered-first",
+        "new-registered-first",
+        "new-without",
+    ] {
+        let mut new_command = Command::new("sleep");
+        new_command.arg("30");
+        let mut old_command = Command::new("sh");
+        old_command.args(["-c", "exit 3"]);
+        if case == "new-registered-first" {
+            new_command.create_pidfd(true);
+            old_command.create_pidfd(true);
+        } else {
+            old_command.create_pidfd(true);
+            if case == "old-registered-first" {
+                new_command.create_pidfd(true);
+            }
+        }
+        let old = old_command.spawn().unwrap();
+        let old_pid = old.id();
+        // Reaped behind std's back; its message (and pidfd) stays queued on the socket.
+        let mut status = 0;
+        let raw = i32::try_from(old_pid).unwrap();
+        // SAFETY: waitpid writes an int through a valid pointer; `old` is our child.
+        assert_eq!(unsafe { libc::waitpid(raw, &raw mut status, 0) }, raw);
+        let mut new = spawn_with_pid(&mut new_command, old_pid);
+        say(&format!("{case}:reused"), new.id() == old_pid);
+        match new.pidfd() {
+            Ok(pidfd) => {
+                say(&format!("{case}:pidfd"), "ok");
+                say(&format!("{case}:pid"), errno_of(pidfd.pid()));
+                say(
+                    &format!("{case}:pid_matches"),
+                    pidfd.pid().ok() == Some(new.id()),
+                );
+                // It is the new child: killing through it kills the new child.
+                say(&format!("{case}:alive"), errno_of(pidfd.send_signal(0)));
+                pidfd.kill().unwrap();
+                let signal = std::os::unix::process::ExitStatusExt::signal(&new.wait().unwrap());
+                say(&format!("{case}:killed"), format!("{signal:?}"));
+            }
+            Err(error) => {
+                say(&format!("{case}:pidfd"), format!("{:?}", error.kind()));
+                new.kill().unwrap();
+                new.wait().unwrap();
+            }
+        }
+        drop(old);
+    }
+}
+
+// ---- the parent-side tests ----
+
+#[test]
+fn waitpid_thief_never_gets_a_pidfd_for_another_process() {
+    let _gate = pid_steering::shared();
+    let Some(out) = SCENARIOS.run("thief", &[]) else {
+        return;
+    };
+    let n = |key: &str| out.get(key).map_or(0, |v| v.parse::<u32>().unwrap());
+    assert_eq!(n("bad"), 0, "{out:?}");
+    assert!(n("stolen") > 0, "the thief never stole a child: {out:?}");
+    assert!(n("pidfd_ok") > 0, "no pidfd at all: {out:?}");
+    assert_eq!(n("pidfd_ok") + n("reaped_before_pidfd"), 1000, "{out:?}");
+    assert_eq!(n("pid_matches") + n("pid_esrch"), n("pidfd_ok"), "{out:?}");
+    if pidfd_info_exit_works() {
+        // The kernel keeps the status of a stolen child: every wait gets this child's own.
+        assert_eq!(n("status_matches"), n("pidfd_ok"), "{out:?}");
+    } else {
+        assert_eq!(
+            n("status_matches") + n("wait_echild"),
+            n("pidfd_ok"),
+            "{out:?}"
+        );
+    }
+}
+
+#[test]
+fn sigchld_ignored() {
+    let _gate = pid_steering::shared();
+    let Some(out) = SCENARIOS.run("sigchld-ignored", &[]) else {
+        return;
+    };
+    assert_eq!(out["pid_matches"], "true", "{out:?}");
+    if pidfd_info_exit_works() {
+        assert_eq!(out["wait"], "exit Some(5)", "{out:?}");
+    } else {
+        assert_eq!(out["wait"], libc::ECHILD.to_string(), "{out:?}");
+    }
+    assert_eq!(out["pid_after"], libc::ESRCH.to_string());
+    // Each `true` either still runs (its pidfd names it) or was reaped already (ESRCH);
+    // never NotFound, never another process.
+    let outcomes = &out["outcomes"];
+    let esrch = format!("\"{}\"", libc::ESRCH);
+    let allowed = ["\"pid_matches\"", "\"pid_esrch\"", esrch.as_str()];
+    let listed: Vec<&str> = outcomes
+        .trim_matches(|c| c == '{' || c == '}')
+        .split(", ")
+        .map(|pair| pair.split_once(": ").unwrap().0)
+        .collect();
+    assert!(
+        listed.iter().all(|outcome| allowed.contains(outcome)),
+        "{outcomes}"
+    );
+}
+
+#[test]
+fn fds_are_back_to_the_baseline_after_5000_spawns() {
+    let _gate = pid_steering::shared();
+    let Some(out) = SCENARIOS.run("fd-count", &[]) else {
+        return;
+    };
+    assert_eq!(out["after"], out["baseline"], "{out:?}");
+    assert_eq!(out["failures"], "0", "{out:?}");
+    let highest: usize = out["highest_extra"].parse().unwrap();
+    // At most ~250 zombies' pidfds between two reaping batches, plus sockets.
+    assert!(highest < 400, "{out:?}");
+}
+
+fn assert_spawn_works_without_a_pidfd(out: &Report) {
+    assert_eq!(out["spawn"], "ok", "{out:?}");
+    assert_eq!(out["std_wait"], "exit Some(4)", "{out:?}");
+    assert_eq!(out["pidfd_kind"], "Unsupported", "{out:?}");
+}
+
+#[test]
+fn seccomp_enosys_on_pidfd_open() {
+    let _gate = pid_steering::shared();
+    let errno = libc::ENOSYS;
+    // The probe sees the filter: the child does not even try.
+    let Some(out) = SCENARIOS.run(&format!("unsupported:before-probe:{errno}"), &[]) else {
+        return;
+    };
+    assert_spawn_works_without_a_pidfd(&out);
+    assert_eq!(out["pidfd_errno"], "none", "{out:?}");
+    assert!(out["pidfd_message"].contains("pidfd_open"), "{out:?}");
+    // The probe ran first: the child's own pidfd_open fails, and its errno is reported.
+    let Some(out) = SCENARIOS.run(&format!("unsupported:after-probe:{errno}"), &[]) else {
+        return;
+    };
+    assert_eq!(out["probed_pidfd_open"], "true", "{out:?}");
+    assert_spawn_works_without_a_pidfd(&out);
+    assert_eq!(out["pidfd_errno"], errno.to_string(), "{out:?}");
+}
+
+#[test]
+fn seccomp_eperm_on_pidfd_open() {
+    let _gate = pid_steering::shared();
+    let errno = libc::EPERM;
+    let Some(out) = SCENARIOS.run(&format!("unsupported:before-probe:{errno}"), &[]) else {
+        return;
+    };
+    assert_spawn_works_without_a_pidfd(&out);
+    assert_eq!(out["pidfd_errno"], "none", "{out:?}");
+    // The child's EPERM, as it got it.
+    let Some(out) = SCENARIOS.run(&format!("unsupported:after-probe:{errno}"), &[]) else {
+        return;
+    };
+    assert_eq!(out["spawn"], "ok", "{out:?}");
+    assert_eq!(out["std_wait"], "exit Some(4)", "{out:?}");
+    assert_eq!(out["pidfd_errno"], errno.to_string(), "{out:?}");
+    assert_eq!(out["pidfd_kind"], "PermissionDenied", "{out:?}");
+}
+
+#[test]
+fn a_stale_message_never_answers_for_a_reused_pid() {
+    let _gate = pid_steering::exclusive();
+    let Some(out) = SCENARIOS.run("pid-reuse", &[]) else {
+        return;
+    };
+    for case in ["old-registered-first", "new-registered-first"] {
+        let key = |k: &str| out[&format!("{case}:{k}")].clone();
+        assert_eq!(key("reused"), "true", "{out:?}");
+        assert_eq!(key("pidfd"), "ok", "{case}: {out:?}");
+        assert_eq!(key("pid_matches"), "true", "{case}: {out:?}");
+        assert_eq!(key("alive"), "ok", "{case}: {out:?}");
+        assert_eq!(
+            key("killed"),
+            format!("{:?}", Some(pidfd_sys::signal::SIGKILL)),
+            "{case}: {out:?}"
+        );
+    }
+    assert_eq!(out["new-without:reused"], "true", "{out:?}");
+    assert_eq!(out["new-without:pidfd"], "NotFound", "{out:?}");
+}
+
+#[test]
+fn pidfd_disable_env() {
+    let _gate = pid_steering::shared();
+    let Some(out) = SCENARIOS.run("disabled", &[(probe::DISABLE_ENV, "1")]) else {
+        return;
+    };
+    assert_eq!(out["disabled_by_env"], "true", "{out:?}");
+    assert_spawn_works_without_a_pidfd(&out);
+    assert_eq!(
+        out["pidfd_errno"], "none",
+        "no EPERM: no syscall was made: {out:?}"
+    );
+    assert!(out["pidfd_message"].contains("PIDFD_DISABLE"), "{out:?}");
+}

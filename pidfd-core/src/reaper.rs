@@ -2,17 +2,18 @@
 //!
 //! # Safety
 //!
-//! This module calls `epoll_create1`, `epoll_ctl`, `epoll_wait`, `eventfd`, `poll`, `read`
-//! and `write` through `libc`. Every fd passed to them is owned by the [`Reaper`] (the epoll
-//! fd, the wake-up eventfd, a [`PidFd`] it holds, or its own duplicate of a [`Process`]'s
-//! pidfd) and stays open for the call; every buffer is a live local of the right size.
+//! This module calls `epoll_create1`, `epoll_ctl`, `epoll_wait`, `eventfd`, `signalfd`,
+//! `sigemptyset`/`sigaddset`, `poll`, `read` and `write` through `libc`. Every fd passed to
+//! them is owned by the [`Reaper`] (the epoll fd, the wake-up eventfd, the `SIGCHLD`
+//! signalfd, a [`PidFd`] it holds, or its own duplicate of a [`Process`]'s pidfd) and stays
+//! open for the call; every buffer is a live local of the right size.
 
 #![allow(
     unsafe_code,
-    reason = "epoll, eventfd and poll syscalls on fds the reaper owns"
+    reason = "epoll, eventfd, signalfd and poll syscalls on fds the reaper owns"
 )]
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -21,8 +22,16 @@ use std::time::{Duration, Instant};
 
 use crate::{Mode, PidFd, Process};
 
-/// The epoll key of the wake-up eventfd; entry keys start at 1.
+/// The epoll key of the wake-up eventfd.
 const WAKE_KEY: u64 = 0;
+
+/// The epoll key of the `SIGCHLD` signalfd (pid-mode entries); entry keys start after it.
+const SIGCHLD_KEY: u64 = 1;
+
+/// With pid-mode entries, how long one `epoll_wait` may block before they are checked again
+/// (in case `SIGCHLD` went to a thread that does not block it, and never reached the
+/// signalfd).
+const PID_MODE_RECHECK: Duration = Duration::from_millis(50);
 
 /// How many readiness events one `epoll_wait` collects.
 const EVENT_BATCH: usize = 64;
@@ -74,7 +83,8 @@ struct Entry<T> {
     /// The fd registered with epoll: the reaper's own duplicate of a [`Process`]'s pidfd
     /// (the `Process` closes its fd when it reaps, and epoll must be told about a removal
     /// through an fd that is still open). `None` for a [`PidFd`] entry (its own fd is
-    /// registered) and for a `Process` that had already been reaped when it was added.
+    /// registered), for a `Process` that had already been reaped when it was added, and for
+    /// a pid-mode `Process` (checked by PID instead).
     dup: Option<OwnedFd>,
 }
 
@@ -106,15 +116,25 @@ impl<T> Entry<T> {
 ///   are reported when they exit, with the status only when the kernel keeps it
 ///   (`PIDFD_INFO_EXIT`, Linux 6.15+, once the real parent reaped it), else `None`.
 ///
-/// Pidfd-mode only: a [`Process`] in [`Mode::Pid`] (no pidfd support, seccomp,
-/// `PIDFD_DISABLE=1`) is refused with `ErrorKind::Unsupported`; a `SIGCHLD`-based
-/// fallback would need `SIGCHLD` blocked in every thread of the process, which a library
-/// cannot ensure. Check [`Process::mode`] before adding, and wait for pid-mode processes
-/// with [`Process::wait`].
+/// # Pid mode (no pidfds: kernel before 5.4, seccomp, `PIDFD_DISABLE=1`, qemu-user)
 ///
-/// No thread, no signal handler, and no change to the signal mask: the reaper does work only
-/// inside its own calls. It uses one fd for the epoll instance, one lazily created eventfd,
-/// and one duplicate fd per [`Process`] entry (a [`PidFd`] entry's fd is used as is) — mind
+/// A [`Process`] in [`Mode::Pid`] that is our child is watched by PID: the reaper opens a
+/// `signalfd` for `SIGCHLD` (registered in the same epoll set) and, whenever it fires — and
+/// at least every 50 ms while pid-mode entries exist — tries `waitid(P_PID, WNOHANG)` on
+/// every pid-mode entry. This fallback is **process-wide** in two ways: a process-directed
+/// `SIGCHLD` reaches the signalfd only if every thread of the process blocks `SIGCHLD`
+/// (block it at the start of `main`, before any thread starts, for prompt reports; the
+/// reaper itself never changes a signal mask or disposition, so without that, exits are
+/// found by the 50 ms re-check), and its cost is O(pid-mode entries) per wake-up, like any
+/// `SIGCHLD` loop. An event loop driving a reaper with pid-mode entries through [`AsFd`]
+/// must also call [`Reaper::try_next_exit`] every 50 ms unless `SIGCHLD` is blocked in every
+/// thread. A pid-mode process that is not our child cannot be waited for at all: refused with
+/// `ErrorKind::Unsupported`.
+///
+/// No thread, no signal handler, and no change to the signal mask or any disposition: the
+/// reaper does work only inside its own calls. It uses one fd for the epoll instance, one
+/// lazily created eventfd, one lazily created signalfd (pid mode only), and one duplicate fd
+/// per pidfd-mode [`Process`] entry (a [`PidFd`] entry's fd is used as is) — mind
 /// `RLIMIT_NOFILE` with thousands of entries.
 ///
 /// # Example
@@ -151,6 +171,12 @@ pub struct Reaper<T> {
     pending: VecDeque<u64>,
     /// Readable while `pending` is not empty, so that the epoll fd is readable too.
     wake: Option<OwnedFd>,
+    /// Keys of the pid-mode entries, checked by PID on every wake-up.
+    pid_mode: HashSet<u64>,
+    /// The pid-mode keys not yet looked at in the current round (refilled when empty).
+    pid_round: VecDeque<u64>,
+    /// A signalfd for `SIGCHLD`, created with the first pid-mode entry.
+    sigchld: Option<OwnedFd>,
 }
 
 impl<T> fmt::Debug for Reaper<T> {
@@ -253,10 +279,13 @@ impl<T> Reaper<T> {
         Ok(Reaper {
             epoll,
             entries: HashMap::new(),
-            next_key: WAKE_KEY + 1,
+            next_key: SIGCHLD_KEY + 1,
             ready: VecDeque::new(),
             pending: VecDeque::new(),
             wake: None,
+            pid_mode: HashSet::new(),
+            pid_round: VecDeque::new(),
+            sigchld: None,
         })
     }
 
@@ -276,22 +305,20 @@ impl<T> Reaper<T> {
         key
     }
 
-    /// Watches `process` (in [`Mode::PidFd`]); its exit will be reported once with `token`.
-    /// The reaper registers its own duplicate of the pidfd. A process that was already
-    /// reaped through this handle is reported at once with its cached status.
+    /// Watches `process`; its exit will be reported once with `token`. In [`Mode::PidFd`]
+    /// the reaper registers its own duplicate of the pidfd; a [`Mode::Pid`] child is checked
+    /// by PID (see [`Reaper`], "Pid mode"). A process that was already reaped through this
+    /// handle is reported at once with its cached status.
     ///
     /// # Errors
     ///
-    /// `Unsupported` for a process in [`Mode::Pid`] (see [`Reaper`]); `EBADF` after
-    /// [`Process::release`]; `EMFILE`/`ENFILE` (the duplicate fd); `ENOSPC` past the
-    /// per-user epoll watch limit. On error the process handle is dropped (which releases
-    /// it; the process itself is not touched).
+    /// `Unsupported` for a pid-mode process that is not our child; `EBADF` after
+    /// [`Process::release`]; `EMFILE`/`ENFILE` (the duplicate fd, or the signalfd);
+    /// `ENOSPC` past the per-user epoll watch limit. On error the process handle is dropped
+    /// (which releases it; the process itself is not touched).
     pub fn add(&mut self, process: Process, token: T) -> io::Result<Key> {
         if process.mode() == Mode::Pid {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "Reaper needs a pidfd-mode Process (this one is in pid mode)",
-            ));
+            return self.add_by_pid(process, token);
         }
         let dup = match process.with_pidfd(|pidfd| pidfd.as_fd().try_clone_to_owned()) {
             Ok(dup) => Some(dup?),
@@ -314,6 +341,41 @@ impl<T> Reaper<T> {
                 token,
                 watched,
                 dup,
+            },
+        );
+        Ok(Key(key))
+    }
+
+    /// [`Reaper::add`] for a pid-mode process.
+    fn add_by_pid(&mut self, process: Process, token: T) -> io::Result<Key> {
+        let exited = match process.try_wait() {
+            Ok(status) => status.is_some(),
+            Err(error) if error.raw_os_error() == Some(libc::ECHILD) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "Reaper cannot watch a pid-mode Process that is not our child",
+                ));
+            }
+            Err(error) => return Err(error),
+        };
+        if self.sigchld.is_none() {
+            let fd = sigchld_fd()?;
+            epoll_ctl(&self.epoll, libc::EPOLL_CTL_ADD, fd.as_fd(), SIGCHLD_KEY)?;
+            self.sigchld = Some(fd);
+        }
+        let key = self.new_key();
+        if exited {
+            self.signal_pending()?;
+            self.pending.push_back(key);
+        } else {
+            self.pid_mode.insert(key);
+        }
+        self.entries.insert(
+            key,
+            Entry {
+                token,
+                watched: Watched::Process(process),
+                dup: None,
             },
         );
         Ok(Key(key))
@@ -346,6 +408,7 @@ impl<T> Reaper<T> {
     /// unreaped for the caller (reap it through the returned handle).
     pub fn remove(&mut self, key: Key) -> Option<(T, Watched)> {
         let entry = self.entries.remove(&key.0)?;
+        self.pid_mode.remove(&key.0);
         self.unregister(&entry);
         // A stale key left in `ready` or `pending` is skipped later.
         Some((entry.token, entry.watched))
@@ -404,8 +467,11 @@ impl<T> Reaper<T> {
         let outcome = match (&entry.watched, entry.registered()) {
             (Watched::Process(process), Some(fd)) => looked(process.try_wait(), fd)?,
             (Watched::PidFd(pidfd), Some(fd)) => looked(pidfd.try_wait(), fd)?,
-            // No fd: reaped before it was added; the status is cached.
-            (Watched::Process(process), None) => Looked::Exited(process.try_wait()?),
+            // No fd: reaped before it was added (the status is cached), or pid mode.
+            (Watched::Process(process), None) => match process.try_wait()? {
+                Some(status) => Looked::Exited(Some(status)),
+                None => Looked::Running,
+            },
             (Watched::PidFd(_), None) => Looked::Exited(None),
         };
         let Looked::Exited(status) = outcome else {
@@ -414,6 +480,7 @@ impl<T> Reaper<T> {
         let Some(entry) = self.entries.remove(&key) else {
             return Ok(None);
         };
+        self.pid_mode.remove(&key);
         self.unregister(&entry);
         Ok(Some(Exit {
             key: Key(key),
@@ -444,6 +511,11 @@ impl<T> Reaper<T> {
                 }
             }
         }
+        while let Some(key) = self.pid_round.pop_front() {
+            if let Some(exit) = self.look(key)? {
+                return Ok(Some(exit));
+            }
+        }
         Ok(None)
     }
 
@@ -459,6 +531,10 @@ impl<T> Reaper<T> {
     pub fn next_exit(&mut self, timeout: Option<Duration>) -> io::Result<Option<Exit<T>>> {
         let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
         loop {
+            // Pid-mode entries have no readiness of their own: look at each, every round.
+            if self.pid_round.is_empty() {
+                self.pid_round.extend(self.pid_mode.iter().copied());
+            }
             if let Some(exit) = self.drain()? {
                 return Ok(Some(exit));
             }
@@ -468,7 +544,12 @@ impl<T> Reaper<T> {
             let remaining =
                 deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
             // An unrepresentable deadline (`remaining` is `None`) is as good as no limit.
-            let got = self.wait_events(remaining)?;
+            let wait = if self.pid_mode.is_empty() {
+                remaining
+            } else {
+                Some(remaining.map_or(PID_MODE_RECHECK, |left| left.min(PID_MODE_RECHECK)))
+            };
+            let got = self.wait_events(wait)?;
             if got == 0 && remaining.is_some_and(|remaining| remaining.is_zero()) {
                 return Ok(None);
             }
@@ -512,9 +593,43 @@ impl<T> Reaper<T> {
             if key == WAKE_KEY {
                 continue; // `pending` is drained first anyway
             }
+            if key == SIGCHLD_KEY {
+                self.drain_sigchld();
+                continue; // every pid-mode entry is looked at next round anyway
+            }
             self.ready.push_back(key);
         }
         Ok(count)
+    }
+}
+
+/// A non-blocking signalfd for `SIGCHLD` (the caller's mask is left alone).
+fn sigchld_fd() -> io::Result<OwnedFd> {
+    // SAFETY: sigset_t is plain data; sigemptyset initialises it.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a live sigset_t.
+    unsafe { libc::sigemptyset(&raw mut set) };
+    // SAFETY: as above; SIGCHLD is a valid signal.
+    unsafe { libc::sigaddset(&raw mut set, pidfd_sys::signal::SIGCHLD) };
+    // SAFETY: creates a new fd from a valid set, owned below.
+    let raw = unsafe { libc::signalfd(-1, &raw const set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) };
+    if raw < 0 {
+        return Err(last_error());
+    }
+    // SAFETY: a fresh fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+impl<T> Reaper<T> {
+    /// Consumes the queued `SIGCHLD`s (the signalfd is non-blocking: stops at `EAGAIN`).
+    fn drain_sigchld(&self) {
+        let Some(fd) = &self.sigchld else {
+            return;
+        };
+        let mut info = std::mem::MaybeUninit::<libc::signalfd_siginfo>::uninit();
+        let size = size_of::<libc::signalfd_siginfo>();
+        // SAFETY: reads at most `size` bytes into `info` from the reaper's own signalfd.
+        while unsafe { libc::read(fd.as_raw_fd(), info.as_mut_ptr().cast(), size) } > 0 {}
     }
 }
 

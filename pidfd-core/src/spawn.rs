@@ -645,7 +645,9 @@ impl SignalsBlocked {
         // SAFETY: as above.
         let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
         // SAFETY: both pointers are valid sigset_t.
-        let rc = unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &raw const all, &raw mut old) };
+        let rc = unsafe {
+            libc::pthread_sigmask(pidfd_sys::signal::SIG_SETMASK, &raw const all, &raw mut old)
+        };
         if rc != 0 {
             return Err(io::Error::from_raw_os_error(rc));
         }
@@ -656,7 +658,13 @@ impl SignalsBlocked {
 impl Drop for SignalsBlocked {
     fn drop(&mut self) {
         // SAFETY: restores the mask saved in `new`.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &raw const self.old, ptr::null_mut()) };
+        unsafe {
+            libc::pthread_sigmask(
+                pidfd_sys::signal::SIG_SETMASK,
+                &raw const self.old,
+                ptr::null_mut(),
+            )
+        };
     }
 }
 
@@ -685,29 +693,24 @@ unsafe fn child_exec(ctx: *const ChildContext<'_>) -> ! {
     };
     let errno = || Errno::last_os_error().raw_os_error();
     // Reset every caught signal (and each one asked for) to its default, then restore the
-    // parent's mask: a handler of the parent must never run on the shared memory. SIGKILL
-    // and SIGSTOP cannot be caught; glibc refuses its internal signals (32, 33) here.
+    // parent's mask: a handler of the parent must never run on the shared memory. Ignored
+    // signals stay ignored (POSIX exec semantics). `signal()` rather than `sigaction()`: it
+    // takes no struct, whose layout libc 0.2.191 gets wrong on mips64 glibc (erratum in
+    // pidfd_sys::upstream); glibc's signal() is one rt_sigaction syscall. SIGKILL and
+    // SIGSTOP cannot be caught; glibc refuses its internal signals (32, 33): SIG_ERR, skipped.
     let mut signal = 1;
     while signal <= pidfd_sys::signal::NSIG {
-        // SAFETY: sigaction is plain data; all-zero is SIG_DFL with no flags.
-        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
         // SAFETY: `default_signals` is an initialised sigset_t.
         let reset = unsafe { libc::sigismember(&raw const prepared.default_signals, signal) } == 1;
         let uncatchable =
             signal == pidfd_sys::signal::SIGKILL || signal == pidfd_sys::signal::SIGSTOP;
-        let set_default = if reset {
-            true
-        } else if uncatchable || ctx.handlers_cleared {
-            false
-        } else {
-            // SAFETY: queries the disposition into a valid struct.
-            let queried = unsafe { libc::sigaction(signal, ptr::null(), &raw mut action) } == 0;
-            queried && action.sa_sigaction != libc::SIG_DFL && action.sa_sigaction != libc::SIG_IGN
-        };
-        if set_default {
-            action.sa_sigaction = libc::SIG_DFL;
-            // SAFETY: installs SIG_DFL from a valid struct.
-            unsafe { libc::sigaction(signal, &raw const action, ptr::null_mut()) };
+        if reset || !(uncatchable || ctx.handlers_cleared) {
+            // SAFETY: installs SIG_DFL; no handler of ours is involved.
+            let previous = unsafe { libc::signal(signal, libc::SIG_DFL) };
+            if previous == libc::SIG_IGN && !reset {
+                // SAFETY: as above; puts the inherited SIG_IGN back.
+                unsafe { libc::signal(signal, libc::SIG_IGN) };
+            }
         }
         signal += 1;
     }
@@ -717,7 +720,7 @@ unsafe fn child_exec(ctx: *const ChildContext<'_>) -> ! {
         .map_or(ctx.old_mask, ptr::from_ref);
     if !mask.is_null() {
         // SAFETY: `mask` points to the requested mask or to the parent's saved one.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, mask, ptr::null_mut()) };
+        unsafe { libc::pthread_sigmask(pidfd_sys::signal::SIG_SETMASK, mask, ptr::null_mut()) };
     }
     // SAFETY: setsid takes no arguments.
     if prepared.setsid && unsafe { libc::setsid() } == -1 {

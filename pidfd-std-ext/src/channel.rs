@@ -182,8 +182,8 @@ impl Channel {
             // SAFETY: cmsghdr is plain data; all-zero is valid (musl has padding fields).
             let mut header: libc::cmsghdr = unsafe { mem::zeroed() };
             header.cmsg_len = LEN_ONE_FD.try_into().map_err(|_| libc::EINVAL)?;
-            header.cmsg_level = libc::SOL_SOCKET;
-            header.cmsg_type = libc::SCM_RIGHTS;
+            header.cmsg_level = pidfd_sys::socket::SOL_SOCKET;
+            header.cmsg_type = pidfd_sys::socket::SCM_RIGHTS;
             // SAFETY: `cmsg` is the start of `control`, aligned for cmsghdr, and the buffer
             // has CMSG_SPACE(4) >= size_of::<cmsghdr>() bytes.
             unsafe { cmsg.write(header) };
@@ -273,7 +273,9 @@ fn take_fds(msg: &libc::msghdr) -> Vec<OwnedFd> {
         // control buffer; it may be unaligned only if the kernel misbehaved, so read it
         // unaligned.
         let header = unsafe { cmsg.read_unaligned() };
-        if header.cmsg_level == libc::SOL_SOCKET && header.cmsg_type == libc::SCM_RIGHTS {
+        if header.cmsg_level == pidfd_sys::socket::SOL_SOCKET
+            && header.cmsg_type == pidfd_sys::socket::SCM_RIGHTS
+        {
             #[allow(
                 clippy::useless_conversion,
                 reason = "cmsg_len is size_t on glibc, socklen_t on musl"

@@ -130,6 +130,20 @@ pub struct SignalNumbers {
     /// `_NSIG`: the highest valid signal number (64, or 128 on mips); valid signals are
     /// `1..=nsig` (the kernel's `valid_signal`).
     pub nsig: i32,
+    /// The `how` argument of `rt_sigprocmask(2)` / `pthread_sigmask(3)`: block, unblock and
+    /// set the mask (0, 1, 2 on most ABIs; 1, 2, 3 on mips and alpha; 1, 2, 4 on sparc).
+    pub sigmask_how: SigmaskHow,
+}
+
+/// The `how` values of `rt_sigprocmask(2)`, which glibc and musl pass through unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SigmaskHow {
+    /// `SIG_BLOCK`: add the set to the mask.
+    pub block: i32,
+    /// `SIG_UNBLOCK`: remove the set from the mask.
+    pub unblock: i32,
+    /// `SIG_SETMASK`: replace the mask.
+    pub setmask: i32,
 }
 
 /// Byte offsets of the `siginfo_t` fields that `waitid(2)` writes for a child, plus the
@@ -319,6 +333,11 @@ const GENERIC_SIGNALS: SignalNumbers = SignalNumbers {
     sigtstp: 20,
     sigsys: 31,
     nsig: 64,
+    sigmask_how: SigmaskHow {
+        block: 0,
+        unblock: 1,
+        setmask: 2,
+    },
 };
 
 const MIPS_SIGNALS: SignalNumbers = SignalNumbers {
@@ -331,11 +350,16 @@ const MIPS_SIGNALS: SignalNumbers = SignalNumbers {
     sigtstp: 24,
     sigsys: 12,
     nsig: 128,
+    sigmask_how: SigmaskHow {
+        block: 1,
+        unblock: 2,
+        setmask: 3,
+    },
     ..GENERIC_SIGNALS
 };
 
-/// sparc and alpha share the SunOS/OSF numbering.
-const SPARC_ALPHA_SIGNALS: SignalNumbers = SignalNumbers {
+/// sparc and alpha share the SunOS/OSF signal numbering, not the `how` values.
+const SPARC_SIGNALS: SignalNumbers = SignalNumbers {
     sigbus: 10,
     sigusr1: 30,
     sigusr2: 31,
@@ -344,7 +368,21 @@ const SPARC_ALPHA_SIGNALS: SignalNumbers = SignalNumbers {
     sigstop: 17,
     sigtstp: 18,
     sigsys: 12,
+    sigmask_how: SigmaskHow {
+        block: 1,
+        unblock: 2,
+        setmask: 4,
+    },
     ..GENERIC_SIGNALS
+};
+
+const ALPHA_SIGNALS: SignalNumbers = SignalNumbers {
+    sigmask_how: SigmaskHow {
+        block: 1,
+        unblock: 2,
+        setmask: 3,
+    },
+    ..SPARC_SIGNALS
 };
 
 const PARISC_SIGNALS: SignalNumbers = SignalNumbers {
@@ -521,7 +559,7 @@ pub const SPARC: Abi = Abi {
     syscalls: SyscallNumbers::unified(217, 279).without_clone3(),
     clone_arg_order: CloneArgOrder::Generic,
     open_flags: SPARC_OPEN_FLAGS,
-    signals: SPARC_ALPHA_SIGNALS,
+    signals: SPARC_SIGNALS,
     siginfo: SiginfoLayout::GENERIC_32,
     ioctl: IoctlEncoding::THREE_DIR_BITS,
 };
@@ -616,7 +654,7 @@ pub const ALPHA: Abi = Abi {
         excl: 0o4000,
         cloexec: 0o10000000,
     },
-    signals: SPARC_ALPHA_SIGNALS,
+    signals: ALPHA_SIGNALS,
     siginfo: SiginfoLayout::GENERIC_64,
     ioctl: IoctlEncoding::THREE_DIR_BITS,
 };
@@ -802,6 +840,12 @@ mod tests {
             let s = abi.signals;
             assert_eq!((s.sigkill, s.sigterm, s.sighup), (9, 15, 1), "{}", abi.name);
             assert!(s.nsig == 64 || s.nsig == 128, "{}", abi.name);
+            let how = s.sigmask_how;
+            assert!(
+                how.block < how.unblock && how.unblock < how.setmask,
+                "{}",
+                abi.name
+            );
             // siginfo: header ints then the _sigchld ints, the clocks last.
             let l = abi.siginfo;
             assert_eq!(l.size, 128);

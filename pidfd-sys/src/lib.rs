@@ -62,6 +62,7 @@ pub mod nr;
 pub mod pidfs;
 mod siginfo;
 pub mod signal;
+pub mod socket;
 pub mod syscalls;
 pub mod upstream;
 

@@ -45,3 +45,11 @@ pub const SIGSYS: c_int = NATIVE.signals.sigsys;
 /// `_NSIG`: the highest valid signal number (64 on most ABIs, 128 on mips); valid signals
 /// are `1..=NSIG`.
 pub const NSIG: c_int = NATIVE.signals.nsig;
+
+/// `how` for `pthread_sigmask`/`rt_sigprocmask`: add the set to the mask. Use this, not
+/// `libc::SIG_BLOCK`, which libc 0.2.191 gets wrong on mips64 glibc (see [`crate::upstream`]).
+pub const SIG_BLOCK: c_int = NATIVE.signals.sigmask_how.block;
+/// `how` for `pthread_sigmask`/`rt_sigprocmask`: remove the set from the mask.
+pub const SIG_UNBLOCK: c_int = NATIVE.signals.sigmask_how.unblock;
+/// `how` for `pthread_sigmask`/`rt_sigprocmask`: replace the mask.
+pub const SIG_SETMASK: c_int = NATIVE.signals.sigmask_how.setmask;

@@ -442,6 +442,10 @@ pub unsafe fn process_mrelease(pidfd: RawFd, flags: c_uint) -> Result<()> {
 /// # Safety
 ///
 /// `pidfd` must be owned or borrowed for the duration of the call.
+#[allow(
+    clippy::useless_conversion,
+    reason = "c_long is c_int on 32-bit targets"
+)]
 pub unsafe fn pidfd_get_info(pidfd: RawFd, info: &mut pidfd_info) -> Result<()> {
     let info = ptr::from_mut(info);
     // SAFETY: the request's size field says `size_of::<pidfd_info>()`, and `info` points to
@@ -462,6 +466,10 @@ pub unsafe fn pidfd_get_info(pidfd: RawFd, info: &mut pidfd_info) -> Result<()> 
 /// # Safety
 ///
 /// `pidfd` must be owned or borrowed; the caller takes ownership of the returned fd.
+#[allow(
+    clippy::useless_conversion,
+    reason = "c_long is c_int on 32-bit targets"
+)]
 pub unsafe fn pidfd_get_namespace(pidfd: RawFd, namespace: PidfdNamespace) -> Result<RawFd> {
     // The kernel refuses a non-zero argument with EINVAL, so pass 0 explicitly (leaving the
     // variadic argument out would hand it whatever is in the register).

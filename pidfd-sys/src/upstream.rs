@@ -31,8 +31,22 @@ pub const ERRATA: &[Erratum] = &[
         what: "signal numbers are the x86 ones (SIGCHLD 17, SIGUSR1 10, SIGBUS 7, SIGSTOP 19, \
                SIGCONT 18); the real mips values are 18, 16, 10, 23, 25. The glibc signum \
                module is selected by cfg(target_arch = \"mips\") listed twice instead of \
-               mips64.",
-        instead: "pidfd_sys::signal (from the per-ABI table, checked against linux-raw-sys)",
+               mips64. The same slip picks the generic sigaction module: SIG_BLOCK/SIG_SETMASK \
+               are 0/2 (mips: 1/3, so pthread_sigmask(libc::SIG_SETMASK) unblocks), the SA_* \
+               flags are the x86 ones and struct sigaction has the generic field order while \
+               glibc's mips struct starts with sa_flags, so libc::sigaction installs garbage.",
+        instead: "pidfd_sys::signal (numbers and SIG_BLOCK/SIG_UNBLOCK/SIG_SETMASK from the \
+                  per-ABI table, checked against linux-raw-sys); libc::signal, which takes no \
+                  struct, for dispositions",
+    },
+    Erratum {
+        krate: "libc 0.2.191",
+        targets: "mips64-unknown-linux-gnuabi64, mips64el-unknown-linux-gnuabi64",
+        what: "SOL_SOCKET is 1 (generic) instead of mips's 0xffff: the asm/socket module is \
+               selected by cfg(target_arch = \"mips\") listed twice, as for the signals. An \
+               SCM_RIGHTS control message built with it is ignored by the kernel: the fd \
+               never arrives.",
+        instead: "pidfd_sys::socket::SOL_SOCKET (checked against linux-raw-sys)",
     },
     Erratum {
         krate: "libc 0.2.191",
@@ -160,6 +174,19 @@ mod checks {
         SIGSYS = SIGSYS;
     }
     const_assert_eq!(signal::NSIG, lrs::_NSIG as i32);
+    const_assert_eq!(signal::SIG_BLOCK, lrs::SIG_BLOCK as i32);
+    const_assert_eq!(signal::SIG_UNBLOCK, lrs::SIG_UNBLOCK as i32);
+    const_assert_eq!(signal::SIG_SETMASK, lrs::SIG_SETMASK as i32);
+    #[cfg(not(all(
+        any(target_arch = "mips64", target_arch = "mips64r6"),
+        target_env = "gnu"
+    )))]
+    mod libc_sigmask_how {
+        use super::*;
+        const_assert_eq!(signal::SIG_BLOCK, libc::SIG_BLOCK);
+        const_assert_eq!(signal::SIG_UNBLOCK, libc::SIG_UNBLOCK);
+        const_assert_eq!(signal::SIG_SETMASK, libc::SIG_SETMASK);
+    }
     // Erratum: libc 0.2.191 gives x86 signal numbers on mips64 gnu.
     #[cfg(all(
         any(target_arch = "mips64", target_arch = "mips64r6"),
@@ -171,7 +198,29 @@ mod checks {
         const_assert_eq!(signal::SIGCHLD, 18);
         const_assert_eq!(libc::SIGUSR1, 10);
         const_assert_eq!(signal::SIGUSR1, 16);
+        const_assert_eq!(libc::SIG_SETMASK, 2);
+        const_assert_eq!(signal::SIG_SETMASK, 3);
     }
+
+    // --- sockets (SCM_RIGHTS for std-ext's channel) ---
+    const_assert_eq!(
+        crate::socket::SOL_SOCKET,
+        linux_raw_sys::net::SOL_SOCKET as i32
+    );
+    const_assert_eq!(
+        crate::socket::SCM_RIGHTS,
+        linux_raw_sys::net::SCM_RIGHTS as i32
+    );
+    #[cfg(not(all(
+        any(target_arch = "mips64", target_arch = "mips64r6"),
+        target_env = "gnu"
+    )))]
+    const_assert_eq!(crate::socket::SOL_SOCKET, libc::SOL_SOCKET);
+    #[cfg(all(
+        any(target_arch = "mips64", target_arch = "mips64r6"),
+        target_env = "gnu"
+    ))]
+    const_assert_eq!(libc::SOL_SOCKET, 1);
 
     // --- open flags (PIDFD_NONBLOCK = O_NONBLOCK, PIDFD_THREAD = O_EXCL) ---
     const_assert_eq!(PidfdFlags::NONBLOCK.bits(), lrs::O_NONBLOCK);
@@ -310,7 +359,8 @@ mod checks {
     #[allow(
         clippy::cast_possible_truncation,
         clippy::cast_sign_loss,
-        reason = "32-bit requests"
+        clippy::unnecessary_cast,
+        reason = "32-bit requests (c_ulong is u32 on 32-bit targets)"
     )]
     const fn bits(request: libc::Ioctl) -> u32 {
         request as u32

@@ -96,3 +96,14 @@ pub fn pidfd_flags_gap() -> bool {
              PIDFD_NONBLOCK/PIDFD_THREAD bits mean other flags on the host",
         )
 }
+
+/// qemu-user 7.2 writes sparc64's `struct timeval` as if `tv_usec` were 64 bits wide, but
+/// sparc64's `suseconds_t` is an `int` followed by padding: the microseconds land in the
+/// padding and `tv_usec` reads 0 (the seconds are right), in `wait4`, `waitid` and
+/// `getrusage` alike. Where a rusage has whole seconds only (`whole_seconds_only`: both
+/// `tv_usec` are 0) on sparc64 under an emulator: records the gap and returns `true`.
+pub fn timeval_usec_gap(whole_seconds_only: bool) -> bool {
+    cfg!(target_arch = "sparc64")
+        && whole_seconds_only
+        && gap("qemu-user drops tv_usec of sparc64's struct timeval: sub-second CPU times read 0")
+}

@@ -194,3 +194,23 @@ pub fn naive_kill(pid: u32, signal: i32) -> std::io::Result<()> {
         Err(std::io::Error::last_os_error())
     }
 }
+
+unsafe extern "C" {
+    /// POSIX `siginterrupt(3)` (glibc and musl export it; the libc crate does not bind it).
+    fn siginterrupt(signal: libc::c_int, flag: libc::c_int) -> libc::c_int;
+}
+
+/// Installs `handler` for `signal` without `SA_RESTART`, so blocking syscalls it interrupts
+/// fail with `EINTR`.
+///
+/// Through `signal(3)` and `siginterrupt(3)`, which take no struct: libc 0.2.191's
+/// `struct sigaction` has the wrong layout on mips64 glibc (see `pidfd_sys::upstream`).
+pub fn install_interrupting_handler(signal: i32, handler: extern "C" fn(libc::c_int)) {
+    // SAFETY: the caller's handler is a plain `extern "C" fn(c_int)`; tests only pass
+    // async-signal-safe ones (atomics).
+    let previous = unsafe { libc::signal(signal, handler as libc::sighandler_t) };
+    assert_ne!(previous, libc::SIG_ERR, "signal({signal})");
+    // SAFETY: integers only.
+    let rc = unsafe { siginterrupt(signal, 1) };
+    assert_eq!(rc, 0, "siginterrupt({signal})");
+}

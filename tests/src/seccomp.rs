@@ -205,3 +205,46 @@ pub fn install(rules: &[Rule]) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// The rules that refuse `pidfd_core::Spawn`'s clone flavours down to `level`: `none`;
+/// `clone3-vm` (its vfork-style clone3); `vm` (and every `CLONE_VM` clone); `vm+clone3`
+/// (and every clone3); `pidfd` (every clone3, and every clone with `CLONE_PIDFD`: pid mode).
+///
+/// # Panics
+///
+/// For an unknown level.
+pub fn spawn_fallback_rules(level: &str) -> Vec<Rule> {
+    let vm = u32::try_from(libc::CLONE_VM).unwrap();
+    let pidfd_flag = u32::try_from(libc::CLONE_PIDFD).unwrap();
+    let no_vfork = Rule {
+        nr: libc::SYS_clone,
+        when: When::Arg0HasAnyOf(vm),
+        errno: libc::EPERM,
+    };
+    // Spawn's vfork-style clone3 passes the 88-byte clone_args size, its fork-style one 64.
+    // (glibc's pthread_create passes 88 too; on ENOSYS it falls back to clone.)
+    let no_clone3_vfork = Rule {
+        nr: libc::SYS_clone3,
+        when: When::Arg1Is(88),
+        errno: libc::ENOSYS,
+    };
+    let no_clone3 = Rule {
+        nr: libc::SYS_clone3,
+        when: When::Always,
+        errno: libc::ENOSYS,
+    };
+    let no_clone_pidfd = Rule {
+        nr: libc::SYS_clone,
+        when: When::Arg0HasAnyOf(pidfd_flag),
+        errno: libc::EINVAL,
+    };
+    let rules: &[Rule] = match level {
+        "none" => &[],
+        "clone3-vm" => &[no_clone3_vfork],
+        "vm" => &[no_clone3_vfork, no_vfork],
+        "vm+clone3" => &[no_vfork, no_clone3],
+        "pidfd" => &[no_clone_pidfd, no_clone3],
+        other => panic!("unknown level {other}"),
+    };
+    rules.to_vec()
+}

@@ -133,46 +133,8 @@ fn process_scenario() {
 }
 
 /// Refuses spawn strategies one by one, then spawns and reports what was used.
-/// The seccomp rules that refuse Spawn's clone flavours down to `level`.
-fn fallback_rules(level: &str) -> Vec<seccomp::Rule> {
-    use pidfd_tests::seccomp::{Rule, When};
-    let vm = u32::try_from(libc::CLONE_VM).unwrap();
-    let pidfd_flag = u32::try_from(libc::CLONE_PIDFD).unwrap();
-    let no_vfork = Rule {
-        nr: libc::SYS_clone,
-        when: When::Arg0HasAnyOf(vm),
-        errno: libc::EPERM,
-    };
-    // Spawn's vfork-style clone3 passes the 88-byte clone_args size, its fork-style one 64.
-    // (glibc's pthread_create passes 88 too; on ENOSYS it falls back to clone.)
-    let no_clone3_vfork = Rule {
-        nr: libc::SYS_clone3,
-        when: When::Arg1Is(88),
-        errno: libc::ENOSYS,
-    };
-    let no_clone3 = Rule {
-        nr: libc::SYS_clone3,
-        when: When::Always,
-        errno: libc::ENOSYS,
-    };
-    let no_clone_pidfd = Rule {
-        nr: libc::SYS_clone,
-        when: When::Arg0HasAnyOf(pidfd_flag),
-        errno: libc::EINVAL,
-    };
-    let rules: &[Rule] = match level {
-        "none" => &[],
-        "clone3-vm" => &[no_clone3_vfork],
-        "vm" => &[no_clone3_vfork, no_vfork],
-        "vm+clone3" => &[no_vfork, no_clone3],
-        "pidfd" => &[no_clone_pidfd, no_clone3],
-        other => panic!("unknown level {other}"),
-    };
-    rules.to_vec()
-}
-
 fn spawn_fallback_scenario(level: &str) {
-    if !seccomp::install_or_gap(&fallback_rules(level)) {
+    if !seccomp::install_or_gap(&seccomp::spawn_fallback_rules(level)) {
         return;
     }
     let process = pidfd_core::Spawn::new("sh")
@@ -234,7 +196,7 @@ fn handler_isolation_scenario(level: &str) {
     let fifo_c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
     // SAFETY: a NUL-terminated path.
     assert_eq!(unsafe { libc::mkfifo(fifo_c.as_ptr(), 0o600) }, 0);
-    let rules = fallback_rules(level);
+    let rules = seccomp::spawn_fallback_rules(level);
     if !rules.is_empty() && pidfd_tests::emulator::emulator().is_some() {
         // (The filter goes on a thread, which must not panic; the marker decides.)
         say("gap", seccomp::EMULATOR_GAP);
@@ -294,7 +256,7 @@ fn cgroup_fallback_scenario(level: &str) {
         }
     };
     let cgroup = leaf.open().unwrap();
-    if !seccomp::install_or_gap(&fallback_rules(level)) {
+    if !seccomp::install_or_gap(&seccomp::spawn_fallback_rules(level)) {
         return;
     }
     match pidfd_core::Spawn::new("sleep")
@@ -390,19 +352,7 @@ extern "C" fn count_alarm(_: libc::c_int) {
 fn eintr_scenario() {
     // SIGALRM every millisecond, with a handler installed *without* SA_RESTART: every
     // blocking syscall in this process keeps failing with EINTR.
-    // SAFETY: sigaction is plain data; all-zero is valid.
-    let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
-    action.sa_sigaction = count_alarm as *const () as usize;
-    action.sa_flags = 0;
-    // SAFETY: installs an async-signal-safe handler (one atomic add).
-    let ret = unsafe {
-        libc::sigaction(
-            pidfd_sys::signal::SIGALRM,
-            &raw const action,
-            std::ptr::null_mut(),
-        )
-    };
-    assert_eq!(ret, 0);
+    pidfd_tests::install_interrupting_handler(pidfd_sys::signal::SIGALRM, count_alarm);
     let tick = libc::timeval {
         tv_sec: 0,
         tv_usec: 1000,

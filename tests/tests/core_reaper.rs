@@ -1,7 +1,8 @@
 //! `pidfd_core::Reaper` against the real kernel: a thousand children exiting in random
 //! order, children dead before being added, removal, non-children, a child reaped by
-//! someone else, a hand-written `poll(2)` loop on the epoll fd, timeouts, `EINTR`, and pid
-//! mode (refused with `Unsupported`, in a re-exec'd child with `PIDFD_DISABLE=1`).
+//! someone else, a hand-written `poll(2)` loop on the epoll fd, timeouts, `EINTR`, and the
+//! pid-mode fallback (re-exec'd children with `PIDFD_DISABLE=1` and with seccomp refusing
+//! every pidfd).
 
 #![allow(
     unsafe_code,
@@ -16,7 +17,8 @@ use std::time::{Duration, Instant};
 
 use pidfd_core::{Exit, Mode, PidFd, Process, Reaper, Spawn, Watched, probe};
 use pidfd_tests::emulator::{gap, pidfd_info_exit_works};
-use pidfd_tests::scenario::{Scenarios, say};
+use pidfd_tests::scenario::{Scenarios, say, wait_outcome};
+use pidfd_tests::seccomp;
 
 const SCENARIOS: Scenarios = Scenarios::new("PIDFD_REAPER_SCENARIO");
 
@@ -387,14 +389,34 @@ fn eintr_continues_the_wait() {
     assert_eq!(out["interrupted"], "true");
 }
 
+fn assert_pid_mode_fallback(out: &pidfd_tests::scenario::Report) {
+    assert_eq!(out["mode"], "Pid", "{out:?}");
+    assert_eq!(out["reported"], "20", "{out:?}");
+    assert_eq!(out["wrong"], "0", "{out:?}");
+    assert_eq!(out["early"], "Some(7)", "{out:?}");
+    assert_eq!(out["removed_reported"], "false", "{out:?}");
+    assert_eq!(out["removed_wait"], "exit Some(9)", "{out:?}");
+    assert_eq!(out["non_child"], "Unsupported", "{out:?}");
+    assert_eq!(out["len"], "0", "{out:?}");
+}
+
 #[test]
-fn pid_mode_processes_are_unsupported() {
-    let Some(out) = SCENARIOS.run("pid-mode", &[(probe::DISABLE_ENV, "1")]) else {
+fn pid_mode_fallback_with_pidfds_disabled() {
+    let Some(out) = SCENARIOS.run("pid-mode:disabled", &[(probe::DISABLE_ENV, "1")]) else {
         return;
     };
-    assert_eq!(out["mode"], "Pid");
-    assert_eq!(out["add"], "Unsupported");
-    assert_eq!(out["len"], "0");
+    assert_pid_mode_fallback(&out);
+}
+
+#[test]
+fn pid_mode_fallback_under_seccomp_enosys() {
+    let Some(out) = SCENARIOS.run("pid-mode:seccomp", &[]) else {
+        return;
+    };
+    if out.contains_key("gap") {
+        return;
+    }
+    assert_pid_mode_fallback(&out);
 }
 
 #[test]
@@ -402,17 +424,71 @@ fn pid_mode_processes_are_unsupported() {
 fn scenario_child() {
     match SCENARIOS.current().as_str() {
         "eintr" => eintr_scenario(),
-        "pid-mode" => {
-            let process = Spawn::new("sh").args(["-c", "exit 0"]).spawn().unwrap();
-            say("mode", format_args!("{:?}", process.mode()));
-            let mut reaper = Reaper::new().unwrap();
-            let error = reaper.add(process, ()).unwrap_err();
-            say("add", format_args!("{:?}", error.kind()));
-            say("len", reaper.len());
+        "pid-mode:disabled" => pid_mode_scenario(),
+        "pid-mode:seccomp" => {
+            let mut rules = seccomp::spawn_fallback_rules("pidfd");
+            rules.push(seccomp::Rule {
+                nr: pidfd_sys::nr::SYS_pidfd_open,
+                when: seccomp::When::Always,
+                errno: libc::ENOSYS,
+            });
+            if seccomp::install_or_gap(&rules) {
+                pid_mode_scenario();
+            } else {
+                say("gap", true);
+            }
         }
         other => panic!("unknown scenario {other:?}"),
     }
     say("done", true);
+}
+
+/// Pid mode: 20 children exiting in random order, one that exited before being added, one
+/// removed before its exit, and a non-child (refused).
+fn pid_mode_scenario() {
+    let start = |script: &str| Spawn::new("sh").args(["-c", script]).spawn().unwrap();
+    let early = start("exit 7");
+    say("mode", format_args!("{:?}", early.mode()));
+    let mut reaper = Reaper::new().unwrap();
+    // Exited (not reaped) before being added: reported at once, with its status.
+    std::thread::sleep(Duration::from_millis(200));
+    reaper.add(early, 7).unwrap();
+    let exit = reaper.try_next_exit().unwrap();
+    say(
+        "early",
+        format_args!("{:?}", exit.and_then(|exit| code(&exit))),
+    );
+    // Twenty children in a shuffled order of exit times.
+    for i in 0..20 {
+        let delay = (i * 7) % 20;
+        let child = start(&format!("sleep 0.{delay:02}; exit {i}"));
+        reaper.add(child, i).unwrap();
+    }
+    let removed = start("sleep 0.1; exit 9");
+    let removed_key = reaper.add(removed, 99).unwrap();
+    let (_, removed) = reaper.remove(removed_key).unwrap();
+    // A pid-mode handle to a process that is not our child cannot be waited for.
+    let non_child = Process::with_mode(1, Mode::Pid).unwrap();
+    let refused = reaper.add(non_child, 100).unwrap_err();
+    say("non_child", format_args!("{:?}", refused.kind()));
+    let mut reported = 0;
+    let mut wrong = 0;
+    let mut removed_reported = false;
+    while let Some(exit) = reaper.next_exit(Some(PATIENCE)).unwrap() {
+        reported += 1;
+        removed_reported |= exit.token == 99;
+        if code(&exit) != Some(exit.token) {
+            wrong += 1;
+        }
+    }
+    say("reported", reported);
+    say("wrong", wrong);
+    say("removed_reported", removed_reported);
+    let Watched::Process(removed) = removed else {
+        panic!("added as a Process");
+    };
+    say("removed_wait", wait_outcome(removed.wait()));
+    say("len", reaper.len());
 }
 
 extern "C" fn on_usr1(_: libc::c_int) {}
@@ -421,19 +497,7 @@ extern "C" fn on_usr1(_: libc::c_int) {}
 /// `SA_RESTART`; `epoll_wait` is never restarted anyway): a timeout still runs its full
 /// length, and an exit is still reported.
 fn eintr_scenario() {
-    // SAFETY: sigaction is plain data; all-zero is valid (empty mask, no flags).
-    let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
-    action.sa_sigaction = on_usr1 as extern "C" fn(libc::c_int) as libc::sighandler_t;
-    // SAFETY: installs an empty, async-signal-safe handler for SIGUSR1 in this process,
-    // which only this scenario uses.
-    let rc = unsafe {
-        libc::sigaction(
-            pidfd_sys::signal::SIGUSR1,
-            &raw const action,
-            std::ptr::null_mut(),
-        )
-    };
-    assert_eq!(rc, 0, "sigaction");
+    pidfd_tests::install_interrupting_handler(pidfd_sys::signal::SIGUSR1, on_usr1);
     let Some(process) = spawn_sh("sleep 0.3; exit 5") else {
         return;
     };

@@ -5,14 +5,18 @@
 //! * **sigchld-scan** — `SIGCHLD` blocked and received with `sigtimedwait`; on each signal
 //!   `Process::try_wait` on every outstanding child (the O(N)-per-signal pattern);
 //! * **waitpid(-1)** — a blocking `waitpid(-1)` loop (fast, but steals every child of the
-//!   process, so a library cannot use it).
+//!   process, so a library cannot use it);
+//! * **tokio** — `tokio::process::Child::wait` for every child, one task each, on a
+//!   current-thread runtime (the children are started by `tokio::process::Command`, since
+//!   tokio cannot adopt a child it did not spawn; `SIGCHLD` is unblocked for this round,
+//!   which tokio's signal driver needs).
 //!
 //! Each child is `sh -c 'read x; exec sleep 0.NNN'` (started with `pidfd_core::Spawn`) with
 //! its stdin on a shared pipe: all of them are spawned first (not measured), then the pipe
 //! is closed, which starts every child's random sleep at once. The reaping phase — from the
 //! close to the last reaped child — is measured: supervisor CPU time (`getrusage(RUSAGE_SELF)`
 //! user + system, which excludes children) per reaped child, and wall time. Small N run
-//! several rounds (about 1000 children per method in all). tokio is not compared.
+//! several rounds (about 1000 children per method in all).
 //!
 //! Run: `cargo bench -p pidfd-core --bench reap [-- --sizes 10,100,1000,4000]`. The soft
 //! `RLIMIT_NOFILE` is raised to the hard limit; a size that needs more fds (two per child
@@ -40,9 +44,15 @@ enum Method {
     Reaper,
     SigchldScan,
     WaitpidAny,
+    Tokio,
 }
 
-const METHODS: [Method; 3] = [Method::Reaper, Method::SigchldScan, Method::WaitpidAny];
+const METHODS: [Method; 4] = [
+    Method::Reaper,
+    Method::SigchldScan,
+    Method::WaitpidAny,
+    Method::Tokio,
+];
 
 impl Method {
     fn name(self) -> &'static str {
@@ -50,6 +60,7 @@ impl Method {
             Method::Reaper => "reaper",
             Method::SigchldScan => "sigchld-scan",
             Method::WaitpidAny => "waitpid(-1)",
+            Method::Tokio => "tokio",
         }
     }
 }
@@ -145,17 +156,19 @@ struct Sample {
     wakeups: usize,
 }
 
+/// The child's script: wait for the pipe to close, then sleep a random 0-500 ms.
+fn script(rng: &mut XorShift) -> String {
+    let millis = rng.next() % 501;
+    format!("read x; exec sleep {}.{:03}", millis / 1000, millis % 1000)
+}
+
 /// Spawns `n` children blocked on the pipe; returns them (pid order) and the write end.
 fn spawn_children(n: usize, rng: &mut XorShift) -> std::io::Result<(Vec<Process>, OwnedFd)> {
     let (read_end, write_end) = pipe();
     let mut children = Vec::with_capacity(n);
     for _ in 0..n {
-        let millis = rng.next() % 501;
         let process = Spawn::new("sh")
-            .args([
-                "-c",
-                &format!("read x; exec sleep {}.{:03}", millis / 1000, millis % 1000),
-            ])
+            .args(["-c", &script(rng)])
             .stdin(read_end.try_clone()?)
             .signal_mask(&[])
             .spawn()?;
@@ -164,7 +177,74 @@ fn spawn_children(n: usize, rng: &mut XorShift) -> std::io::Result<(Vec<Process>
     Ok((children, write_end))
 }
 
+/// Blocks or unblocks `SIGCHLD` in this, the only, thread.
+fn set_sigchld_blocked(blocked: bool) {
+    let how = if blocked {
+        pidfd_sys::signal::SIG_BLOCK
+    } else {
+        pidfd_sys::signal::SIG_UNBLOCK
+    };
+    let set = sigchld_set();
+    // SAFETY: changes this thread's mask from a valid set.
+    let rc = unsafe { libc::pthread_sigmask(how, &raw const set, std::ptr::null_mut()) };
+    assert_eq!(rc, 0, "pthread_sigmask");
+}
+
+/// The tokio round: children started by tokio, one `wait` task per child.
+fn tokio_round(n: usize, rng: &mut XorShift) -> std::io::Result<Sample> {
+    let set = sigchld_set();
+    while wait_sigchld(&set, Duration::ZERO) {}
+    set_sigchld_blocked(false);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
+    let (read_end, write_end) = pipe();
+    let children = {
+        let _context = runtime.enter();
+        let mut children = Vec::with_capacity(n);
+        for _ in 0..n {
+            let child = tokio::process::Command::new("sh")
+                .args(["-c", &script(rng)])
+                .stdin(read_end.try_clone()?)
+                .spawn()?;
+            children.push(child);
+        }
+        children
+    };
+    drop(read_end);
+    let (cpu, wall) = (cpu_time(), Instant::now());
+    drop(write_end);
+    let statuses = runtime.block_on(async move {
+        let tasks: Vec<_> = children
+            .into_iter()
+            .map(|mut child| tokio::spawn(async move { child.wait().await }))
+            .collect();
+        let mut statuses = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            statuses.push(task.await.expect("wait task").expect("wait"));
+        }
+        statuses
+    });
+    let sample = Sample {
+        cpu: cpu_time() - cpu,
+        wall: wall.elapsed(),
+        reaped: statuses.len(),
+        wakeups: 0,
+    };
+    drop(runtime);
+    set_sigchld_blocked(true);
+    assert_eq!(statuses.len(), n, "tokio");
+    assert!(
+        statuses.iter().all(ExitStatus::success),
+        "tokio: a child failed"
+    );
+    Ok(sample)
+}
+
 fn round(method: Method, n: usize, rng: &mut XorShift) -> std::io::Result<Sample> {
+    if method == Method::Tokio {
+        return tokio_round(n, rng);
+    }
     let (children, release) = spawn_children(n, rng)?;
     let set = sigchld_set();
     // Forget the SIGCHLDs of earlier rounds.
@@ -213,6 +293,7 @@ fn round(method: Method, n: usize, rng: &mut XorShift) -> std::io::Result<Sample
             drop(done);
             sample
         }
+        Method::Tokio => unreachable!("handled by tokio_round"),
         Method::WaitpidAny => {
             let by_pid: HashMap<i32, Process> = children
                 .into_iter()
@@ -279,12 +360,10 @@ fn main() {
     let nofile = raise_nofile();
     // Block SIGCHLD for the whole (single-threaded) benchmark: the scan loop receives it
     // with sigtimedwait; the others ignore it.
-    let set = sigchld_set();
-    // SAFETY: blocks SIGCHLD in this, the only, thread.
-    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &raw const set, std::ptr::null_mut()) };
+    set_sigchld_blocked(true);
 
     let mut rng = XorShift(0x2545_f491);
-    let mut results: Vec<(usize, [Sample; 3])> = Vec::new();
+    let mut results: Vec<(usize, [Sample; 4])> = Vec::new();
     for &n in &sizes {
         let needed = u64::try_from(n).unwrap_or(u64::MAX) * 2 + 64;
         if needed > nofile {
@@ -292,7 +371,7 @@ fn main() {
             continue;
         }
         let rounds = (1000 / n).clamp(1, 10);
-        let mut totals = [Sample::default(); 3];
+        let mut totals = [Sample::default(); 4];
         let mut failed = None;
         for _ in 0..rounds {
             for (slot, method) in METHODS.into_iter().enumerate() {
@@ -332,15 +411,21 @@ fn main() {
         let rounds = totals[0].reaped / n;
         let wall = |s: &Sample| s.wall.as_secs_f64() * 1000.0 / rounds as f64;
         for (method, sample) in METHODS.iter().zip(totals) {
+            // tokio's wake-ups happen inside the runtime: not counted.
+            let wakeups = if *method == Method::Tokio {
+                "-".to_owned()
+            } else {
+                format!("{:.2}", sample.wakeups as f64 / sample.reaped as f64)
+            };
             println!(
-                "{:>6} {:>13} {:>9.1} us {:>7.2}x {:>8.1} ms {:>7.2}x {:>10.2}",
+                "{:>6} {:>13} {:>9.1} us {:>7.2}x {:>8.1} ms {:>7.2}x {:>10}",
                 n,
                 method.name(),
                 per_child(sample),
                 per_child(sample) / per_child(&totals[0]),
                 wall(sample),
                 wall(sample) / wall(&totals[0]),
-                sample.wakeups as f64 / sample.reaped as f64,
+                wakeups,
             );
         }
     }

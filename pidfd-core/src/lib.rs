@@ -8,14 +8,15 @@
 //! * [`Spawn`] — start a program; the returned [`Process`] holds a pidfd from
 //!   `clone(CLONE_PIDFD)` itself, at vfork speed, with step-by-step fallbacks.
 //! * [`Reaper`] — wait for the exits of many processes (children or not) through one epoll
-//!   fd, each reported once with a user token; O(1) work per exit (Linux 5.3/5.4+).
+//!   fd, each reported once with a user token; O(1) work per exit (Linux 5.3/5.4+), and a
+//!   `SIGCHLD`-signalfd fallback for pid-mode children.
 //! * [`fork`] — `fork(2)` returning the child's pidfd (the missing `pidfd_fork`).
 //! * [`probe`] — which pidfd features this kernel allows, probed once and cached, with the
 //!   `PIDFD_DISABLE=1` opt-out.
 //!
 //! Every fallible call returns [`std::io::Result`]; exit statuses are
 //! [`std::process::ExitStatus`]. [`Spawn`] starts programs with a pidfd that comes from the
-//! clone itself (file actions, spawn attributes and cgroups are still to come).
+//! clone itself, with posix_spawn-style file actions and attributes and `CLONE_INTO_CGROUP`.
 //!
 //! # Example
 //!

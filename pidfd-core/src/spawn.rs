@@ -42,6 +42,12 @@ use crate::{PidFd, Process, probe};
 /// The builder can spawn many times; each `stdin`/`stdout`/`stderr` fd is duplicated into
 /// every child.
 ///
+/// Signals in the child: every handler the parent caught is reset to the default, ignored
+/// signals stay ignored (POSIX exec semantics) — except `SIGPIPE`, which is always reset to
+/// the default like `std::process::Command` does, since the Rust runtime ignores it in the
+/// parent and programs such as `yes | head` rely on dying of it. [`Spawn::default_signals`]
+/// resets more; [`Spawn::signal_mask`] sets the mask (default: the parent's).
+///
 /// # Example
 ///
 /// ```
@@ -249,7 +255,8 @@ impl Spawn {
 
     /// Signals whose disposition is reset to the default in the child — in particular ones
     /// the parent ignores, which would otherwise stay ignored across exec (like
-    /// `POSIX_SPAWN_SETSIGDEF`). Caught signals are always reset.
+    /// `POSIX_SPAWN_SETSIGDEF`). Caught signals are always reset, and so is `SIGPIPE` (see
+    /// [`Spawn`]).
     pub fn default_signals(&mut self, signals: &[i32]) -> &mut Spawn {
         self.attributes.default_signals = signals.to_vec();
         self
@@ -469,7 +476,12 @@ impl Prepared {
                 .as_deref()
                 .map(signal_set)
                 .transpose()?,
-            default_signals: signal_set(&spawn.attributes.default_signals)?,
+            default_signals: signal_set(
+                &[pidfd_sys::signal::SIGPIPE]
+                    .into_iter()
+                    .chain(spawn.attributes.default_signals.iter().copied())
+                    .collect::<Vec<_>>(),
+            )?,
             file_actions: spawn
                 .file_actions
                 .iter()

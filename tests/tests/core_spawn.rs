@@ -252,6 +252,21 @@ fn signal_mask_and_default_signals_attributes() {
     unsafe { libc::signal(pidfd_sys::signal::SIGUSR2, libc::SIG_DFL) };
     assert_eq!(status_mask(&inherited, "SigIgn:") & usr2, usr2);
     assert_eq!(status_mask(&reset, "SigIgn:") & usr2, 0);
+    // SIGPIPE (13 everywhere): the Rust runtime ignores it in this process, and Spawn resets
+    // it in every child, as std's Command does.
+    let pipe = 1_u64 << (pidfd_sys::signal::SIGPIPE - 1);
+    let own = std::fs::read_to_string("/proc/self/status").unwrap();
+    assert_eq!(
+        status_mask(&own, "SigIgn:") & pipe,
+        pipe,
+        "the test runs with SIGPIPE ignored"
+    );
+    assert_eq!(
+        status_mask(&inherited, "SigIgn:") & pipe,
+        0,
+        "SIGPIPE reset"
+    );
+    assert_eq!(status_mask(&reset, "SigIgn:") & pipe, 0, "SIGPIPE reset");
     let error = Spawn::new("true").signal_mask(&[0]).spawn().unwrap_err();
     assert_eq!(error.kind(), ErrorKind::InvalidInput);
 }

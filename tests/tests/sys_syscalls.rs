@@ -545,25 +545,29 @@ unsafe extern "C" fn on_stack_child(arg: *mut std::ffi::c_void) -> ! {
     unsafe { libc::_exit(7) }
 }
 
+/// `clone3_on_stack` with `args` that it refuses before making any syscall.
+fn clone3_on_stack_refused(mut args: clone_args) -> Result<i32, Errno> {
+    // SAFETY: refused before any syscall (no stack, or no implementation on this arch).
+    unsafe {
+        syscalls::clone3_on_stack(
+            &mut args,
+            CLONE_ARGS_SIZE_VER0,
+            on_stack_child,
+            std::ptr::null_mut(),
+        )
+    }
+}
+
 #[test]
 fn clone3_on_stack_runs_the_child_on_its_stack_with_shared_memory() {
     if !syscalls::CLONE3_ON_STACK {
         // Other architectures: ENOSYS without a syscall, checked here.
-        let mut args = clone_args {
+        let args = clone_args {
             stack: 4096,
             stack_size: 4096,
             ..clone_args::default()
         };
-        // SAFETY: refused before any syscall on these architectures.
-        let result = unsafe {
-            syscalls::clone3_on_stack(
-                &mut args,
-                CLONE_ARGS_SIZE_VER0,
-                on_stack_child,
-                std::ptr::null_mut(),
-            )
-        };
-        assert_eq!(result, Err(Errno::NOSYS));
+        assert_eq!(clone3_on_stack_refused(args), Err(Errno::NOSYS));
         return;
     }
     let mut stack = vec![0_u128; 4096]; // 64 KiB, 16-byte aligned
@@ -603,15 +607,8 @@ fn clone3_on_stack_runs_the_child_on_its_stack_with_shared_memory() {
     drop(stack);
 
     // A missing stack is refused before any syscall.
-    let mut args = clone_args::default();
-    // SAFETY: refused before any syscall.
-    let result = unsafe {
-        syscalls::clone3_on_stack(
-            &mut args,
-            CLONE_ARGS_SIZE_VER0,
-            on_stack_child,
-            std::ptr::null_mut(),
-        )
-    };
-    assert_eq!(result, Err(Errno::INVAL));
+    assert_eq!(
+        clone3_on_stack_refused(clone_args::default()),
+        Err(Errno::INVAL)
+    );
 }

@@ -33,6 +33,7 @@ use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::fmt;
 use std::io::{self, Write};
+use std::process::ExitCode;
 
 /// A command-line mistake: the message to print before the usage text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,6 +197,27 @@ impl Tool {
         let mut stderr = io::stderr().lock();
         let _ = writeln!(stderr, "{}: {message}", self.name);
         let _ = stderr.write_all(self.usage.as_bytes());
+    }
+
+    /// What `main` makes of its argument parser's result: the options to run with, or the
+    /// exit code to return at once — success after printing the help (`Ok(None)`), and
+    /// `usage_code` after printing a usage error.
+    pub fn options<T>(
+        &self,
+        parsed: Result<Option<T>, UsageError>,
+        usage_code: u8,
+    ) -> Result<T, ExitCode> {
+        match parsed {
+            Ok(Some(options)) => Ok(options),
+            Ok(None) => {
+                self.print_help();
+                Err(ExitCode::SUCCESS)
+            }
+            Err(error) => {
+                self.usage_error(error);
+                Err(ExitCode::from(usage_code))
+            }
+        }
     }
 }
 

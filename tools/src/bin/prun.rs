@@ -226,16 +226,9 @@ fn final_code(status: ExitStatus, timed_out: bool) -> u8 {
 }
 
 fn main() -> ExitCode {
-    let options = match parse(Parser::from_env()) {
-        Ok(Some(options)) => options,
-        Ok(None) => {
-            TOOL.print_help();
-            return ExitCode::SUCCESS;
-        }
-        Err(error) => {
-            TOOL.usage_error(error);
-            return ExitCode::from(FAILED);
-        }
+    let options = match TOOL.options(parse(Parser::from_env()), FAILED) {
+        Ok(options) => options,
+        Err(code) => return code,
     };
     let command = options.command.to_string_lossy().into_owned();
 

@@ -93,16 +93,9 @@ fn outcome(status: Option<ExitStatus>) -> String {
 }
 
 fn main() -> ExitCode {
-    let options = match parse(Parser::from_env()) {
-        Ok(Some(options)) => options,
-        Ok(None) => {
-            TOOL.print_help();
-            return ExitCode::SUCCESS;
-        }
-        Err(error) => {
-            TOOL.usage_error(error);
-            return ExitCode::from(2);
-        }
+    let options = match TOOL.options(parse(Parser::from_env()), 2) {
+        Ok(options) => options,
+        Err(code) => return code,
     };
 
     // Without pidfds a process that is not our child can only be polled for: refuse

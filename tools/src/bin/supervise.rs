@@ -76,16 +76,9 @@ fn start(command: &[OsString], index: usize) -> io::Result<Process> {
 }
 
 fn main() -> ExitCode {
-    let (count, command) = match parse(Parser::from_env()) {
-        Ok(Some(parsed)) => parsed,
-        Ok(None) => {
-            TOOL.print_help();
-            return ExitCode::SUCCESS;
-        }
-        Err(error) => {
-            TOOL.usage_error(error);
-            return ExitCode::from(2);
-        }
+    let (count, command) = match TOOL.options(parse(Parser::from_env()), 2) {
+        Ok(options) => options,
+        Err(code) => return code,
     };
     let mut all_ok = true;
     let mut reaper = match Reaper::new() {

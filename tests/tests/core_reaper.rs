@@ -413,9 +413,6 @@ fn pid_mode_fallback_under_seccomp_enosys() {
     let Some(out) = SCENARIOS.run("pid-mode:seccomp", &[]) else {
         return;
     };
-    if out.contains_key("gap") {
-        return;
-    }
     assert_pid_mode_fallback(&out);
 }
 
@@ -432,10 +429,9 @@ fn scenario_child() {
                 when: seccomp::When::Always,
                 errno: libc::ENOSYS,
             });
+            // (Under qemu-user, which refuses filters, this reports the gap itself.)
             if seccomp::install_or_gap(&rules) {
                 pid_mode_scenario();
-            } else {
-                say("gap", true);
             }
         }
         other => panic!("unknown scenario {other:?}"),

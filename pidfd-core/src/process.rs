@@ -422,6 +422,21 @@ impl Process {
         self.wait_step(Some(Duration::ZERO))
     }
 
+    /// [`Process::try_wait`] for a caller that already saw the pidfd readable (the
+    /// [`crate::Reaper`]): goes straight to the non-blocking `waitid`, without the `poll(2)`
+    /// that tells a running non-child (`ECHILD` either way) from an exited one — the caller
+    /// checks readiness itself on `ECHILD`.
+    pub(crate) fn reap_if_exited(&self) -> io::Result<Option<ExitStatus>> {
+        if let Some(status) = self.cached()? {
+            return Ok(Some(status));
+        }
+        match self.borrow() {
+            Ok(borrowed) => self.reap_now(borrowed.as_ref()),
+            Err(error) if error.raw_os_error() == Some(libc::ESRCH) => self.cached(),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Waits up to `timeout` for the child to exit; `Ok(None)` if it still runs. In pid
     /// mode this polls (every 5 ms at most), since a PID cannot be waited on with a timeout.
     ///

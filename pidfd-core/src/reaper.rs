@@ -5,8 +5,9 @@
 //! This module calls `epoll_create1`, `epoll_ctl`, `epoll_wait`, `eventfd`, `signalfd`,
 //! `sigemptyset`/`sigaddset`, `poll`, `read` and `write` through `libc`. Every fd passed to
 //! them is owned by the [`Reaper`] (the epoll fd, the wake-up eventfd, the `SIGCHLD`
-//! signalfd, a [`PidFd`] it holds, or its own duplicate of a [`Process`]'s pidfd) and stays
-//! open for the call; every buffer is a live local of the right size.
+//! signalfd, a [`PidFd`] it holds) or is the pidfd of a [`Process`] it holds, borrowed
+//! through [`Process::with_pidfd`], and stays open for the call; every buffer is a live
+//! local of the right size.
 
 #![allow(
     unsafe_code,
@@ -77,24 +78,28 @@ pub struct Exit<T> {
 }
 
 /// What the reaper keeps per entry.
+///
+/// The fd registered with epoll (`EPOLLIN | EPOLLONESHOT`) is the entry's own: a
+/// [`PidFd`] entry's fd, or a pidfd-mode [`Process`]'s fd. When the reaper reaps a
+/// `Process`, the `Process` closes that fd, which releases the open file and so removes the
+/// registration with no `epoll_ctl` call; `EPOLLONESHOT` makes sure that even a registration
+/// kept alive by a duplicate the user made reports at most once. A `Process` added already
+/// reaped, and a pid-mode `Process`, register nothing.
 struct Entry<T> {
     token: T,
     watched: Watched,
-    /// The fd registered with epoll: the reaper's own duplicate of a [`Process`]'s pidfd
-    /// (the `Process` closes its fd when it reaps, and epoll must be told about a removal
-    /// through an fd that is still open). `None` for a [`PidFd`] entry (its own fd is
-    /// registered), for a `Process` that had already been reaped when it was added, and for
-    /// a pid-mode `Process` (checked by PID instead).
-    dup: Option<OwnedFd>,
 }
 
 impl<T> Entry<T> {
-    /// The fd registered with epoll, if any.
-    fn registered(&self) -> Option<BorrowedFd<'_>> {
-        match (&self.dup, &self.watched) {
-            (Some(dup), _) => Some(dup.as_fd()),
-            (None, Watched::PidFd(pidfd)) => Some(pidfd.as_fd()),
-            (None, Watched::Process(_)) => None,
+    /// Runs `f` with the entry's registered fd while it is open: `None` for a pid-mode or
+    /// reaped `Process` (no fd, or closed by the reap, which removed the registration).
+    fn with_fd<R>(&self, f: impl FnOnce(BorrowedFd<'_>) -> R) -> Option<R> {
+        match &self.watched {
+            Watched::PidFd(pidfd) => Some(f(pidfd.as_fd())),
+            Watched::Process(process) if process.mode() == Mode::PidFd => {
+                process.with_pidfd(|pidfd| f(pidfd.as_fd())).ok()
+            }
+            Watched::Process(_) => None,
         }
     }
 }
@@ -133,9 +138,10 @@ impl<T> Entry<T> {
 ///
 /// No thread, no signal handler, and no change to the signal mask or any disposition: the
 /// reaper does work only inside its own calls. It uses one fd for the epoll instance, one
-/// lazily created eventfd, one lazily created signalfd (pid mode only), and one duplicate fd
-/// per pidfd-mode [`Process`] entry (a [`PidFd`] entry's fd is used as is) — mind
-/// `RLIMIT_NOFILE` with thousands of entries.
+/// lazily created eventfd and one lazily created signalfd (pid mode only); each entry's own
+/// pidfd is registered as is (one-shot), so watching N processes needs N + 3 fds in all.
+/// Per exit it makes one `waitid` and, amortised, part of one `epoll_wait`; reaping a
+/// [`Process`] closes its pidfd, which also ends the registration.
 ///
 /// # Example
 ///
@@ -192,12 +198,20 @@ fn last_error() -> io::Error {
     io::Error::last_os_error()
 }
 
-/// `epoll_ctl(op)` for `fd` with `EPOLLIN` and `key` as the user data.
-fn epoll_ctl(epoll: &OwnedFd, op: libc::c_int, fd: BorrowedFd<'_>, key: u64) -> io::Result<()> {
-    let mut event = libc::epoll_event {
-        events: libc::EPOLLIN as u32,
-        u64: key,
-    };
+/// `epoll_ctl(op)` for `fd` with `key` as the user data: `EPOLLIN`, and `EPOLLONESHOT` for
+/// the entries' pidfds (`oneshot`; re-armed with `EPOLL_CTL_MOD` after spurious readiness).
+fn epoll_ctl(
+    epoll: &OwnedFd,
+    op: libc::c_int,
+    fd: BorrowedFd<'_>,
+    key: u64,
+    oneshot: bool,
+) -> io::Result<()> {
+    let mut events = libc::EPOLLIN as u32;
+    if oneshot {
+        events |= libc::EPOLLONESHOT as u32;
+    }
+    let mut event = libc::epoll_event { events, u64: key };
     // SAFETY: both fds are open for the call; `event` is a live, writable epoll_event.
     if unsafe { libc::epoll_ctl(epoll.as_raw_fd(), op, fd.as_raw_fd(), &raw mut event) } == 0 {
         Ok(())
@@ -246,18 +260,20 @@ enum Looked {
 }
 
 /// Maps the result of a non-blocking reap. `ECHILD` (not our child, or reaped elsewhere with
-/// no status kept) counts as an exit only if the pidfd really is readable.
-fn looked(result: io::Result<Option<ExitStatus>>, fd: BorrowedFd<'_>) -> io::Result<Looked> {
+/// no status kept) counts as an exit only if the pidfd really is readable (`readable`:
+/// `None` when the entry has no fd left).
+fn looked(
+    result: io::Result<Option<ExitStatus>>,
+    readable: impl FnOnce() -> Option<io::Result<bool>>,
+) -> io::Result<Looked> {
     match result {
         Ok(Some(status)) => Ok(Looked::Exited(Some(status))),
         Ok(None) => Ok(Looked::Running),
-        Err(error) if error.raw_os_error() == Some(libc::ECHILD) => {
-            if readable_now(fd)? {
-                Ok(Looked::Exited(None))
-            } else {
-                Ok(Looked::Running)
-            }
-        }
+        Err(error) if error.raw_os_error() == Some(libc::ECHILD) => match readable() {
+            Some(Ok(false)) => Ok(Looked::Running),
+            Some(Ok(true)) | None => Ok(Looked::Exited(None)),
+            Some(Err(error)) => Err(error),
+        },
         Err(error) => Err(error),
     }
 }
@@ -306,43 +322,35 @@ impl<T> Reaper<T> {
     }
 
     /// Watches `process`; its exit will be reported once with `token`. In [`Mode::PidFd`]
-    /// the reaper registers its own duplicate of the pidfd; a [`Mode::Pid`] child is checked
+    /// the reaper registers the process's pidfd; a [`Mode::Pid`] child is checked
     /// by PID (see [`Reaper`], "Pid mode"). A process that was already reaped through this
     /// handle is reported at once with its cached status.
     ///
     /// # Errors
     ///
     /// `Unsupported` for a pid-mode process that is not our child; `EBADF` after
-    /// [`Process::release`]; `EMFILE`/`ENFILE` (the duplicate fd, or the signalfd);
+    /// [`Process::release`]; `EMFILE`/`ENFILE` (the signalfd, or the wake-up eventfd);
     /// `ENOSPC` past the per-user epoll watch limit. On error the process handle is dropped
     /// (which releases it; the process itself is not touched).
     pub fn add(&mut self, process: Process, token: T) -> io::Result<Key> {
         if process.mode() == Mode::Pid {
             return self.add_by_pid(process, token);
         }
-        let dup = match process.with_pidfd(|pidfd| pidfd.as_fd().try_clone_to_owned()) {
-            Ok(dup) => Some(dup?),
-            // Reaped through this handle before being added: the status is cached.
-            Err(error) if error.raw_os_error() == Some(libc::ESRCH) => None,
-            Err(error) => return Err(error),
-        };
         let key = self.new_key();
-        match &dup {
-            Some(dup) => epoll_ctl(&self.epoll, libc::EPOLL_CTL_ADD, dup.as_fd(), key)?,
-            None => {
+        let registered = process.with_pidfd(|pidfd| {
+            epoll_ctl(&self.epoll, libc::EPOLL_CTL_ADD, pidfd.as_fd(), key, true)
+        });
+        match registered {
+            Ok(registered) => registered?,
+            // Reaped through this handle before being added: the status is cached.
+            Err(error) if error.raw_os_error() == Some(libc::ESRCH) => {
                 self.signal_pending()?;
                 self.pending.push_back(key);
             }
+            Err(error) => return Err(error),
         }
         let watched = Watched::Process(process);
-        self.entries.insert(
-            key,
-            Entry {
-                token,
-                watched,
-                dup,
-            },
-        );
+        self.entries.insert(key, Entry { token, watched });
         Ok(Key(key))
     }
 
@@ -360,7 +368,13 @@ impl<T> Reaper<T> {
         };
         if self.sigchld.is_none() {
             let fd = sigchld_fd()?;
-            epoll_ctl(&self.epoll, libc::EPOLL_CTL_ADD, fd.as_fd(), SIGCHLD_KEY)?;
+            epoll_ctl(
+                &self.epoll,
+                libc::EPOLL_CTL_ADD,
+                fd.as_fd(),
+                SIGCHLD_KEY,
+                false,
+            )?;
             self.sigchld = Some(fd);
         }
         let key = self.new_key();
@@ -375,7 +389,6 @@ impl<T> Reaper<T> {
             Entry {
                 token,
                 watched: Watched::Process(process),
-                dup: None,
             },
         );
         Ok(Key(key))
@@ -390,13 +403,12 @@ impl<T> Reaper<T> {
     /// per-user epoll watch limit. On error the pidfd is closed.
     pub fn add_pidfd(&mut self, pidfd: PidFd, token: T) -> io::Result<Key> {
         let key = self.new_key();
-        epoll_ctl(&self.epoll, libc::EPOLL_CTL_ADD, pidfd.as_fd(), key)?;
+        epoll_ctl(&self.epoll, libc::EPOLL_CTL_ADD, pidfd.as_fd(), key, true)?;
         self.entries.insert(
             key,
             Entry {
                 token,
                 watched: Watched::PidFd(pidfd),
-                dup: None,
             },
         );
         Ok(Key(key))
@@ -414,13 +426,27 @@ impl<T> Reaper<T> {
         Some((entry.token, entry.watched))
     }
 
-    /// Takes an entry out of epoll (its fd is still open here).
+    /// Takes an entry out of epoll while its fd is open (the handle goes back to the
+    /// caller, who may add it again). Nothing to do for a reaped `Process`: its fd was
+    /// closed, which removed the registration.
     fn unregister(&self, entry: &Entry<T>) {
-        if let Some(fd) = entry.registered() {
-            // Cannot fail for an fd this reaper registered and still holds open; nothing
-            // useful could be done if it did (the fd is closed right after anyway).
-            let _ = epoll_ctl(&self.epoll, libc::EPOLL_CTL_DEL, fd, 0);
-        }
+        entry.with_fd(|fd| {
+            // ENOENT for a pidfd-mode Process added already reaped (never registered) is
+            // impossible (with_fd is None then); any other failure leaves at worst a
+            // disarmed one-shot registration, which never reports.
+            let _ = epoll_ctl(&self.epoll, libc::EPOLL_CTL_DEL, fd, 0, false);
+        });
+    }
+
+    /// Re-arms the one-shot registration of an entry that was reported readable but is
+    /// still running (spurious readiness).
+    fn rearm(&self, key: u64) -> io::Result<()> {
+        let Some(entry) = self.entries.get(&key) else {
+            return Ok(());
+        };
+        entry
+            .with_fd(|fd| epoll_ctl(&self.epoll, libc::EPOLL_CTL_MOD, fd, key, true))
+            .unwrap_or(Ok(()))
     }
 
     /// Makes the wake-up eventfd readable (creating and registering it on first use).
@@ -435,7 +461,13 @@ impl<T> Reaper<T> {
                 }
                 // SAFETY: a fresh fd that nothing else owns.
                 let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-                epoll_ctl(&self.epoll, libc::EPOLL_CTL_ADD, fd.as_fd(), WAKE_KEY)?;
+                epoll_ctl(
+                    &self.epoll,
+                    libc::EPOLL_CTL_ADD,
+                    fd.as_fd(),
+                    WAKE_KEY,
+                    false,
+                )?;
                 self.wake.insert(fd).as_raw_fd()
             }
         };
@@ -464,17 +496,15 @@ impl<T> Reaper<T> {
         let Some(entry) = self.entries.get(&key) else {
             return Ok(None); // removed (or reported) since it became ready
         };
-        let outcome = match (&entry.watched, entry.registered()) {
-            (Watched::Process(process), Some(fd)) => looked(process.try_wait(), fd)?,
-            (Watched::PidFd(pidfd), Some(fd)) => looked(pidfd.try_wait(), fd)?,
-            // No fd: reaped before it was added (the status is cached), or pid mode.
-            (Watched::Process(process), None) => match process.try_wait()? {
-                Some(status) => Looked::Exited(Some(status)),
-                None => Looked::Running,
-            },
-            (Watched::PidFd(_), None) => Looked::Exited(None),
+        // Readable (or pid mode, or added reaped): reap without another poll first.
+        let result = match &entry.watched {
+            Watched::Process(process) => process.reap_if_exited(),
+            Watched::PidFd(pidfd) => pidfd.try_wait(),
         };
+        let outcome = looked(result, || entry.with_fd(readable_now))?;
         let Looked::Exited(status) = outcome else {
+            // Spurious readiness: the one-shot registration needs re-arming.
+            self.rearm(key)?;
             return Ok(None);
         };
         let Some(entry) = self.entries.remove(&key) else {

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -400,6 +400,99 @@ fn assert_pid_mode_fallback(out: &pidfd_tests::scenario::Report) {
     assert_eq!(out["len"], "0", "{out:?}");
 }
 
+/// The reaper registers each entry's own pidfd (no fd of its own per entry), one-shot: a
+/// duplicate the user keeps never leaves the epoll fd readable after the exit, and handles
+/// given back (removed or reported) can be added again.
+#[test]
+fn registrations_cost_no_fds_and_never_linger() {
+    let Some(out) = SCENARIOS.run("registrations", &[]) else {
+        return;
+    };
+    assert_eq!(out["extra_fds"], "0", "{out:?}");
+    assert_eq!(out["first"], "Some(0)", "{out:?}");
+    assert_eq!(out["readable_after"], "false", "{out:?}");
+    assert_eq!(out["readded_removed"], "Some(5)", "{out:?}");
+    assert_eq!(out["non_child"], "None", "{out:?}");
+    assert_eq!(out["non_child_again"], "None", "{out:?}");
+    assert_eq!(out["len"], "0", "{out:?}");
+}
+
+/// See [`registrations_cost_no_fds_and_never_linger`]; alone in its process for the fd count.
+fn registrations_scenario() {
+    let mut reaper = Reaper::new().unwrap();
+    let children: Vec<Process> = (0..10).map(|_| spawn_sh("sleep 0.2").unwrap()).collect();
+    let before = pidfd_tests::open_fd_count();
+    let keys: Vec<_> = children
+        .into_iter()
+        .map(|child| reaper.add(child, 1).unwrap())
+        .collect();
+    say("extra_fds", pidfd_tests::open_fd_count() - before);
+    for key in keys {
+        let (_, watched) = reaper.remove(key).unwrap();
+        let Watched::Process(child) = watched else {
+            panic!("added as a Process");
+        };
+        child.wait().unwrap();
+    }
+
+    // A duplicate made before adding keeps the open file (and so the registration) alive
+    // after the reap: it must not leave the epoll fd readable.
+    let quick = spawn_sh("exit 0").unwrap();
+    let duplicate = quick
+        .with_pidfd(|pidfd| pidfd.as_fd().try_clone_to_owned())
+        .unwrap()
+        .unwrap();
+    let long = spawn_sh("sleep 30").unwrap();
+    reaper.add(quick, 0).unwrap();
+    let long_key = reaper.add(long, 30).unwrap();
+    let first = reaper.next_exit(Some(PATIENCE)).unwrap().unwrap();
+    say(
+        "first",
+        format_args!("{:?}", (first.token == 0).then(|| code(&first)).flatten()),
+    );
+    say("readable_after", poll_in(reaper.as_raw_fd(), 0));
+    drop(duplicate);
+
+    let (_, watched) = reaper.remove(long_key).unwrap();
+    let Watched::Process(long) = watched else {
+        panic!("added as a Process");
+    };
+    long.kill().unwrap();
+    long.wait().unwrap();
+
+    // Removed, then added again: no EEXIST, and reported when it exits.
+    let again = spawn_sh("sleep 0.2; exit 5").unwrap();
+    let key = reaper.add(again, 4).unwrap();
+    let (_, Watched::Process(again)) = reaper.remove(key).unwrap() else {
+        panic!("added as a Process");
+    };
+    reaper.add(again, 5).unwrap();
+    let exit = reaper.next_exit(Some(PATIENCE)).unwrap().unwrap();
+    say(
+        "readded_removed",
+        format_args!("{:?}", (exit.token == 5).then(|| code(&exit)).flatten()),
+    );
+
+    // A reported non-child handed back and added again: reported again at once.
+    let pidfd = PidFd::open(grandchild("0.1")).unwrap();
+    reaper.add_pidfd(pidfd, 6).unwrap();
+    let exit = reaper.next_exit(Some(PATIENCE)).unwrap().unwrap();
+    say(
+        "non_child",
+        format_args!("{:?}", exit.status.filter(|_| exit.token == 6)),
+    );
+    let Watched::PidFd(pidfd) = exit.watched else {
+        panic!("added as a PidFd");
+    };
+    reaper.add_pidfd(pidfd, 7).unwrap();
+    let exit = reaper.try_next_exit().unwrap().unwrap();
+    say(
+        "non_child_again",
+        format_args!("{:?}", exit.status.filter(|_| exit.token == 7)),
+    );
+    say("len", reaper.len());
+}
+
 #[test]
 fn pid_mode_fallback_with_pidfds_disabled() {
     let Some(out) = SCENARIOS.run("pid-mode:disabled", &[(probe::DISABLE_ENV, "1")]) else {
@@ -421,6 +514,7 @@ fn pid_mode_fallback_under_seccomp_enosys() {
 fn scenario_child() {
     match SCENARIOS.current().as_str() {
         "eintr" => eintr_scenario(),
+        "registrations" => registrations_scenario(),
         "pid-mode:disabled" => pid_mode_scenario(),
         "pid-mode:seccomp" => {
             let mut rules = seccomp::spawn_fallback_rules("pidfd");

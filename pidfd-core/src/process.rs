@@ -214,7 +214,14 @@ impl Process {
         Self::from_pidfd_with_pid(pidfd, pid)
     }
 
-    fn from_pidfd_with_pid(pidfd: PidFd, pid: u32) -> Process {
+    /// A pidfd-mode handle that takes ownership of `pidfd`, whose process has (or had) the
+    /// PID `pid` in this process's PID namespace — for callers that already know it (e.g. the
+    /// child said so itself), so that no syscall is made and nothing can fail. Signals and
+    /// waits go through the pidfd; `pid` is only what [`Process::pid`] reports, so a wrong
+    /// number there misreports the PID but never reaches another process.
+    ///
+    /// Needs Linux 5.4 for waiting (`waitid(P_PIDFD)`), 5.1 for signalling.
+    pub fn from_pidfd_with_pid(pidfd: PidFd, pid: u32) -> Process {
         Process {
             pid,
             handle: Handle::PidFd {

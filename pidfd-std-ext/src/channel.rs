@@ -1,14 +1,18 @@
-//! The channel from children to their parent: one `SOCK_SEQPACKET` socket pair per process,
-//! the `pre_exec` hooks that send a child's own pidfd over it with `SCM_RIGHTS` (or retract
-//! it), and the parent's non-blocking receive side. Also the two raw liveness checks the
-//! registry uses.
+//! The channel from children to their parent: a `SOCK_SEQPACKET` socket pair (one per process
+//! for `create_pidfd(true)`, one per call for `spawn_with_pidfd`), the `pre_exec` hooks that
+//! send a child's own pidfd over it with `SCM_RIGHTS` (or retract it), and the parent's
+//! non-blocking receive side. Also the two raw liveness checks the registry uses.
+//!
+//! Every fd made here is >= 3 ([`above_stdio`]): with fd 0, 1 or 2 closed in the parent, a
+//! socket on one of those numbers would be replaced by std's stdio setup in the child.
 //!
 //! # Safety
 //!
 //! The hooks ([`Channel::announce`], [`Channel::retract`]) run in the child between `fork`
 //! and `exec`, where only async-signal-safe work is allowed: they make raw syscalls
-//! (`getpid`, `pidfd_open`, `sendmsg`, `close`) on stack buffers and read fields of a channel
-//! that the parent created before the fork. It does not allocate, lock, or panic (no indexing that can fail,
+//! (`getpid`, `pidfd_open`, `sendmsg`, `close`) on stack buffers, read fields of a channel
+//! that the parent created before the fork, and set a bit of its shared "lost" bitmap with one
+//! atomic operation. They do not allocate, lock, or panic (no indexing that can fail,
 //! no `unwrap`, every conversion checked). Every fd this module receives is owned (wrapped in
 //! an [`OwnedFd`]) as soon as the kernel hands it over, so none can leak.
 
@@ -20,7 +24,7 @@
 
 use std::io;
 use std::mem;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt as _;
 use std::process::Command;
 use std::sync::Arc;
@@ -28,6 +32,8 @@ use std::sync::Arc;
 use pidfd_sys::Errno;
 use pidfd_sys::flags::PidfdFlags;
 use pidfd_sys::syscalls;
+
+use crate::pid_set::SharedPidSet;
 
 /// What a child sends: its PID (as `u32`, native endian) and a status word (native-endian
 /// `i32`): [`STATUS_OK`] with the pidfd attached, a positive errno without one, or one of
@@ -71,12 +77,16 @@ pub(crate) struct Message {
     pub(crate) pidfd: Option<OwnedFd>,
 }
 
-/// The socket pair every child of this process sends its message over (created on the
-/// first `create_pidfd(true)`, kept for the life of the process: two fds).
+/// A socket pair children send their messages over: the process-wide one (created on the
+/// first `create_pidfd(true)`, kept for the life of the process: two fds and the shared
+/// bitmap), or a private one of one `spawn_with_pidfd` call.
 #[derive(Debug)]
 pub(crate) struct Channel {
     sender: OwnedFd,
     receiver: OwnedFd,
+    /// PIDs of children whose message could not be sent (the socket was full): the parent
+    /// must not attribute anything it received for such a PID.
+    lost: Option<SharedPidSet>,
 }
 
 /// What a hook does in the child.
@@ -90,8 +100,16 @@ pub(crate) enum Hook {
 }
 
 impl Channel {
-    /// `socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC)`.
+    /// The process-wide channel: a socket pair and a shared bitmap of lost messages.
     pub(crate) fn new() -> io::Result<Channel> {
+        let mut channel = Self::private()?;
+        channel.lost = Some(SharedPidSet::new()?);
+        Ok(channel)
+    }
+
+    /// A channel for one exact spawn: `socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC)`,
+    /// both ends >= 3.
+    pub(crate) fn private() -> io::Result<Channel> {
         let mut fds: [RawFd; 2] = [-1, -1];
         // SAFETY: socketpair writes two fds into the array, which has room for them.
         let ret = unsafe {
@@ -110,7 +128,22 @@ impl Channel {
         let sender = unsafe { OwnedFd::from_raw_fd(sender) };
         // SAFETY: as above.
         let receiver = unsafe { OwnedFd::from_raw_fd(receiver) };
-        Ok(Channel { sender, receiver })
+        Ok(Channel {
+            sender: above_stdio(sender)?,
+            receiver: above_stdio(receiver)?,
+            lost: None,
+        })
+    }
+
+    /// The sending end's fd number (for the exact-spawn hook, which finds it in a
+    /// thread-local).
+    pub(crate) fn sender_fd(&self) -> RawFd {
+        self.sender.as_raw_fd()
+    }
+
+    /// Whether a child with this PID could not send its message (process-wide channel only).
+    pub(crate) fn lost(&self, pid: u32) -> bool {
+        self.lost.as_ref().is_some_and(|lost| lost.contains(pid))
     }
 
     /// Runs `hook` in the child between fork and exec. Async-signal-safe (see the module
@@ -123,10 +156,8 @@ impl Channel {
         };
         match hook {
             Hook::Announce { preset: STATUS_OK } => self.announce(pid, raw_pid),
-            Hook::Announce { preset } => {
-                let _ = self.send(pid, preset, None);
-            }
-            Hook::Retract => self.retract(pid),
+            Hook::Announce { preset } => self.send_or_mark_lost(pid, preset),
+            Hook::Retract => self.send_or_mark_lost(pid, STATUS_RETRACTED),
         }
     }
 
@@ -136,77 +167,28 @@ impl Channel {
         // close it below.
         match unsafe { syscalls::pidfd_open(raw_pid, PidfdFlags::empty()) } {
             Ok(pidfd) => {
-                if let Err(errno) = self.send(pid, STATUS_OK, Some(pidfd)) {
+                if let Err(errno) = send_message(self.sender_fd(), pid, STATUS_OK, Some(pidfd)) {
                     // No room for an fd (a full socket, too many fds in flight): at least
                     // say why, so that pidfd() can report it.
-                    let _ = self.send(pid, errno, None);
+                    self.send_or_mark_lost(pid, errno);
                 }
                 // SAFETY: our own fd from pidfd_open, closed exactly once (the kernel holds
                 // its own reference to the file while the message is in flight).
                 unsafe { libc::close(pidfd) };
             }
-            Err(errno) => {
-                let _ = self.send(pid, errno.raw_os_error(), None);
-            }
+            Err(errno) => self.send_or_mark_lost(pid, errno.raw_os_error()),
         }
     }
 
-    /// Tells the parent to forget what this child announced (`create_pidfd(false)`).
-    fn retract(&self, pid: u32) {
-        let _ = self.send(pid, STATUS_RETRACTED, None);
-    }
-
-    /// `sendmsg` of one payload (and optionally one fd) without blocking and without
-    /// `SIGPIPE`. Async-signal-safe: stack buffers and raw syscalls only. Returns the errno.
-    fn send(&self, pid: u32, status: i32, fd: Option<RawFd>) -> Result<(), i32> {
-        let [p0, p1, p2, p3] = pid.to_ne_bytes();
-        let [s0, s1, s2, s3] = status.to_ne_bytes();
-        let mut payload: [u8; PAYLOAD_LEN] = [p0, p1, p2, p3, s0, s1, s2, s3];
-        let mut iov = libc::iovec {
-            iov_base: payload.as_mut_ptr().cast(),
-            iov_len: PAYLOAD_LEN,
-        };
-        let mut control = ControlBuffer([0; CONTROL_CAPACITY as usize]);
-        // SAFETY: msghdr is plain data (pointers, lengths, padding); all-zero is valid.
-        let mut msg: libc::msghdr = unsafe { mem::zeroed() };
-        msg.msg_iov = &raw mut iov;
-        msg.msg_iovlen = 1;
-        if let Some(fd) = fd {
-            msg.msg_control = control.0.as_mut_ptr().cast();
-            msg.msg_controllen = SPACE_ONE_FD.try_into().map_err(|_| libc::EINVAL)?;
-            // SAFETY: `msg` is a valid msghdr whose control buffer is `control`.
-            let cmsg = unsafe { libc::CMSG_FIRSTHDR(&raw const msg) };
-            if cmsg.is_null() {
-                return Err(libc::EINVAL);
-            }
-            // SAFETY: cmsghdr is plain data; all-zero is valid (musl has padding fields).
-            let mut header: libc::cmsghdr = unsafe { mem::zeroed() };
-            header.cmsg_len = LEN_ONE_FD.try_into().map_err(|_| libc::EINVAL)?;
-            header.cmsg_level = pidfd_sys::socket::SOL_SOCKET;
-            header.cmsg_type = pidfd_sys::socket::SCM_RIGHTS;
-            // SAFETY: `cmsg` is the start of `control`, aligned for cmsghdr, and the buffer
-            // has CMSG_SPACE(4) >= size_of::<cmsghdr>() bytes.
-            unsafe { cmsg.write(header) };
-            // SAFETY: the data of the header just written, inside `control`.
-            let data = unsafe { libc::CMSG_DATA(cmsg) };
-            // SAFETY: CMSG_SPACE(4) leaves room for one c_int after the header; written
-            // unaligned, as CMSG_DATA gives no alignment guarantee.
-            unsafe { data.cast::<libc::c_int>().write_unaligned(fd) };
-        }
-        let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
-        for _ in 0..8 {
-            // SAFETY: `sender` is an open socket of this channel; `msg` points to
-            // `iov`, `payload` and `control`, all alive for the call.
-            let sent = unsafe { libc::sendmsg(self.sender.as_raw_fd(), &raw const msg, flags) };
-            if sent >= 0 {
-                return Ok(());
-            }
-            let errno = Errno::last_os_error().raw_os_error();
-            if errno != libc::EINTR {
-                return Err(errno);
+    /// Sends `status` without an fd; if even that fails, records the PID in the shared
+    /// "lost" bitmap, so that the parent never attributes another child's message to this
+    /// PID. Async-signal-safe.
+    fn send_or_mark_lost(&self, pid: u32, status: i32) {
+        if send_message(self.sender_fd(), pid, status, None).is_err() {
+            if let Some(lost) = &self.lost {
+                lost.insert(pid);
             }
         }
-        Err(libc::EINTR)
     }
 
     /// Receives every queued message without blocking (`MSG_DONTWAIT`; received fds are
@@ -249,18 +231,108 @@ impl Channel {
                 continue; // dropped, fds closed
             }
             let [p0, p1, p2, p3, s0, s1, s2, s3] = payload;
+            let mut status = i32::from_ne_bytes([s0, s1, s2, s3]);
             let pidfd = if fds.is_empty() {
                 None
             } else {
-                Some(fds.swap_remove(0))
+                // Off 0-2 (the parent may have them closed); if that fails, the message
+                // says why the child has no pidfd.
+                match above_stdio(fds.swap_remove(0)) {
+                    Ok(fd) => Some(fd),
+                    Err(error) => {
+                        status = error.raw_os_error().unwrap_or(libc::EMFILE);
+                        None
+                    }
+                }
             };
             sink(Message {
                 pid: u32::from_ne_bytes([p0, p1, p2, p3]),
-                status: i32::from_ne_bytes([s0, s1, s2, s3]),
+                status,
                 pidfd,
             });
         }
     }
+}
+
+/// `sendmsg` of one message (the PID, a status word, optionally one fd) on `sender`, without
+/// blocking and without `SIGPIPE`. Async-signal-safe: stack buffers and raw syscalls only.
+/// Returns the errno.
+pub(crate) fn send_message(
+    sender: RawFd,
+    pid: u32,
+    status: i32,
+    fd: Option<RawFd>,
+) -> Result<(), i32> {
+    let [p0, p1, p2, p3] = pid.to_ne_bytes();
+    let [s0, s1, s2, s3] = status.to_ne_bytes();
+    let mut payload: [u8; PAYLOAD_LEN] = [p0, p1, p2, p3, s0, s1, s2, s3];
+    let mut iov = libc::iovec {
+        iov_base: payload.as_mut_ptr().cast(),
+        iov_len: PAYLOAD_LEN,
+    };
+    let mut control = ControlBuffer([0; CONTROL_CAPACITY as usize]);
+    // SAFETY: msghdr is plain data (pointers, lengths, padding); all-zero is valid.
+    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+    msg.msg_iov = &raw mut iov;
+    msg.msg_iovlen = 1;
+    if let Some(fd) = fd {
+        msg.msg_control = control.0.as_mut_ptr().cast();
+        msg.msg_controllen = SPACE_ONE_FD.try_into().map_err(|_| libc::EINVAL)?;
+        // SAFETY: `msg` is a valid msghdr whose control buffer is `control`.
+        let cmsg = unsafe { libc::CMSG_FIRSTHDR(&raw const msg) };
+        if cmsg.is_null() {
+            return Err(libc::EINVAL);
+        }
+        // SAFETY: cmsghdr is plain data; all-zero is valid (musl has padding fields).
+        let mut header: libc::cmsghdr = unsafe { mem::zeroed() };
+        header.cmsg_len = LEN_ONE_FD.try_into().map_err(|_| libc::EINVAL)?;
+        header.cmsg_level = pidfd_sys::socket::SOL_SOCKET;
+        header.cmsg_type = pidfd_sys::socket::SCM_RIGHTS;
+        // SAFETY: `cmsg` is the start of `control`, aligned for cmsghdr, and the buffer
+        // has CMSG_SPACE(4) >= size_of::<cmsghdr>() bytes.
+        unsafe { cmsg.write(header) };
+        // SAFETY: the data of the header just written, inside `control`.
+        let data = unsafe { libc::CMSG_DATA(cmsg) };
+        // SAFETY: CMSG_SPACE(4) leaves room for one c_int after the header; written
+        // unaligned, as CMSG_DATA gives no alignment guarantee.
+        unsafe { data.cast::<libc::c_int>().write_unaligned(fd) };
+    }
+    let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+    for _ in 0..8 {
+        // SAFETY: `sender` is an fd number (a closed or foreign one only fails the call); `msg` points to
+        // `iov`, `payload` and `control`, all alive for the call.
+        let sent = unsafe { libc::sendmsg(sender, &raw const msg, flags) };
+        if sent >= 0 {
+            return Ok(());
+        }
+        let errno = Errno::last_os_error().raw_os_error();
+        if errno != libc::EINTR {
+            return Err(errno);
+        }
+    }
+    Err(libc::EINTR)
+}
+
+/// `fd` itself if its number is above 2, else a close-on-exec duplicate >= 3 (and `fd` is
+/// closed): no fd of this crate may sit on a stdio number, where std's (or any) stdio setup
+/// in a child would replace it.
+pub(crate) fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
+    if fd.as_raw_fd() > 2 {
+        return Ok(fd);
+    }
+    duplicate(fd.as_fd())
+}
+
+/// A close-on-exec duplicate of `fd` numbered 3 or above (`F_DUPFD_CLOEXEC`, 3).
+pub(crate) fn duplicate(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    // SAFETY: `fd` is borrowed for the call; F_DUPFD_CLOEXEC creates a new fd and touches
+    // nothing else.
+    let new = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
+    if new < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh fd from fcntl that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }
 
 /// Takes ownership of every fd in the `SCM_RIGHTS` messages of a received `msg`.

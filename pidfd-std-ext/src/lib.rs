@@ -1,5 +1,6 @@
-//! [`CommandExt::create_pidfd`] and [`ChildExt::pidfd`] / [`ChildExt::into_pidfd`] for
-//! [`std::process`] on stable Rust, shaped like std's unstable `std::os::linux::process`
+//! Pidfds for [`std::process`] children on stable Rust: [`CommandExt::spawn_with_pidfd`]
+//! (exact pairing; recommended), and [`CommandExt::create_pidfd`] with [`ChildExt::pidfd`] /
+//! [`ChildExt::into_pidfd`], shaped like std's unstable `std::os::linux::process`
 //! ([rust-lang/rust#82971]) so that moving to std later is mostly an import change.
 //!
 //! ```
@@ -7,62 +8,83 @@
 //! use pidfd_std_ext::{ChildExt, CommandExt};
 //!
 //! # fn main() -> std::io::Result<()> {
-//! let child = Command::new("sh").args(["-c", "exit 7"]).create_pidfd(true).spawn()?;
-//! let pidfd = child.pidfd()?; // a pidfd obtained by the child itself, before exec
+//! // Exact: the pidfd comes back with the Child, from the child itself.
+//! let (child, pidfd) = Command::new("sh").args(["-c", "exit 7"]).spawn_with_pidfd()?;
 //! assert_eq!(pidfd.pid()?, child.id());
 //! assert_eq!(pidfd.wait()?.code(), Some(7));
+//!
+//! // std's shape: ask the Child later.
+//! let child = Command::new("sh").args(["-c", "exit 8"]).create_pidfd(true).spawn()?;
+//! let pidfd = child.pidfd()?; // a pidfd obtained by the child itself, before exec
+//! assert_eq!(pidfd.wait()?.code(), Some(8));
 //! # Ok(())
 //! # }
 //! ```
 //!
+//! # What each API guarantees
+//!
+//! * **[`CommandExt::spawn_with_pidfd`]** returns the child's own pidfd, always: the pairing
+//!   goes through a socket private to that one call, never through a PID. It fails (and no
+//!   child runs) only where no pidfd can be had: `Unsupported` before Linux 5.3, under a
+//!   seccomp filter refusing `pidfd_open`, or with `PIDFD_DISABLE=1`; or with the errno
+//!   the child got (e.g. `EMFILE`).
+//! * **[`ChildExt::pidfd`]** returns the pidfd of exactly the child asked about — alive, a
+//!   zombie, or reaped (then its exit status stays readable through it, Linux 6.15+) — or
+//!   fails with an error that says why; it fails when the child was reaped and is no longer
+//!   among the [`DEAD_WINDOW`] most recently reaped ones, or when its PID was used by more
+//!   than one `create_pidfd(true)` child of this process (after the PID space wrapped
+//!   around), since a `Child` carries nothing but its PID.
+//!
 //! # Kernel requirements
 //!
 //! Linux 5.3 (`pidfd_open(2)`) for a pidfd at all; waiting through it
-//! ([`PidFd::wait`]) needs 5.4, signalling ([`PidFd::send_signal`]) 5.1. On older kernels,
-//! or where a seccomp filter refuses `pidfd_open`, or with `PIDFD_DISABLE=1` in the
-//! environment (see [`pidfd_core::probe`]), spawning works exactly as without this crate
-//! and [`ChildExt::pidfd`] fails with [`io::ErrorKind::Unsupported`] (or with the errno the
-//! child got from `pidfd_open`).
+//! ([`PidFd::wait`]) needs 5.4, signalling ([`PidFd::send_signal`]) 5.1; the exit status of a
+//! child reaped elsewhere is kept for its pidfd from 6.15. On older kernels, or where a
+//! seccomp filter refuses `pidfd_open`, or with `PIDFD_DISABLE=1` in the environment (see
+//! [`pidfd_core::probe`]), `create_pidfd(true)` spawns exactly as without this crate and
+//! [`ChildExt::pidfd`] fails with [`io::ErrorKind::Unsupported`] (or with the errno the child
+//! got from `pidfd_open`); `spawn_with_pidfd` fails with `Unsupported` without spawning.
 //!
 //! # How the pidfd is obtained, race-free
 //!
 //! Opening a pidfd from the PID after `spawn` returns (`pidfd_open(child.id())`) is racy: if
 //! the child has exited and something reaped it — another thread's `waitpid(-1)`, or
-//! `SIGCHLD` set to `SIG_IGN` — the PID may already name another process. So
-//! `create_pidfd(true)` does what std does: the *child* opens a pidfd to itself before
-//! `exec`, and hands it to the parent.
+//! `SIGCHLD` set to `SIG_IGN` — the PID may already name another process. So both APIs do
+//! what std does: the *child* opens a pidfd to itself before `exec` (in a
+//! [`pre_exec`](std::os::unix::process::CommandExt::pre_exec) hook, so std spawns through
+//! `fork`, as it does for any `pre_exec` hook) and hands it to the parent over a
+//! `SOCK_SEQPACKET` socket (`SCM_RIGHTS`). The hook does only async-signal-safe work. std's
+//! `spawn` returns only after the child has `exec`ed, so by then the message is queued.
+//! Every fd this crate creates is numbered 3 or above, so fds 0–2 closed in the parent
+//! never put a socket where std's stdio setup in the child would replace it.
 //!
-//! * `create_pidfd(true)` installs a [`pre_exec`](std::os::unix::process::CommandExt::pre_exec)
-//!   hook (so std spawns this `Command` through `fork`, as it does for any `pre_exec` hook).
-//!   The hook runs in the child between `fork` and `exec` and does only async-signal-safe
-//!   work: `pidfd_open(getpid(), 0)`, then one `sendmsg` with the pidfd attached
-//!   (`SCM_RIGHTS`) and the child's PID as payload — or, if `pidfd_open` failed, the errno
-//!   without an fd — over one process-wide `socketpair(AF_UNIX, SOCK_SEQPACKET |
-//!   SOCK_CLOEXEC)` (created by the first `create_pidfd(true)`, kept for the life of the
-//!   process), with `MSG_DONTWAIT | MSG_NOSIGNAL`, so the child can never block or die on the
-//!   socket. It never fails the spawn. std's `spawn` returns only after the child has
-//!   `exec`ed, so by then the message is queued.
+//! * `spawn_with_pidfd` makes a socket pair for the one call and publishes it in a
+//!   thread-local of the spawning thread; the child, a copy of that thread, finds it there.
+//!   If the child cannot open or send its pidfd, the hook fails and so does the spawn.
+//! * `create_pidfd(true)` installs a hook that sends over one process-wide socket pair
+//!   (created by the first `create_pidfd(true)`, kept for the life of the process), with
+//!   `MSG_DONTWAIT | MSG_NOSIGNAL`, so the child can never block or die on it; it never
+//!   fails the spawn. The message carries the child's PID; [`ChildExt::pidfd`] drains the
+//!   socket into a registry and looks up [`Child::id`] there — keeping apart every child that
+//!   had that PID (see the guarantee above). A message that cannot be sent (the socket is
+//!   full) is recorded in a bitmap shared with the children, so its PID is never attributed
+//!   to another child's message.
 //! * `create_pidfd(false)` appends a hook that sends a *retraction* for the child, which
 //!   the parent applies in order (one socket keeps each child's messages in order), so the
 //!   last call wins — std's `Command` has no identity and no room for extra data, so earlier
 //!   hooks cannot be removed. Before any `create_pidfd(true)` in the process it does nothing
 //!   (std keeps its `posix_spawn` path).
-//! * [`ChildExt::pidfd`] drains the socket (non-blocking) into a process-wide map from PID
-//!   to pidfd, and looks up [`Child::id`]. The stored pidfd is checked with [`PidFd::pid`]
-//!   first: a pidfd whose process has been reaped fails with `ESRCH` and is discarded, so a
-//!   reused PID can never return another process's pidfd from an old message. Each lookup,
-//!   and each `create_pidfd(true)`, also purges the entries of processes that are gone (one
-//!   `poll` over all stored pidfds, then a check of the exited ones): the map only holds
-//!   pidfds of processes that still exist (running, or exited and not reaped yet).
 //!
 //! # Cost
 //!
-//! Per `Command` with `create_pidfd(true)`: `fork` instead of `posix_spawn` (std's cost for
-//! any `pre_exec` hook) and four syscalls in the child; per [`ChildExt::pidfd`] call: one
-//! non-blocking `recvmsg` per queued message, one `poll` over the stored pidfds, one
-//! `PIDFD_GET_INFO` ioctl for each stored child that has exited but was not reaped yet, and
-//! the `dup`. The benchmark (`cargo xtask bench create_pidfd`) compares spawn + wait with
-//! std's own fork path.
+//! Per spawn: `fork` instead of `posix_spawn` (std's cost for any `pre_exec` hook) and four
+//! syscalls in the child; `spawn_with_pidfd` adds a socket pair, one `recvmsg` and a
+//! duplicate kept by the registry. Per [`ChildExt::pidfd`] call: one non-blocking `recvmsg`
+//! per queued message, one `poll` over the stored pidfds of unreaped children, one
+//! `PIDFD_GET_INFO` ioctl for each stored child that has exited since the last look, and the
+//! `dup`. fds held: one per unreaped child that announced itself, at most [`DEAD_WINDOW`]
+//! more for reaped ones, and the socket pair. The benchmark (`cargo xtask bench
+//! create_pidfd`) compares spawn + wait with std's own fork path.
 //!
 //! # Moving to std's `std::os::linux::process` later
 //!
@@ -78,48 +100,56 @@
 //!   `PidFd` (`kill`, `wait`, `try_wait` exist in both). Convert with `OwnedFd`
 //!   (`From`/`Into`) at the boundary.
 //! * Errors: with `create_pidfd(true)` not in effect, [`ChildExt::pidfd`] fails with
-//!   [`io::ErrorKind::NotFound`] (std: an `Uncategorized` error). Once the child has been
-//!   reaped, this crate can no longer verify a stored pidfd and fails with `ESRCH`; std
-//!   still returns its stored pidfd.
-//! * [`ChildExt::into_process`] has no std counterpart.
+//!   [`io::ErrorKind::NotFound`] (std: an `Uncategorized` error). std never forgets a
+//!   pidfd it stored; this crate forgets those of reaped children beyond [`DEAD_WINDOW`].
+//! * [`CommandExt::spawn_with_pidfd`] and [`ChildExt::into_process`] have no std
+//!   counterpart.
 //!
 //! # Limits (documented deviations that std does not have)
 //!
+//! * **Asking a child spawned without `create_pidfd(true)`.** Its PID is unknown to the
+//!   registry, which answers `NotFound`; if an earlier `create_pidfd(true)` child had the
+//!   same PID (the PID space wrapped around), the answer is an error while this child is
+//!   unreaped, since the asker may be either. Only after this child, too, was reaped could
+//!   the earlier child's (dead) pidfd come back for it — as std's own [`Child::kill`] would
+//!   signal whatever process has the PID then. Ask only children spawned with
+//!   `create_pidfd(true)` or `spawn_with_pidfd`.
 //! * **Switching off.** `create_pidfd(false)` after `create_pidfd(true)` adds a retracting
 //!   hook rather than removing the announcing one (see above): the child still opens and
 //!   sends its pidfd, and the parent drops it. Each `create_pidfd(true)` adds one announcing
-//!   hook (calling it twice makes the child send two, the second replacing the first).
-//! * **Lookup by PID.** [`ChildExt::pidfd`] answers for the process that has the child's
-//!   PID *now*. Before the child is reaped that is the child, always. If it was reaped behind
-//!   std's back (a `waitpid(-1)` elsewhere, `SIGCHLD = SIG_IGN`) *and* the whole PID space
-//!   wrapped around so that another child spawned with `create_pidfd(true)` got the same PID
-//!   before you asked, you get that child's pidfd — the process std's own [`Child::kill`]
-//!   would signal then. Calling `pidfd()` right after `spawn` leaves no practical window
-//!   (the PID space would have to wrap around in between).
+//!   hook (calling it twice makes the child send two, kept as one).
+//! * **Hooks pile up on a reused `Command`.** Each `spawn_with_pidfd` call adds one
+//!   (zero-sized) `pre_exec` hook to the `Command`, since std offers no way to see whether
+//!   one is there; only the first does anything in a child. Build a `Command` per spawn
+//!   when spawning thousands of times from one.
 //! * **Capacity.** Children spawned while nobody calls `pidfd()` or `create_pidfd(true)`
-//!   fill the socket (about 270 messages with the default `net.core.wmem_default` of
-//!   208 KiB; either call empties it into the map, which has no limit); messages that do
-//!   not fit are lost (the child is not affected) and `pidfd()` for those children fails
-//!   with `NotFound`, or with the child's `sendmsg` errno when it could still say why (e.g.
-//!   `ETOOMANYREFS`: too many fds in flight for this user).
+//!   fill the process-wide socket (about 270 messages with the default
+//!   `net.core.wmem_default` of 208 KiB; either call empties it); a child whose message does
+//!   not fit is not affected, and `pidfd()` for it fails with `NotFound` (or with its
+//!   `sendmsg` errno when it could still say why, e.g. `ETOOMANYREFS`).
 //! * A process forked from this one that does *not* `exec` (no `CLOEXEC`) keeps a copy of
 //!   the socket, and with it any pidfds in flight, until it exits.
-//! * `pre_exec` hooks run in the order they were added; one added before
-//!   `create_pidfd(true)` that closes every fd (`close_range`) takes the socket away from
-//!   the hook, and `pidfd()` then fails with `NotFound`.
+//! * `pre_exec` hooks run in the order they were added; one added before this crate's that
+//!   closes every fd (`close_range`) takes the socket away: `pidfd()` then fails with
+//!   `NotFound`, and `spawn_with_pidfd` fails the spawn with `EBADF`.
 //! * If the socket pair cannot be created (`EMFILE`), `create_pidfd(true)` has no effect
 //!   (a later call tries again) and `pidfd()` fails with `NotFound`.
-//! * The socket pair (two fds) stays open for the life of the process once created.
 //!
 //! [rust-lang/rust#82971]: https://github.com/rust-lang/rust/issues/82971
 
 mod channel;
+mod exact;
+mod pid_set;
 mod registry;
 
 use std::io;
 use std::process::{Child, Command};
 
 pub use pidfd_core::PidFd;
+
+/// How many reaped children's pidfds the registry behind [`ChildExt::pidfd`] keeps (the most
+/// recently reaped ones): a child reaped earlier than that yields `NotFound`.
+pub const DEAD_WINDOW: usize = registry::DEAD_WINDOW;
 use pidfd_core::{Process, probe};
 
 mod sealed {
@@ -150,6 +180,39 @@ pub trait CommandExt: sealed::Sealed {
     /// [`ChildExt::pidfd`] reports `Unsupported` (with `PIDFD_DISABLE` or a probed-out
     /// `pidfd_open` the child makes no pidfd syscall at all).
     fn create_pidfd(&mut self, val: bool) -> &mut Command;
+
+    /// Spawns the child and returns it with its own pidfd, paired exactly: the child opens
+    /// the pidfd to itself before `exec` and sends it over a socket private to this call
+    /// (found by the child in a thread-local of the spawning thread), so no PID is involved
+    /// and no concurrent spawn, `waitpid(-1)` thief or `SIGCHLD = SIG_IGN` can mix two
+    /// children up. The recommended way to get a pidfd for a `std::process::Child`.
+    ///
+    /// Spawns through `fork` (it installs a `pre_exec` hook, like `create_pidfd(true)`);
+    /// each call adds one zero-sized hook to the `Command` (see "Hooks pile up" in the crate
+    /// docs). [`ChildExt::pidfd`] on the returned `Child` gives the same process's pidfd.
+    /// Needs Linux 5.3 (`pidfd_open`); waiting through the pidfd needs 5.4.
+    ///
+    /// ```
+    /// use std::process::Command;
+    /// use pidfd_std_ext::CommandExt;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let (mut child, pidfd) = Command::new("sleep").arg("10").spawn_with_pidfd()?;
+    /// pidfd.kill()?; // can only ever reach this child
+    /// assert!(!child.wait()?.success());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// * `Unsupported` — no pidfd support (Linux < 5.3, a seccomp filter refusing
+    ///   `pidfd_open`, `PIDFD_DISABLE=1`); nothing is spawned;
+    /// * std's spawn errors (`NotFound` for a missing program, …);
+    /// * the errno the child got from `pidfd_open` or `sendmsg` (`EMFILE`, `ENOMEM`, …):
+    ///   the spawn fails, the child exits before `exec` and std reaps it;
+    /// * the errors of creating the socket pair (`EMFILE`, `ENFILE`).
+    fn spawn_with_pidfd(&mut self) -> io::Result<(Child, PidFd)>;
 }
 
 impl CommandExt for Command {
@@ -157,29 +220,38 @@ impl CommandExt for Command {
         registry::create_pidfd(self, val);
         self
     }
+
+    fn spawn_with_pidfd(&mut self) -> io::Result<(Child, PidFd)> {
+        exact::spawn(self)
+    }
 }
 
 /// Linux-specific extensions to [`std::process::Child`] (sealed: implemented for `Child`
 /// only), as std's unstable `std::os::linux::process::ChildExt`.
 pub trait ChildExt: sealed::Sealed {
-    /// A pidfd for this child, which the child itself opened before `exec`: it names that
-    /// very process for its whole life, whatever happens to the PID later. (How a `Child` is
-    /// matched to the pidfds received: by PID, checked; see "Lookup by PID" in the crate
-    /// docs.)
+    /// A pidfd for exactly this child, which the child itself opened before `exec`: it
+    /// names that very process for its whole life, whatever happens to the PID later. A
+    /// child reaped behind std's back (or by [`Child::wait`]) still yields its own, dead,
+    /// pidfd while it is among the [`DEAD_WINDOW`] most recently reaped ones; through it
+    /// [`PidFd::wait`] recovers the exit status on Linux 6.15+. When the answer cannot be
+    /// certain, this fails instead of guessing (see "What each API guarantees" in the crate
+    /// docs).
     ///
-    /// Returns an **owned duplicate** (`F_DUPFD_CLOEXEC`) on each call — std's unstable
-    /// version returns `&PidFd`, which cannot be done soundly on stable without leaking the
-    /// fd (the `Child` has no room for it; see the crate docs). Closing it does not affect
-    /// later calls. Needs Linux 5.3; waiting through it needs 5.4.
+    /// Returns an **owned duplicate** (`F_DUPFD_CLOEXEC`, numbered 3 or above) on each call —
+    /// std's unstable version returns `&PidFd`, which cannot be done soundly on stable
+    /// without leaking the fd (the `Child` has no room for it; see the crate docs). Closing it
+    /// does not affect later calls. Needs Linux 5.3; waiting through it needs 5.4.
     ///
     /// # Errors
     ///
-    /// * `NotFound` — `create_pidfd(true)` was not in effect when this child was spawned
-    ///   (or its message was lost: see "Capacity" in the crate docs);
+    /// * `NotFound` — `create_pidfd(true)` was not in effect when this child was spawned;
+    ///   or it was reaped and its pidfd is no longer kept ([`DEAD_WINDOW`]); or its message
+    ///   was lost (see "Capacity" in the crate docs). The message says which;
     /// * `Unsupported` — no pidfd support (Linux < 5.3, seccomp, `PIDFD_DISABLE=1`); or
     ///   another errno the child got from `pidfd_open` (e.g. `EMFILE`);
-    /// * `ESRCH` — the child has already been reaped ([`Child::wait`], or behind std's back),
-    ///   so no stored pidfd can be verified to be its;
+    /// * [`io::ErrorKind::Other`] — more than one child spawned with `create_pidfd(true)`
+    ///   had this child's PID (the PID space wrapped around) and a `Child` carries nothing
+    ///   else to tell them apart; use [`CommandExt::spawn_with_pidfd`];
     /// * the errors of duplicating an fd (`EMFILE`).
     fn pidfd(&self) -> io::Result<PidFd>;
 
@@ -195,13 +267,14 @@ pub trait ChildExt: sealed::Sealed {
 
     /// Consumes the child and returns a [`pidfd_core::Process`] (pidfd mode) built on its
     /// pidfd: a `Send + Sync` handle with cached, idempotent waits (no std counterpart).
-    /// Needs Linux 5.4 (`waitid(P_PIDFD)`).
+    /// Works for a child reaped behind std's back too (its `wait` then recovers the status
+    /// on Linux 6.15+, else fails with `ECHILD`). Needs Linux 5.4 (`waitid(P_PIDFD)`).
     ///
     /// # Errors
     ///
-    /// Gives the child back when [`ChildExt::pidfd`] would fail, when the kernel cannot
-    /// wait through a pidfd ([`pidfd_core::probe::Features::pidfd_mode`] is `false`), or
-    /// when the child was reaped meanwhile.
+    /// Gives the child back when [`ChildExt::pidfd`] would fail, or when the kernel cannot
+    /// wait through a pidfd ([`pidfd_core::probe::Features::pidfd_mode`] is `false`). Once
+    /// the pidfd is taken, nothing can fail.
     fn into_process(self) -> Result<Process, Self>
     where
         Self: Sized;
@@ -223,9 +296,10 @@ impl ChildExt for Child {
         if !probe::features().is_ok_and(|features| features.pidfd_mode()) {
             return Err(self);
         }
-        let Ok(pidfd) = registry::take(self.id()) else {
-            return Err(self);
-        };
-        Process::from_pidfd(pidfd).map_err(|_| self)
+        match registry::take(self.id()) {
+            // The PID is the one this pidfd was attributed by: no syscall, no failure.
+            Ok(pidfd) => Ok(Process::from_pidfd_with_pid(pidfd, self.id())),
+            Err(_) => Err(self),
+        }
     }
 }

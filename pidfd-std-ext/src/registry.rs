@@ -1,11 +1,31 @@
-//! The process-wide registry: the channel every child sends over, and the pidfds received
-//! from children, by PID.
+//! The process-wide registry: the channel every `create_pidfd(true)` child sends over, and
+//! what was received, by PID, with every *generation* of a PID kept apart.
 //!
-//! Lookups (and every `create_pidfd(true)`) drain the channel into the map, then purge the
-//! entries whose process is gone, so the map holds an fd only for processes that still exist
-//! (running, or exited and not reaped yet).
+//! A `&Child` carries nothing but its PID, and a PID cannot tell two children apart once the
+//! first was reaped. So the registry keeps, for each PID, one [`Generation`] per child that
+//! announced itself with that PID (its pidfd, or why it has none), and answers a lookup only
+//! when exactly one child can be the asker:
+//!
+//! * a child with this PID whose generation is still kept (alive, a zombie, or reaped and
+//!   among the [`DEAD_WINDOW`] most recently reaped);
+//! * a child with this PID whose reaped generation was dropped from that window
+//!   ([`State::evicted`]: one bit per PID, no fd);
+//! * a child with this PID whose message was lost (the channel was full: the child marks its
+//!   PID in a shared bitmap before `exec`, so before `spawn` returns);
+//! * when the one kept generation was reaped: the child of ours that holds the PID now, if
+//!   any (it may have been spawned without `create_pidfd(true)`).
+//!
+//! One candidate: its answer (even a dead pidfd: it is that child's own, and its exit status
+//! stays readable through it on Linux 6.15+). None: `NotFound`. More: an error that says the
+//! PID was reused — never a guess. A generation leaves for good when it is claimed
+//! (`into_pidfd` / `into_process` consume the `Child` that could ask for it).
+//!
+//! Lookups (and every `create_pidfd(true)` and `spawn_with_pidfd`) drain the channel into
+//! the map, then notice which generations were reaped (one `poll` over the pidfds not yet
+//! known reaped, then a check of the exited ones) and drop the oldest reaped ones beyond the
+//! window. fds held: one per unreaped announced child, plus at most [`DEAD_WINDOW`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::process::Command;
@@ -16,26 +36,54 @@ use pidfd_core::{PidFd, probe};
 use crate::channel::{
     self, Channel, Hook, Message, STATUS_DISABLED, STATUS_OK, STATUS_RETRACTED, STATUS_UNSUPPORTED,
 };
+use crate::pid_set::PidSet;
 
-/// What a child sent.
+/// How many reaped children's pidfds (or failure records) are kept after the reap, most
+/// recently reaped first; older ones are closed and leave a one-bit mark for their PID.
+pub(crate) const DEAD_WINDOW: usize = 64;
+
+/// What one child sent.
 #[derive(Debug)]
-enum Entry {
-    /// Its pidfd (verified to name a live process with this PID when it was stored).
+enum Kind {
+    /// Its pidfd.
     PidFd(PidFd),
     /// Why it has none: an errno from the child, or a negative preset.
     Failed(i32),
+    /// `create_pidfd(false)` came after `create_pidfd(true)` on its `Command`: no answer,
+    /// but the pidfd it sent (if any) is kept while the child lives, to recognise a later
+    /// announcement from the same child (`true, false, true`).
+    Retracted(Option<PidFd>),
+}
+
+/// One child that announced itself with a given PID.
+#[derive(Debug)]
+struct Generation {
+    /// Arrival order over the whole registry.
+    seq: u64,
+    kind: Kind,
+    /// Known to have been reaped (by anyone): no later message can be from this child.
+    reaped: bool,
 }
 
 #[derive(Debug)]
 struct State {
     /// Created by the first `create_pidfd(true)` that could (none yet after `EMFILE`).
     channel: Option<Arc<Channel>>,
-    entries: BTreeMap<u32, Entry>,
+    /// The kept generations of each PID, oldest first; never an empty list.
+    by_pid: BTreeMap<u32, Vec<Generation>>,
+    /// (PID, seq) of reaped generations, in the order their reap was noticed.
+    dead: VecDeque<(u32, u64)>,
+    /// PIDs that had an unclaimed generation dropped from the dead window.
+    evicted: PidSet,
+    next_seq: u64,
 }
 
 static STATE: Mutex<State> = Mutex::new(State {
     channel: None,
-    entries: BTreeMap::new(),
+    by_pid: BTreeMap::new(),
+    dead: VecDeque::new(),
+    evicted: PidSet::new(),
+    next_seq: 0,
 });
 
 fn lock() -> MutexGuard<'static, State> {
@@ -46,19 +94,42 @@ fn is_esrch(error: &io::Error) -> bool {
     error.raw_os_error() == Some(libc::ESRCH)
 }
 
-/// The error for a child that has been reaped already.
-fn reaped() -> io::Error {
-    io::Error::from_raw_os_error(libc::ESRCH)
-}
-
 /// The error for a child spawned without `create_pidfd(true)`.
 fn not_enabled() -> io::Error {
     io::Error::new(
         io::ErrorKind::NotFound,
         "no pidfd for this child: create_pidfd(true) was not in effect on the Command that \
-         spawned it (or the child's message was lost: the channel was full after hundreds \
-         of spawns without a pidfd() or create_pidfd(true) call in between)",
+         spawned it",
     )
+}
+
+/// The error for a child whose pidfd was dropped from the window of reaped children.
+fn evicted_error() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotFound,
+        "no pidfd for this child any more: it was reaped, and only the pidfds of the 64 most \
+         recently reaped children are kept (claim it earlier with into_pidfd, or use \
+         spawn_with_pidfd)",
+    )
+}
+
+/// The error for a child whose message never arrived.
+fn lost_error() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotFound,
+        "no pidfd for this child: its message was lost because the channel was full \
+         (hundreds of spawns without a pidfd() or create_pidfd(true) call in between)",
+    )
+}
+
+/// The error for a PID that more than one child may have had.
+fn ambiguous(pid: u32) -> io::Error {
+    io::Error::other(format!(
+        "cannot tell which child this is: PID {pid} was used by more than one child of this \
+         process (the PID space wrapped around, or a message was lost), and a Child carries \
+         nothing but its PID; pidfd() never guesses: use CommandExt::spawn_with_pidfd for \
+         exact pairing"
+    ))
 }
 
 /// The error a child reported instead of a pidfd.
@@ -87,73 +158,182 @@ fn names_live(pidfd: &PidFd, pid: u32) -> bool {
     }
 }
 
+/// Whether two pidfds received for `pid` name one process: by pidfs identity where the
+/// kernel has it (Linux 6.9+, 64-bit), else only if both still name the live process `pid`
+/// (two processes cannot hold one PID at once). `false` when it cannot be shown.
+fn same_process(a: &PidFd, b: &PidFd, pid: u32) -> bool {
+    match a.is_same_process(b) {
+        Ok(same) => same,
+        Err(_) => names_live(a, pid) && names_live(b, pid),
+    }
+}
+
 impl State {
-    /// Stores one message. A pidfd whose process is already gone is dropped; a live one
-    /// replaces whatever was stored under its PID (that can only be an older, reaped
-    /// process); a failure never replaces a live pidfd.
-    fn insert(&mut self, message: Message) {
-        let Message { pid, status, pidfd } = message;
-        if status == STATUS_RETRACTED {
-            // Sent by the same child after its announcement (one socket keeps one sender's
-            // order): forget it.
-            self.entries.remove(&pid);
-            return;
-        }
-        if let Some(fd) = pidfd {
-            let pidfd = PidFd::from(fd);
-            match pidfd.pid() {
-                Ok(actual) => {
-                    self.entries.insert(actual, Entry::PidFd(pidfd));
+    /// Stores what a child sent. Messages from one child arrive in the order it sent them,
+    /// and all of them before any message of a later child with the same PID (that one can
+    /// only exist after this one was reaped, which is after its `exec`, after its sends).
+    /// So a message either continues the newest generation of its PID (same child: a
+    /// second `create_pidfd(true)` hook, or a retraction) or starts a new one.
+    fn insert(&mut self, pid: u32, kind: Kind) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let generations = self.by_pid.entry(pid).or_default();
+        if let Some(newest) = generations.last_mut().filter(|g| !g.reaped) {
+            let same_child = match (&newest.kind, &kind) {
+                // A retraction always follows its own child's announcement; if that was
+                // lost, the PID's lost bit makes every lookup of it fail anyway.
+                (_, Kind::Retracted(_)) => true,
+                (Kind::PidFd(old) | Kind::Retracted(Some(old)), Kind::PidFd(new)) => {
+                    same_process(old, new, pid)
                 }
-                Err(error) if is_esrch(&error) => {}
-                Err(_) => {
-                    if !self.has_live_pidfd(pid) {
-                        self.entries.insert(pid, Entry::PidFd(pidfd));
+                // A failure after a pidfd that still names the live PID: the same child
+                // (a later child could only have sent after the earlier one's reap).
+                (Kind::PidFd(old), Kind::Failed(_)) => names_live(old, pid),
+                _ => false,
+            };
+            if same_child {
+                let old = std::mem::replace(&mut newest.kind, Kind::Failed(0));
+                newest.kind = match (old, kind) {
+                    // A failure never replaces the pidfd the same child did send.
+                    (Kind::PidFd(fd), Kind::Failed(_)) => Kind::PidFd(fd),
+                    // A retraction keeps the pidfd, for identity.
+                    (Kind::PidFd(fd) | Kind::Retracted(Some(fd)), Kind::Retracted(_)) => {
+                        Kind::Retracted(Some(fd))
+                    }
+                    (_, kind) => kind,
+                };
+                return;
+            }
+        }
+        generations.push(Generation {
+            seq,
+            kind,
+            reaped: false,
+        });
+    }
+
+    /// Stores one message from the channel.
+    fn receive(&mut self, message: Message) {
+        let Message { pid, status, pidfd } = message;
+        let kind = match (status, pidfd) {
+            (STATUS_RETRACTED, _) => Kind::Retracted(None),
+            (STATUS_OK, Some(fd)) => Kind::PidFd(PidFd::from(fd)),
+            // A pidfd with an error status, or OK without one: no sender of ours does that.
+            (STATUS_OK, None) => Kind::Failed(libc::EPROTO),
+            (status, _) => Kind::Failed(status),
+        };
+        self.insert(pid, kind);
+    }
+
+    /// Marks the generations that have been reaped since the last look, then drops the
+    /// oldest reaped ones beyond [`DEAD_WINDOW`].
+    fn notice_reaps(&mut self) {
+        let reaped: Vec<(u32, u64)> = {
+            let watched: Vec<(u32, u64, BorrowedFd<'_>)> = self
+                .by_pid
+                .iter()
+                .flat_map(|(&pid, generations)| generations.iter().map(move |g| (pid, g)))
+                .filter_map(|(pid, g)| match &g.kind {
+                    Kind::PidFd(fd) | Kind::Retracted(Some(fd)) if !g.reaped => {
+                        Some((pid, g.seq, fd.as_fd()))
+                    }
+                    _ => None,
+                })
+                .collect();
+            let fds: Vec<BorrowedFd<'_>> = watched.iter().map(|&(_, _, fd)| fd).collect();
+            let exited = channel::exited(&fds);
+            let mut reaped: Vec<(u32, u64)> = Vec::new();
+            for (&(pid, seq, _), &exited) in watched.iter().zip(&exited) {
+                if exited && self.pidfd_is_reaped(pid, seq) {
+                    reaped.push((pid, seq));
+                }
+            }
+            // Generations without an fd: reaped once the PID is no unreaped child of ours.
+            // (While a later child holds the PID they look alive: kept, which is safe.)
+            for (&pid, generations) in &self.by_pid {
+                for g in generations {
+                    if !g.reaped
+                        && matches!(g.kind, Kind::Failed(_) | Kind::Retracted(None))
+                        && !channel::is_unreaped_child(pid)
+                    {
+                        reaped.push((pid, g.seq));
                     }
                 }
             }
-        } else if status != STATUS_OK && !self.has_live_pidfd(pid) {
-            self.entries.insert(pid, Entry::Failed(status));
-        }
-    }
-
-    fn has_live_pidfd(&self, pid: u32) -> bool {
-        matches!(self.entries.get(&pid), Some(Entry::PidFd(fd)) if names_live(fd, pid))
-    }
-
-    /// Removes the entries of processes that are gone: pidfds that one `poll` finds readable
-    /// (exited) and that no longer name their PID; failures whose PID is no unreaped child.
-    fn purge(&mut self) {
-        let dead: Vec<u32> = {
-            let pidfds: Vec<BorrowedFd<'_>> = self
-                .entries
-                .values()
-                .filter_map(|entry| match entry {
-                    Entry::PidFd(fd) => Some(fd.as_fd()),
-                    Entry::Failed(_) => None,
-                })
-                .collect();
-            let mut exited = channel::exited(&pidfds).into_iter();
-            self.entries
-                .iter()
-                .filter(|&(&pid, ref entry)| match entry {
-                    Entry::PidFd(fd) => exited.next().unwrap_or(true) && !names_live(fd, pid),
-                    Entry::Failed(_) => !channel::is_unreaped_child(pid),
-                })
-                .map(|(&pid, _)| pid)
-                .collect()
+            reaped
         };
-        for pid in dead {
-            self.entries.remove(&pid);
+        for (pid, seq) in reaped {
+            if let Some(g) = self.generation_mut(pid, seq) {
+                g.reaped = true;
+                // A retracted child's pidfd was only kept for identity: no later message
+                // can come from it now.
+                if let Kind::Retracted(fd) = &mut g.kind {
+                    *fd = None;
+                }
+                self.dead.push_back((pid, seq));
+            }
+        }
+        while self.dead.len() > DEAD_WINDOW {
+            let Some((pid, seq)) = self.dead.pop_front() else {
+                break;
+            };
+            if self.remove(pid, seq).is_some() {
+                self.evicted.insert(pid);
+            }
         }
     }
 
-    /// Receives everything queued on the channel, then purges.
+    fn pidfd_is_reaped(&self, pid: u32, seq: u64) -> bool {
+        self.by_pid.get(&pid).is_some_and(|generations| {
+            generations
+                .iter()
+                .any(|g| g.seq == seq && matches!(&g.kind, Kind::PidFd(fd) | Kind::Retracted(Some(fd)) if !names_live(fd, pid)))
+        })
+    }
+
+    fn generation_mut(&mut self, pid: u32, seq: u64) -> Option<&mut Generation> {
+        self.by_pid.get_mut(&pid)?.iter_mut().find(|g| g.seq == seq)
+    }
+
+    /// Removes one generation (claimed, or dropped from the window).
+    fn remove(&mut self, pid: u32, seq: u64) -> Option<Generation> {
+        let generations = self.by_pid.get_mut(&pid)?;
+        let index = generations.iter().position(|g| g.seq == seq)?;
+        let generation = generations.remove(index);
+        if generations.is_empty() {
+            self.by_pid.remove(&pid);
+        }
+        Some(generation)
+    }
+
+    /// Receives everything queued on the channel, then notices reaps.
     fn drain(&mut self) {
         if let Some(channel) = self.channel.clone() {
-            channel.receive(|message| self.insert(message));
+            channel.receive(|message| self.receive(message));
         }
-        self.purge();
+        self.notice_reaps();
+    }
+
+    /// The one generation that can belong to the child with this PID, or why there is none.
+    fn attribute(&self, pid: u32) -> io::Result<&Generation> {
+        let kept: &[Generation] = self.by_pid.get(&pid).map_or(&[], Vec::as_slice);
+        let lost = self
+            .channel
+            .as_ref()
+            .is_some_and(|channel| channel.lost(pid));
+        let evicted = self.evicted.contains(pid);
+        match (kept, evicted, lost) {
+            // A reaped child's PID now held by another child of ours: the asker may be that
+            // one (spawned without create_pidfd(true)), not the reaped one.
+            ([only], false, false) if only.reaped && channel::is_unreaped_child(pid) => {
+                Err(ambiguous(pid))
+            }
+            ([only], false, false) => Ok(only),
+            ([], false, false) => Err(not_enabled()),
+            ([], true, false) => Err(evicted_error()),
+            ([], false, true) => Err(lost_error()),
+            _ => Err(ambiguous(pid)),
+        }
     }
 }
 
@@ -190,49 +370,46 @@ pub(crate) fn create_pidfd(command: &mut Command, enable: bool) {
     channel::install(command, channel, Hook::Announce { preset });
 }
 
-/// Runs `f` on the entry map after draining the channel, for the child `pid`.
-fn with_entry<T>(
-    pid: u32,
-    f: impl FnOnce(&mut BTreeMap<u32, Entry>) -> io::Result<T>,
-) -> io::Result<T> {
+/// Records the pidfd of a child spawned by `spawn_with_pidfd` (a duplicate), so that its
+/// `Child` gets the same answer from `pidfd()` and no other child with a reused PID can ever
+/// be taken for it. If no duplicate can be made (`EMFILE`), its PID is marked as evicted
+/// instead: lookups for it fail rather than answer for another child.
+pub(crate) fn register_exact(pid: u32, pidfd: &PidFd) {
+    let mut state = lock();
+    // This child's own create_pidfd(true) message, if its Command had one, arrives first.
+    state.drain();
+    match channel::duplicate(pidfd.as_fd()) {
+        Ok(fd) => state.insert(pid, Kind::PidFd(PidFd::from(fd))),
+        Err(_) => state.evicted.insert(pid),
+    }
+}
+
+/// A duplicate (`F_DUPFD_CLOEXEC`, >= 3) of the pidfd of the child `pid`.
+pub(crate) fn pidfd(pid: u32) -> io::Result<PidFd> {
     let mut state = lock();
     state.drain();
-    let result = match state.entries.get(&pid) {
-        Some(Entry::PidFd(pidfd)) => match pidfd.pid() {
-            Ok(actual) if actual == pid => f(&mut state.entries),
-            Ok(_) => {
-                state.entries.remove(&pid);
-                Err(reaped())
-            }
-            Err(error) if is_esrch(&error) => {
-                state.entries.remove(&pid);
-                Err(reaped())
-            }
-            Err(error) => Err(error),
-        },
-        Some(Entry::Failed(status)) => Err(failure(*status)),
-        None => Err(if channel::is_unreaped_child(pid) {
-            not_enabled()
-        } else {
-            reaped()
-        }),
-    };
-    drop(state);
-    result
+    match &state.attribute(pid)?.kind {
+        Kind::PidFd(pidfd) => channel::duplicate(pidfd.as_fd()).map(PidFd::from),
+        Kind::Failed(status) => Err(failure(*status)),
+        Kind::Retracted(_) => Err(not_enabled()),
+    }
 }
 
-/// A duplicate (`F_DUPFD_CLOEXEC`) of the stored pidfd of the child `pid`.
-pub(crate) fn pidfd(pid: u32) -> io::Result<PidFd> {
-    with_entry(pid, |entries| match entries.get(&pid) {
-        Some(Entry::PidFd(pidfd)) => pidfd.as_fd().try_clone_to_owned().map(PidFd::from),
-        _ => Err(not_enabled()),
-    })
-}
-
-/// The stored pidfd of the child `pid`, removed from the registry.
+/// The pidfd of the child `pid`, claimed: removed from the registry (the `Child` that could
+/// ask for it is consumed by the caller).
 pub(crate) fn take(pid: u32) -> io::Result<PidFd> {
-    with_entry(pid, |entries| match entries.remove(&pid) {
-        Some(Entry::PidFd(pidfd)) => Ok(pidfd),
+    let mut state = lock();
+    state.drain();
+    let seq = match &state.attribute(pid)?.kind {
+        Kind::PidFd(_) => state.attribute(pid)?.seq,
+        Kind::Failed(status) => return Err(failure(*status)),
+        Kind::Retracted(_) => return Err(not_enabled()),
+    };
+    match state.remove(pid, seq) {
+        Some(Generation {
+            kind: Kind::PidFd(pidfd),
+            ..
+        }) => Ok(pidfd),
         _ => Err(not_enabled()),
-    })
+    }
 }

@@ -31,9 +31,20 @@ pub fn gap(reason: &str) -> bool {
     let Some(emulator) = emulator() else {
         return false;
     };
+    record_skip(&format!("{emulator}: {reason}"));
+    true
+}
+
+/// Records a skip that is not an emulator gap (e.g. unprivileged user namespaces refused by
+/// this system): printed as `SKIPPED` on stderr, and logged like [`gap`]'s.
+pub fn skip(reason: &str) {
+    record_skip(reason);
+}
+
+fn record_skip(reason: &str) {
     let thread = std::thread::current();
     let test = thread.name().unwrap_or("?");
-    let line = format!("{test}\t{emulator}: {reason}\n");
+    let line = format!("{test}\t{reason}\n");
     eprint!("SKIPPED {line}");
     if let Some(path) = std::env::var_os(SKIP_LOG_ENV) {
         // One write of one short line with O_APPEND: lines from parallel tests and test
@@ -47,7 +58,6 @@ pub fn gap(reason: &str) -> bool {
             panic!("cannot record the skip in ${SKIP_LOG_ENV}: {error}");
         }
     }
-    true
 }
 
 /// Whether `PIDFD_NONBLOCK`/`PIDFD_THREAD` reach the kernel as meant: qemu-user passes

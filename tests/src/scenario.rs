@@ -45,6 +45,7 @@ pub struct Scenarios {
     env_var: &'static str,
     entry: &'static str,
     timeout: Duration,
+    pid_namespace: bool,
 }
 
 impl Scenarios {
@@ -55,6 +56,7 @@ impl Scenarios {
             env_var,
             entry: DEFAULT_ENTRY,
             timeout: Duration::from_secs(300),
+            pid_namespace: false,
         }
     }
 
@@ -66,6 +68,18 @@ impl Scenarios {
     /// With another time limit.
     pub const fn timeout(self, timeout: Duration) -> Scenarios {
         Scenarios { timeout, ..self }
+    }
+
+    /// Each scenario in a new user and PID namespace of its own (`unshare --user
+    /// --map-root-user --pid --fork --mount-proc`): the scenario is PID 1 there, root over
+    /// the namespace without being root, and alone — so it can steer PIDs deterministically
+    /// (`ns_last_pid`, and `pid_max` on Linux 6.14+, see [`crate::pid_steering`]). Where
+    /// unprivileged user namespaces are refused, [`Scenarios::run`] reports a visible skip.
+    pub const fn in_pid_namespace(self) -> Scenarios {
+        Scenarios {
+            pid_namespace: true,
+            ..self
+        }
     }
 
     /// In the child: the scenario to run.
@@ -89,7 +103,14 @@ impl Scenarios {
         let exe = std::env::current_exe().expect("current_exe");
         // Under an emulator without binfmt_misc, the runner that started us (e.g.
         // `qemu-aarch64 -L /usr/aarch64-linux-gnu`) must start the copy too.
-        let runner = std::env::var(crate::emulator::RUNNER_ENV).unwrap_or_default();
+        let mut runner = std::env::var(crate::emulator::RUNNER_ENV).unwrap_or_default();
+        if self.pid_namespace {
+            if let Err(reason) = crate::pid_steering::namespaces_available() {
+                crate::emulator::skip(&format!("scenario {scenario}: {reason}"));
+                return None;
+            }
+            runner = format!("{} {runner}", crate::pid_steering::UNSHARE.join(" "));
+        }
         let mut words = runner.split_whitespace();
         let mut command = match words.next() {
             Some(program) => {

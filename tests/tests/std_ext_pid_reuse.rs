@@ -1,0 +1,415 @@
+//! `pidfd-std-ext` when PIDs are reused: a child reaped behind std's back (a `waitpid(-1)`
+//! thief, `SIGCHLD = SIG_IGN`, or std's own `wait`) whose PID goes to the next child. No API
+//! may ever return the other child's pidfd; a reaped child still yields its own.
+//!
+//! Every scenario runs in a private user + PID namespace (no root needed), where PIDs are
+//! steered deterministically: `ns_last_pid` hands the reaped child's PID to the next one on
+//! the first try, and `pid_max` (Linux 6.14+) makes a stress run wrap around every 700 forks.
+//! Identity is checked by process, never by PID: pidfs inodes where the kernel has them, else
+//! liveness (in each case exactly one of the two children is still alive), and exit codes
+//! unique to each child.
+
+#![allow(
+    unsafe_code,
+    reason = "the scenarios reap with waitpid(-1) and set SIGCHLD's disposition"
+)]
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+
+use pidfd_std_ext::{ChildExt, CommandExt, PidFd};
+use pidfd_tests::emulator::pidfd_info_exit_works;
+use pidfd_tests::pid_steering;
+use pidfd_tests::scenario::{Report, Scenarios, say, wait_outcome};
+
+const SCENARIOS: Scenarios = Scenarios::new("PIDFD_STD_EXT_REUSE_SCENARIO").in_pid_namespace();
+
+#[test]
+#[ignore = "entry point for the re-exec'd scenario children"]
+fn scenario_child() {
+    let scenario = SCENARIOS.current();
+    match scenario.split(':').collect::<Vec<_>>().as_slice() {
+        ["ab", reaper] => ab_scenario(reaper),
+        ["stress"] => stress_scenario(),
+        other => panic!("unknown scenario {other:?}"),
+    }
+    say("done", true);
+}
+
+/// Who reaps children behind std's back.
+enum Reaper {
+    /// A thread looping on `waitpid(-1)`; reports what it reaped.
+    Thief {
+        stop: Arc<AtomicBool>,
+        reaped: mpsc::Receiver<i32>,
+        thread: Option<std::thread::JoinHandle<()>>,
+    },
+    /// `SIGCHLD = SIG_IGN`: the kernel reaps each child as it exits.
+    SigchldIgnored,
+    /// std's own `Child::wait`.
+    StdWait,
+}
+
+impl Reaper {
+    fn start(name: &str) -> Reaper {
+        match name {
+            "thief" => {
+                let stop = Arc::new(AtomicBool::new(false));
+                let (tx, reaped) = mpsc::channel();
+                let thread = {
+                    let stop = Arc::clone(&stop);
+                    std::thread::spawn(move || {
+                        while !stop.load(Ordering::SeqCst) {
+                            let mut status = 0;
+                            // SAFETY: waitpid writes an int through a valid pointer.
+                            let pid = unsafe { libc::waitpid(-1, &raw mut status, libc::WNOHANG) };
+                            if pid > 0 {
+                                let _ = tx.send(pid);
+                            } else {
+                                std::thread::yield_now();
+                            }
+                        }
+                    })
+                };
+                Reaper::Thief {
+                    stop,
+                    reaped,
+                    thread: Some(thread),
+                }
+            }
+            "sigchld-ignored" => {
+                // SAFETY: SIG_IGN for SIGCHLD: the kernel reaps children itself.
+                unsafe { libc::signal(pidfd_sys::signal::SIGCHLD, libc::SIG_IGN) };
+                Reaper::SigchldIgnored
+            }
+            "std-wait" => Reaper::StdWait,
+            other => panic!("unknown reaper {other}"),
+        }
+    }
+
+    /// Returns once `child` (which is exiting) has been reaped; `truth` is a pidfd opened
+    /// while it was certainly alive.
+    fn await_reap(&self, child: &mut Child, truth: &PidFd) {
+        match self {
+            Reaper::Thief { reaped, .. } => {
+                let pid = i32::try_from(child.id()).unwrap();
+                while reaped.recv().unwrap() != pid {}
+            }
+            Reaper::SigchldIgnored => {
+                truth.wait_for_exit(None).unwrap();
+                // The kernel frees the PID right after the exit notification: wait for it.
+                while truth.pid().is_ok() {
+                    std::thread::yield_now();
+                }
+            }
+            Reaper::StdWait => {
+                child.wait().unwrap();
+            }
+        }
+    }
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        if let Reaper::Thief { stop, thread, .. } = self {
+            stop.store(true, Ordering::SeqCst);
+            if let Some(thread) = thread.take() {
+                thread.join().unwrap();
+            }
+        }
+    }
+}
+
+/// How a pidfd relates to two processes: `own`, `OTHER` (the bug), or an error's kind.
+/// By pidfs inode where available; else by liveness, which tells the two apart because
+/// exactly one of them is alive.
+fn identity(result: io::Result<PidFd>, own: &PidFd, other: &PidFd) -> String {
+    let pidfd = match result {
+        Ok(pidfd) => pidfd,
+        Err(error) => return format!("err:{:?}", error.kind()),
+    };
+    let same = |truth: &PidFd| match pidfd.is_same_process(truth) {
+        Ok(same) => same,
+        Err(_) => pidfd.pid().is_ok() == truth.pid().is_ok(),
+    };
+    assert_ne!(
+        own.pid().is_ok(),
+        other.pid().is_ok(),
+        "one alive, one reaped"
+    );
+    match (same(own), same(other)) {
+        (true, false) => "own".to_owned(),
+        (false, true) => "OTHER".to_owned(),
+        _ => "unknown".to_owned(),
+    }
+}
+
+/// `sh` that waits for its stdin to close, then exits with `code`.
+fn held(code: u8) -> Command {
+    let mut command = Command::new("sh");
+    command
+        .args(["-c", &format!("read _ ; exit {code}")])
+        .stdin(Stdio::piped());
+    command
+}
+
+/// A: spawned with `create_pidfd(true)`, reaped behind std's back; B: spawned with A's
+/// PID (with `create_pidfd(true)`, with `spawn_with_pidfd`, or plainly — asking a plain
+/// child is a misuse, but must not hand it A's pidfd either). Both orders of lookup. Keys
+/// `<b kind>:<order>:<what>`.
+fn ab_scenario(reaper_name: &str) {
+    let reaper = Reaper::start(reaper_name);
+    for b_kind in ["create", "exact", "plain"] {
+        for order in ["a-first", "b-first"] {
+            let key = |what: &str| format!("{b_kind}:{order}:{what}");
+            let mut a = held(17).create_pidfd(true).spawn().unwrap();
+            let a_pid = a.id();
+            let truth_a = PidFd::open(a_pid).unwrap(); // A is blocked on stdin: this is A.
+            let a_alive = a
+                .pidfd()
+                .map(|fd| fd.is_same_process(&truth_a).unwrap_or(true));
+            say(&key("a_alive"), format!("{a_alive:?}"));
+            drop(a.stdin.take());
+            reaper.await_reap(&mut a, &truth_a);
+            // Reaped, its PID free: A still gets its own (dead) pidfd, and its status.
+            let a_reaped = a.pidfd();
+            say(
+                &key("a_reaped"),
+                match &a_reaped {
+                    Ok(fd) if fd.pid().is_ok() => "alive?!".to_owned(),
+                    Ok(fd) => format!("dead, same={:?}", fd.is_same_process(&truth_a).ok()),
+                    Err(error) => format!("err:{:?}:{error}", error.kind()),
+                },
+            );
+            say(
+                &key("a_status"),
+                wait_outcome(a_reaped.and_then(|fd| fd.wait())),
+            );
+
+            // B gets A's PID.
+            let mut b_command = held(42);
+            let (mut b, b_exact) = pid_steering::start_with_pid(
+                a_pid,
+                || {
+                    let (child, exact) = match b_kind {
+                        "create" => (b_command.create_pidfd(true).spawn().unwrap(), None),
+                        "exact" => {
+                            let (child, pidfd) = b_command.spawn_with_pidfd().unwrap();
+                            (child, Some(pidfd))
+                        }
+                        _ => (b_command.spawn().unwrap(), None),
+                    };
+                    (child.id(), (child, exact))
+                },
+                |_| panic!("alone in this PID namespace, the steered PID must come first"),
+            );
+            let truth_b = PidFd::open(b.id()).unwrap(); // B is blocked: this is B.
+            say(&key("reused"), b.id() == a_pid);
+            if let Some(exact) = b_exact {
+                say(&key("b_exact"), identity(Ok(exact), &truth_b, &truth_a));
+            }
+            let lookups: &[&str] = if order == "a-first" {
+                &["a", "b"]
+            } else {
+                &["b", "a"]
+            };
+            for who in lookups {
+                match *who {
+                    "a" => say(&key("a_lookup"), identity(a.pidfd(), &truth_a, &truth_b)),
+                    _ => say(&key("b_lookup"), identity(b.pidfd(), &truth_b, &truth_a)),
+                }
+            }
+            say(
+                &key("a_into_pidfd"),
+                match a.into_pidfd() {
+                    Ok(pidfd) => identity(Ok(pidfd), &truth_a, &truth_b),
+                    Err(_) => "given back".to_owned(),
+                },
+            );
+            // B was never touched: alive until released, then exits with its own code.
+            say(&key("b_alive"), truth_b.send_signal(0).is_ok());
+            drop(b.stdin.take());
+            if matches!(reaper, Reaper::StdWait) {
+                say(&key("b_status"), wait_outcome(b.wait()));
+            } else {
+                say(&key("b_status"), wait_outcome(truth_b.wait()));
+            }
+        }
+    }
+}
+
+/// 8 threads × 500 spawns (alternately `create_pidfd(true)` + `pidfd()` and
+/// `spawn_with_pidfd`) while a `waitpid(-1)` thief reaps everything, with `pid_max` set so
+/// that PIDs wrap around every 700 forks. Each child exits with a code of its own; every
+/// pidfd handed out must read back that code (Linux 6.15+ keeps it for stolen children) or
+/// name the same process as the exact pairing — or the call fails with a clear error.
+fn stress_scenario() {
+    let pid_max = pid_steering::set_pid_max(1000);
+    say("pid_max_set", pid_max.is_ok());
+    let reaper = Reaper::start("thief");
+    let seen = Arc::new(Mutex::new(BTreeMap::<u32, u32>::new()));
+    let outcomes = Arc::new(Mutex::new(BTreeMap::<String, u32>::new()));
+    let bad = Arc::new(Mutex::new(Vec::<String>::new()));
+    let status_kept = pidfd_info_exit_works();
+    let threads: Vec<_> = (0..8_u32)
+        .map(|thread| {
+            let (seen, outcomes, bad) =
+                (Arc::clone(&seen), Arc::clone(&outcomes), Arc::clone(&bad));
+            std::thread::spawn(move || {
+                let count = |what: String| *outcomes.lock().unwrap().entry(what).or_insert(0) += 1;
+                let complain = |what: String| bad.lock().unwrap().push(what);
+                for round in 0..500_u32 {
+                    let serial = thread * 500 + round;
+                    let code = i32::try_from(serial % 251 + 1).unwrap();
+                    let mut command = Command::new("sh");
+                    command.args(["-c", &format!("exit {code}")]);
+                    // The exit code read through `pidfd` must be this child's.
+                    let check = |pidfd: &PidFd, what: &str| match pidfd.wait() {
+                        Ok(status) if status.code() == Some(code) => {
+                            count(format!("{what}:status_own"))
+                        }
+                        Err(error)
+                            if !status_kept && error.raw_os_error() == Some(libc::ECHILD) =>
+                        {
+                            count(format!("{what}:status_unknown"));
+                        }
+                        other => complain(format!(
+                            "{serial}: {what} wait {other:?}, expected exit {code}"
+                        )),
+                    };
+                    let pid = if round % 2 == 0 {
+                        let child = command.create_pidfd(true).spawn().unwrap();
+                        match child.pidfd() {
+                            Ok(pidfd) => check(&pidfd, "create"),
+                            Err(error) => count(format!("create:err:{:?}", error.kind())),
+                        }
+                        child.id()
+                    } else {
+                        let (child, pidfd) = command.spawn_with_pidfd().unwrap();
+                        check(&pidfd, "exact");
+                        match child.pidfd() {
+                            Ok(again) => match again.is_same_process(&pidfd) {
+                                Ok(false) => complain(format!(
+                                    "{serial}: pidfd() differs from the exact pairing"
+                                )),
+                                _ => check(&again, "exact_lookup"),
+                            },
+                            Err(error) => count(format!("exact_lookup:err:{:?}", error.kind())),
+                        }
+                        child.id()
+                    };
+                    *seen.lock().unwrap().entry(pid).or_insert(0) += 1;
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    drop(reaper);
+    let reused = seen.lock().unwrap().values().filter(|&&n| n > 1).count();
+    say("reused_pids", reused);
+    for (what, n) in outcomes.lock().unwrap().iter() {
+        say(what, n);
+    }
+    let bad = bad.lock().unwrap();
+    say("bad", bad.len());
+    for line in bad.iter().take(10) {
+        say("bad_example", line);
+    }
+    io::stdout().flush().unwrap();
+}
+
+// ---- the parent-side tests ----
+
+fn check_ab(out: &Report, reaper: &str) {
+    let status = |code: i32| {
+        if pidfd_info_exit_works() || reaper == "std-wait" {
+            format!("exit Some({code})")
+        } else {
+            libc::ECHILD.to_string()
+        }
+    };
+    for b_kind in ["create", "exact", "plain"] {
+        for order in ["a-first", "b-first"] {
+            let get = |what: &str| {
+                out.get(&format!("{b_kind}:{order}:{what}"))
+                    .cloned()
+                    .unwrap_or_else(|| panic!("{b_kind}:{order}:{what} missing: {out:?}"))
+            };
+            let case = format!("{reaper}, B {b_kind}, {order}: {out:?}");
+            assert_eq!(get("a_alive"), "Ok(true)", "{case}");
+            assert_eq!(get("reused"), "true", "{case}");
+            // The reaped child's own pidfd, and its status through it.
+            assert!(get("a_reaped").starts_with("dead, same="), "{case}");
+            assert!(!get("a_reaped").contains("false"), "{case}");
+            if reaper == "std-wait" && !pidfd_info_exit_works() {
+                assert_eq!(get("a_status"), libc::ECHILD.to_string(), "{case}");
+            } else {
+                assert_eq!(get("a_status"), status(17), "{case}");
+            }
+            // Two children had the PID: neither is answered by guess — not even when B was
+            // spawned without create_pidfd(true) (then B, asking, could be the asker).
+            assert_eq!(get("a_lookup"), "err:Other", "{case}");
+            assert_eq!(get("b_lookup"), "err:Other", "{case}");
+            assert_eq!(get("a_into_pidfd"), "given back", "{case}");
+            if b_kind == "exact" {
+                assert_eq!(get("b_exact"), "own", "{case}");
+            }
+            assert_eq!(get("b_alive"), "true", "{case}");
+            assert_eq!(get("b_status"), status(42), "{case}");
+        }
+    }
+}
+
+#[test]
+fn a_waitpid_thief_and_a_reused_pid_never_cross_pidfds() {
+    if let Some(out) = SCENARIOS.run("ab:thief", &[]) {
+        check_ab(&out, "thief");
+    }
+}
+
+#[test]
+fn sigchld_ignored_and_a_reused_pid_never_cross_pidfds() {
+    if let Some(out) = SCENARIOS.run("ab:sigchld-ignored", &[]) {
+        check_ab(&out, "sigchld-ignored");
+    }
+}
+
+#[test]
+fn std_wait_and_a_reused_pid_never_cross_pidfds() {
+    if let Some(out) = SCENARIOS.run("ab:std-wait", &[]) {
+        check_ab(&out, "std-wait");
+    }
+}
+
+#[test]
+fn eight_threads_a_thief_and_wrapping_pids() {
+    let Some(out) = SCENARIOS.run("stress", &[]) else {
+        return;
+    };
+    let n = |key: &str| out.get(key).map_or(0, |v| v.parse::<u32>().unwrap());
+    assert_eq!(n("bad"), 0, "{out:?}");
+    // Every exact spawn worked and read its own status (or, before 6.15, none).
+    assert_eq!(
+        n("exact:status_own") + n("exact:status_unknown"),
+        2000,
+        "{out:?}"
+    );
+    assert!(
+        n("create:status_own") + n("create:status_unknown") > 0,
+        "{out:?}"
+    );
+    // Every create_pidfd lookup: its own pidfd, or a clear refusal.
+    let create_total = n("create:status_own")
+        + n("create:status_unknown")
+        + n("create:err:Other")
+        + n("create:err:NotFound");
+    assert_eq!(create_total, 2000, "{out:?}");
+    if out["pid_max_set"] == "true" {
+        assert!(n("reused_pids") > 100, "PIDs did not wrap around: {out:?}");
+    }
+}

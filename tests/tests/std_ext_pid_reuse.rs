@@ -34,6 +34,7 @@ fn scenario_child() {
     match scenario.split(':').collect::<Vec<_>>().as_slice() {
         ["ab", reaper] => ab_scenario(reaper),
         ["stress"] => stress_scenario(),
+        ["lost"] => lost_scenario(),
         other => panic!("unknown scenario {other:?}"),
     }
     say("done", true);
@@ -323,6 +324,72 @@ fn stress_scenario() {
     io::stdout().flush().unwrap();
 }
 
+/// 350 children spawned with `create_pidfd(true)` and no lookup in between overflow the
+/// channel: each child then gets its own pidfd or `NotFound` (its message lost). A lost
+/// child is killed and reaped, and a new `create_pidfd(true)` child gets its PID: the new
+/// child's message arrives, but the lost one's PID is marked, so neither lookup answers by
+/// guess — without the mark, the lost child would get the new child's pidfd.
+fn lost_scenario() {
+    let (reader, mut writer) = io::pipe().unwrap();
+    // One Command: each create_pidfd(true) call would drain the channel.
+    let mut command = Command::new("sh");
+    command
+        .args(["-c", "read _ ; exit 3"])
+        .stdin(reader)
+        .create_pidfd(true);
+    let children: Vec<Child> = (0..350).map(|_| command.spawn().unwrap()).collect();
+    let mut outcomes = BTreeMap::<String, u32>::new();
+    let mut lost_child = None;
+    for (i, child) in children.iter().enumerate() {
+        // Blocked on the pipe: a pidfd opened now is certainly this child's.
+        let truth = PidFd::open(child.id()).unwrap();
+        let outcome = match child.pidfd() {
+            Ok(pidfd) => match pidfd.is_same_process(&truth) {
+                Ok(true) => "own".to_owned(),
+                Ok(false) => "OTHER".to_owned(),
+                Err(_) if pidfd.pid().ok() == Some(child.id()) => "own".to_owned(),
+                Err(_) => "unknown".to_owned(),
+            },
+            Err(error) => {
+                if error.kind() == io::ErrorKind::NotFound && lost_child.is_none() {
+                    lost_child = Some(i);
+                }
+                format!("err:{:?}", error.kind())
+            }
+        };
+        *outcomes.entry(outcome).or_insert(0) += 1;
+    }
+    say("outcomes", format!("{outcomes:?}"));
+    if let Some(i) = lost_child {
+        let lost = &children[i];
+        let pid = lost.id();
+        let truth = PidFd::open(pid).unwrap();
+        truth.kill().unwrap();
+        let raw = i32::try_from(pid).unwrap();
+        let mut status = 0;
+        // SAFETY: waitpid writes an int through a valid pointer; `pid` is our child.
+        assert_eq!(unsafe { libc::waitpid(raw, &raw mut status, 0) }, raw);
+        let new = pid_steering::start_with_pid(
+            pid,
+            || {
+                let child = command.spawn().unwrap();
+                (child.id(), child)
+            },
+            |_| panic!("alone in this PID namespace, the steered PID must come first"),
+        );
+        let truth_new = PidFd::open(new.id()).unwrap();
+        say("reused", new.id() == pid);
+        say("lost_lookup", identity(lost.pidfd(), &truth, &truth_new));
+        say("new_lookup", identity(new.pidfd(), &truth_new, &truth));
+        truth_new.kill().unwrap();
+    }
+    drop(writer.write_all(&[b'\n'; 400]));
+    drop(writer);
+    let mut status = 0;
+    // SAFETY: waitpid writes an int through a valid pointer.
+    while unsafe { libc::waitpid(-1, &raw mut status, 0) } > 0 {}
+}
+
 // ---- the parent-side tests ----
 
 fn check_ab(out: &Report, reaper: &str) {
@@ -412,4 +479,23 @@ fn eight_threads_a_thief_and_wrapping_pids() {
     if out["pid_max_set"] == "true" {
         assert!(n("reused_pids") > 100, "PIDs did not wrap around: {out:?}");
     }
+}
+
+#[test]
+fn a_lost_message_never_lets_another_child_answer() {
+    let Some(out) = SCENARIOS.run("lost", &[]) else {
+        return;
+    };
+    let outcomes = &out["outcomes"];
+    assert!(
+        !outcomes.contains("OTHER") && !outcomes.contains("unknown"),
+        "{out:?}"
+    );
+    assert!(
+        outcomes.contains("\"err:NotFound\""),
+        "the channel never overflowed: {out:?}"
+    );
+    assert_eq!(out["reused"], "true", "{out:?}");
+    assert_eq!(out["lost_lookup"], "err:Other", "{out:?}");
+    assert_eq!(out["new_lookup"], "err:Other", "{out:?}");
 }

@@ -6,12 +6,7 @@
 //! [`crate::scenario::Scenarios::in_pid_namespace`]) a test needs no real root and has the
 //! namespace to itself: there, [`start_with_pid`] hits on the first try, and
 //! [`set_pid_max`] (Linux 6.14+: `pid_max` is per namespace) makes PIDs wrap around after a
-//! few hundred forks. In the host namespace (root only), tests of one binary run on
-//! parallel threads, so a test that steers PIDs holds [`exclusive`] and every test of the
-//! same binary that starts processes holds [`shared`]; other processes on the machine are
-//! outlasted by retrying.
-
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+//! few hundred forks. (Every test that steers PIDs does it there.)
 
 const NS_LAST_PID: &str = "/proc/sys/kernel/ns_last_pid";
 const PID_MAX: &str = "/proc/sys/kernel/pid_max";
@@ -65,21 +60,6 @@ pub fn set_pid_max(pid_max: u32) -> std::io::Result<()> {
 
 /// How often [`start_with_pid`] tries before giving up.
 const TRIES: u32 = 500;
-
-static GATE: RwLock<()> = RwLock::new(());
-
-/// Held by a test that starts processes while no PID is being steered in this binary.
-pub fn shared() -> RwLockReadGuard<'static, ()> {
-    // A poisoned gate only means another test failed; the lock itself is fine.
-    GATE.read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Held by a test that steers PIDs: no other test of this binary starts processes meanwhile.
-pub fn exclusive() -> RwLockWriteGuard<'static, ()> {
-    GATE.write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 /// Starts processes with `start` (which returns the new PID and a handle) until one gets
 /// PID `pid`, handing each wrong one to `discard` (which must kill and reap it).

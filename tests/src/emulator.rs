@@ -35,27 +35,47 @@ pub fn gap(reason: &str) -> bool {
     true
 }
 
-/// Records a skip that is not an emulator gap (e.g. unprivileged user namespaces refused by
-/// this system): printed as `SKIPPED` on stderr, and logged like [`gap`]'s.
+/// Records a skip that is not an emulator gap (cgroup v2 not writable, unprivileged user
+/// namespaces refused, `core_pattern` a pipe, …): printed as `SKIPPED` on stderr, and written
+/// to the skip ledger like [`gap`]'s.
 pub fn skip(reason: &str) {
     record_skip(reason);
+}
+
+/// The file every skip is appended to: [`SKIP_LOG_ENV`] when set (test-arches sets it per
+/// target), else `pidfd-test-skips.log` in the profile directory of this test binary
+/// (`target/debug/`, `target/i686-unknown-linux-gnu/debug/`, …), which `.ci/run` clears
+/// before the suite, then prints and checks against `tests/skip-allowlist.txt`.
+pub fn skip_ledger() -> Option<std::path::PathBuf> {
+    if let Some(path) = std::env::var_os(SKIP_LOG_ENV) {
+        return Some(path.into());
+    }
+    // <profile>/deps/<binary>
+    let exe = std::env::current_exe().ok()?;
+    Some(exe.parent()?.parent()?.join("pidfd-test-skips.log"))
 }
 
 fn record_skip(reason: &str) {
     let thread = std::thread::current();
     let test = thread.name().unwrap_or("?");
-    let line = format!("{test}\t{reason}\n");
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.file_name().map(|name| name.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    // The binary's name without cargo's hash: `core_spawn-0123abcd` -> `core_spawn`.
+    let binary = binary.rsplit_once('-').map_or(binary.as_str(), |(name, _)| name);
+    let line = format!("{binary}::{test}\t{reason}\n");
     eprint!("SKIPPED {line}");
-    if let Some(path) = std::env::var_os(SKIP_LOG_ENV) {
+    if let Some(path) = skip_ledger() {
         // One write of one short line with O_APPEND: lines from parallel tests and test
         // binaries do not interleave.
         let written = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(path)
+            .open(&path)
             .and_then(|mut file| file.write_all(line.as_bytes()));
         if let Err(error) = written {
-            panic!("cannot record the skip in ${SKIP_LOG_ENV}: {error}");
+            panic!("cannot record the skip in {}: {error}", path.display());
         }
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod cgroup;
 pub mod emulator;
+pub mod interrupt;
 pub mod pid_steering;
 pub mod scenario;
 pub mod seccomp;
@@ -65,6 +66,98 @@ pub fn sh(script: &str) -> TestChild {
     TestChild(child)
 }
 
+/// A process that is not our child — started by an `sh` that has exited since — and that
+/// waits, blocked on a pipe, until [`Orphan::release`]: until then its PID certainly names
+/// it (nobody can reap a process that has not exited), so a pidfd opened by that PID is
+/// its own. Released, it runs `script`.
+#[derive(Debug)]
+pub struct Orphan {
+    /// Its PID.
+    pub pid: u32,
+    release: Option<std::io::PipeWriter>,
+}
+
+impl Orphan {
+    /// Starts the orphan; it will run `sh -c script` once released.
+    pub fn start(script: &str) -> Orphan {
+        use std::io::BufRead;
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        // The background job's stdin is /dev/null (POSIX, without job control), so it reads
+        // the pipe through fd 3; its stdout goes to /dev/null so that only `echo $!` reaches
+        // our pipe.
+        let quoted = script.replace('\'', r"'\''");
+        let mut parent = Command::new("sh")
+            .args([
+                "-c",
+                &format!("exec 3<&0; (read _ <&3; exec sh -c '{quoted}') >/dev/null & echo $!"),
+            ])
+            .stdin(reader)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("cannot start sh");
+        let mut line = String::new();
+        std::io::BufReader::new(parent.stdout.take().expect("piped"))
+            .read_line(&mut line)
+            .expect("the orphan's PID");
+        assert!(parent.wait().expect("wait for sh").success());
+        Orphan {
+            pid: line.trim().parse().expect("a PID"),
+            release: Some(writer),
+        }
+    }
+
+    /// Lets it run its script (end of file on its pipe).
+    pub fn release(&mut self) {
+        self.release.take();
+    }
+}
+
+/// `sh -c script` through `pidfd_core::Spawn`, as a pidfd-mode process. Under qemu-user
+/// (which refuses every CLONE_PIDFD flavour) Spawn falls back to pid mode; the still
+/// unreaped child is then taken over with `pidfd_open`, which qemu supports. (`Option` for
+/// the callers' sake: always `Some`.)
+pub fn spawn_sh(script: &str) -> Option<pidfd_core::Process> {
+    let process = pidfd_core::Spawn::new("sh")
+        .args(["-c", script])
+        .spawn()
+        .expect("spawn sh");
+    if process.mode() == pidfd_core::Mode::Pid {
+        assert!(
+            emulator::emulator().is_some(),
+            "Spawn gave a pid-mode process on a real kernel"
+        );
+        let pid = process.pid();
+        // The child is ours and not reaped (a pid-mode Process reaps only when waited on),
+        // so the PID still names it.
+        process.release();
+        return Some(
+            pidfd_core::Process::with_mode(pid, pidfd_core::Mode::PidFd)
+                .expect("pidfd_open on our child"),
+        );
+    }
+    Some(process)
+}
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit; returns the new soft limit.
+#[allow(
+    clippy::useless_conversion,
+    reason = "rlim_t is 32-bit on 32-bit targets"
+)]
+pub fn raise_nofile() -> u64 {
+    // SAFETY: rlimit is plain data; all-zero is valid.
+    let mut limit: libc::rlimit = unsafe { std::mem::zeroed() };
+    // SAFETY: `limit` is a live, writable rlimit.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut limit) };
+    assert_eq!(rc, 0, "getrlimit");
+    if limit.rlim_cur < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: raising the soft limit up to the hard limit is always allowed.
+        let rc = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raw const limit) };
+        assert_eq!(rc, 0, "setrlimit");
+    }
+    u64::from(limit.rlim_cur)
+}
+
 /// This process's PID.
 pub fn own_pid() -> i32 {
     i32::try_from(std::process::id()).expect("pid fits pid_t")
@@ -91,6 +184,24 @@ pub unsafe fn own(raw: i32) -> OwnedFd {
 /// `waitid(P_PIDFD, pidfd, ..., options)` into a zeroed `siginfo_t`.
 pub fn waitid(pidfd: &OwnedFd, options: WaitIdOptions) -> Result<siginfo_t, Errno> {
     waitid_into(pidfd, options, siginfo_t::zeroed(), None)
+}
+
+/// Blocks until our child `pid` has exited, without reaping it (`waitid(P_PID, WEXITED |
+/// WNOWAIT)`): the synchronization for "it has exited already" without a sleep.
+pub fn await_exit_without_reaping(pid: u32) -> Result<(), Errno> {
+    let mut info = siginfo_t::zeroed();
+    Errno::retry_on_intr(|| {
+        // SAFETY: `info` is a writable siginfo_t; WNOWAIT leaves the zombie in place.
+        unsafe {
+            syscalls::waitid(
+                pidfd_sys::flags::P_PID,
+                pid,
+                &mut info,
+                WaitIdOptions::EXITED | WaitIdOptions::NOWAIT,
+                None,
+            )
+        }
+    })
 }
 
 /// `waitid(P_PIDFD, ...)` into a caller-prepared `siginfo_t` (e.g. poisoned), with an

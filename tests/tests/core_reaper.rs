@@ -1,5 +1,5 @@
-//! `pidfd_core::Reaper` against the real kernel: a thousand children exiting in random
-//! order, children dead before being added, removal, non-children, a child reaped by
+//! `pidfd_core::Reaper` against the real kernel (the thousand-children test has a binary of
+//! its own, `core_reaper_thousand`): children dead before being added, removal, non-children, a child reaped by
 //! someone else, a hand-written `poll(2)` loop on the epoll fd, timeouts, `EINTR`, and the
 //! pid-mode fallback (re-exec'd children with `PIDFD_DISABLE=1` and with seccomp refusing
 //! every pidfd).
@@ -10,13 +10,14 @@
 )]
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::os::fd::{AsFd, AsRawFd};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use pidfd_core::{Exit, Mode, PidFd, Process, Reaper, Spawn, Watched, probe};
 use pidfd_tests::emulator::{gap, pidfd_info_exit_works};
+use pidfd_tests::{Orphan, spawn_sh};
+use pidfd_tests::interrupt::Storm;
 use pidfd_tests::scenario::{Scenarios, say, wait_outcome};
 use pidfd_tests::seccomp;
 
@@ -24,49 +25,6 @@ const SCENARIOS: Scenarios = Scenarios::new("PIDFD_REAPER_SCENARIO");
 
 /// The long wait for exits that must come.
 const PATIENCE: Duration = Duration::from_secs(60);
-
-/// `sh -c script` through `pidfd_core::Spawn`, as a pidfd-mode process. Under qemu-user
-/// (which refuses every CLONE_PIDFD flavour) Spawn falls back to pid mode; the still
-/// unreaped child is then taken over with `pidfd_open`, which qemu supports. (`Option` for
-/// the callers' sake: always `Some`.)
-fn spawn_sh(script: &str) -> Option<Process> {
-    let process = Spawn::new("sh")
-        .args(["-c", script])
-        .spawn()
-        .expect("spawn sh");
-    if process.mode() == Mode::Pid {
-        assert!(
-            pidfd_tests::emulator::emulator().is_some(),
-            "Spawn gave a pid-mode process on a real kernel"
-        );
-        let pid = process.pid();
-        // The child is ours and not reaped (a pid-mode Process reaps only when waited on),
-        // so the PID still names it.
-        process.release();
-        return Some(Process::with_mode(pid, Mode::PidFd).expect("pidfd_open on our child"));
-    }
-    Some(process)
-}
-
-/// Raises the soft `RLIMIT_NOFILE` to the hard limit; returns the new soft limit.
-#[allow(
-    clippy::useless_conversion,
-    reason = "rlim_t is 32-bit on 32-bit targets"
-)]
-fn raise_nofile() -> u64 {
-    // SAFETY: rlimit is plain data; all-zero is valid.
-    let mut limit: libc::rlimit = unsafe { std::mem::zeroed() };
-    // SAFETY: `limit` is a live, writable rlimit.
-    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut limit) };
-    assert_eq!(rc, 0, "getrlimit");
-    if limit.rlim_cur < limit.rlim_max {
-        limit.rlim_cur = limit.rlim_max;
-        // SAFETY: raising the soft limit up to the hard limit is always allowed.
-        let rc = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raw const limit) };
-        assert_eq!(rc, 0, "setrlimit");
-    }
-    u64::from(limit.rlim_cur)
-}
 
 /// Polls `fd` for `POLLIN`; whether it became readable within `timeout_ms`.
 fn poll_in(fd: i32, timeout_ms: i32) -> bool {
@@ -90,66 +48,6 @@ fn poll_in(fd: i32, timeout_ms: i32) -> bool {
 
 fn code(exit: &Exit<impl Sized>) -> Option<i32> {
     exit.status.and_then(|status| status.code())
-}
-
-#[test]
-fn a_thousand_children_are_each_reported_once_with_their_status() {
-    let limit = raise_nofile();
-    // Two fds per child (the Process's pidfd and the reaper's duplicate), plus headroom for
-    // the other tests of this binary running in parallel.
-    let wanted: u64 = 1000;
-    let count = wanted.min(limit.saturating_sub(300) / 2);
-    if count < wanted {
-        eprintln!("RLIMIT_NOFILE hard limit {limit}: only {count} children");
-    }
-    let count = usize::try_from(count).unwrap();
-    let mut reaper = Reaper::new().unwrap();
-    let mut expected = HashMap::new();
-    let mut seed: u32 = 0x9e37_79b9;
-    for i in 0..count {
-        // xorshift: delays of 0-99 ms in random order.
-        seed ^= seed << 13;
-        seed ^= seed >> 17;
-        seed ^= seed << 5;
-        let delay = seed % 100;
-        let exit_code = i32::try_from(i % 256).unwrap();
-        let Some(process) = spawn_sh(&format!("sleep 0.{delay:03}; exit {exit_code}")) else {
-            return;
-        };
-        let key = reaper.add(process, (i, exit_code)).unwrap();
-        expected.insert(key, (i, exit_code));
-    }
-    assert_eq!(reaper.len(), count);
-    let mut seen = vec![false; count];
-    let deadline = Instant::now() + PATIENCE;
-    while !reaper.is_empty() {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let exit = reaper
-            .next_exit(Some(remaining))
-            .unwrap()
-            .unwrap_or_else(|| panic!("{} exits missing after {PATIENCE:?}", reaper.len()));
-        let (i, exit_code) = exit.token;
-        assert_eq!(
-            expected.remove(&exit.key),
-            Some(exit.token),
-            "key and token"
-        );
-        assert!(!seen[i], "child {i} reported twice");
-        seen[i] = true;
-        assert_eq!(code(&exit), Some(exit_code), "child {i}");
-        let Watched::Process(process) = &exit.watched else {
-            panic!("added as a Process")
-        };
-        // Reaped: the handle has the status cached and refuses to signal.
-        assert_eq!(process.try_wait().unwrap(), exit.status);
-        assert_eq!(
-            process.kill().unwrap_err().raw_os_error(),
-            Some(libc::ESRCH)
-        );
-    }
-    assert!(seen.iter().all(|&seen| seen));
-    assert!(expected.is_empty());
-    assert!(reaper.try_next_exit().unwrap().is_none());
 }
 
 #[test]
@@ -233,40 +131,26 @@ fn removed_entries_are_never_reported() {
     assert_eq!(dead.wait().unwrap().code(), Some(3));
 }
 
-/// Starts `sh -c 'sleep <secs> & echo $!'` and returns the grandchild's PID (the `sh` is
-/// waited for: the grandchild is then nobody's child of ours).
-fn grandchild(secs: &str) -> u32 {
-    let mut sh = Command::new("sh")
-        .args(["-c", &format!("sleep {secs} & echo $!")])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(sh.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(sh.wait().unwrap().success());
-    line.trim().parse().unwrap()
-}
-
 #[test]
 fn non_children_are_reported_when_they_exit() {
     let mut reaper = Reaper::new().unwrap();
-    let first = grandchild("0.3");
-    let second = grandchild("0.3");
+    let mut first = Orphan::start("sleep 0.3");
+    let mut second = Orphan::start("sleep 0.3");
+    // Held: their PIDs name them until released.
     reaper
-        .add_pidfd(PidFd::open(first).unwrap(), "pidfd")
+        .add_pidfd(PidFd::open(first.pid).unwrap(), "pidfd")
         .unwrap();
-    let process = Process::find(second).unwrap();
+    let process = Process::find(second.pid).unwrap();
     if process.mode() == Mode::Pid {
         assert!(gap("Process::find gives pid mode under qemu-user"));
         return;
     }
     reaper.add(process, "process").unwrap();
-    let start = Instant::now();
     // Running non-children are not reported (waitid would say ECHILD for them already).
     assert!(reaper.try_next_exit().unwrap().is_none());
+    let start = Instant::now();
+    first.release();
+    second.release();
     let mut got = Vec::new();
     while let Some(exit) = reaper.next_exit(Some(PATIENCE)).unwrap() {
         // Not ours to reap: no status, unless the kernel kept the one its real parent
@@ -384,9 +268,11 @@ fn eintr_continues_the_wait() {
     let Some(out) = SCENARIOS.run("eintr", &[]) else {
         return;
     };
-    assert_eq!(out["early"], "none");
-    assert_eq!(out["exit"], "5");
-    assert_eq!(out["interrupted"], "true");
+    assert_eq!(out["early"], "none", "{out:?}");
+    assert_eq!(out["exit"], "5", "{out:?}");
+    // ~60 signals in 0.3 s, each handled on the thread blocked in epoll_wait.
+    assert!(out["hits_on_waiter"].parse::<u32>().unwrap() > 10, "{out:?}");
+    assert_eq!(out["hits_elsewhere"], "0", "{out:?}");
 }
 
 fn assert_pid_mode_fallback(out: &pidfd_tests::scenario::Report) {
@@ -474,7 +360,9 @@ fn registrations_scenario() {
     );
 
     // A reported non-child handed back and added again: reported again at once.
-    let pidfd = PidFd::open(grandchild("0.1")).unwrap();
+    let mut orphan = Orphan::start("exit 0");
+    let pidfd = PidFd::open(orphan.pid).unwrap();
+    orphan.release();
     reaper.add_pidfd(pidfd, 6).unwrap();
     let exit = reaper.next_exit(Some(PATIENCE)).unwrap().unwrap();
     say(
@@ -540,8 +428,9 @@ fn pid_mode_scenario() {
     let early = start("exit 7");
     say("mode", format_args!("{:?}", early.mode()));
     let mut reaper = Reaper::new().unwrap();
-    // Exited (not reaped) before being added: reported at once, with its status.
-    std::thread::sleep(Duration::from_millis(200));
+    // Exited (not reaped) before being added: reported at once, with its status. (Waits
+    // for the exit without reaping: waitid(WEXITED | WNOWAIT).)
+    pidfd_tests::await_exit_without_reaping(early.pid()).unwrap();
     reaper.add(early, 7).unwrap();
     let exit = reaper.try_next_exit().unwrap();
     say(
@@ -581,31 +470,14 @@ fn pid_mode_scenario() {
     say("len", reaper.len());
 }
 
-extern "C" fn on_usr1(_: libc::c_int) {}
-
 /// A thread interrupts the waiting thread with `SIGUSR1` every 5 ms (handler without
 /// `SA_RESTART`; `epoll_wait` is never restarted anyway): a timeout still runs its full
-/// length, and an exit is still reported.
+/// length, and an exit is still reported. The handler counts its runs on the waiting thread.
 fn eintr_scenario() {
-    pidfd_tests::install_interrupting_handler(pidfd_sys::signal::SIGUSR1, on_usr1);
     let Some(process) = spawn_sh("sleep 0.3; exit 5") else {
         return;
     };
-    // SAFETY: the calling thread's own id.
-    let waiter = unsafe { libc::pthread_self() };
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let sent = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
-    let interrupter = {
-        let (stop, sent) = (stop.clone(), sent.clone());
-        std::thread::spawn(move || {
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                // SAFETY: `waiter` is alive until `stop` is set and this thread joined.
-                unsafe { libc::pthread_kill(waiter, pidfd_sys::signal::SIGUSR1) };
-                sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        })
-    };
+    let storm = Storm::at_this_thread(pidfd_sys::signal::SIGUSR1, Duration::from_millis(5));
     let mut reaper = Reaper::new().unwrap();
     reaper.add(process, ()).unwrap();
     let start = Instant::now();
@@ -613,11 +485,7 @@ fn eintr_scenario() {
     assert!(start.elapsed() >= Duration::from_millis(100));
     say("early", if early.is_none() { "none" } else { "exit" });
     let exit = reaper.next_exit(Some(PATIENCE)).unwrap().unwrap();
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    interrupter.join().unwrap();
     say("exit", code(&exit).map_or(-1, |code| code));
-    say(
-        "interrupted",
-        sent.load(std::sync::atomic::Ordering::Relaxed) > 10,
-    );
+    say("hits_on_waiter", storm.hits_on_target());
+    say("hits_elsewhere", storm.hits_elsewhere());
 }

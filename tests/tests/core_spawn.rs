@@ -321,7 +321,7 @@ fn spawn_into_a_cgroup() {
     let leaf = match Cgroup2Leaf::new("spawn") {
         Ok(leaf) => leaf,
         Err(reason) => {
-            eprintln!("SKIPPED spawn_into_a_cgroup: {reason}");
+            pidfd_tests::emulator::skip(&reason);
             return;
         }
     };

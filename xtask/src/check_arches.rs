@@ -109,11 +109,12 @@ pub(crate) fn installed_targets(toolchain: &str) -> BTreeSet<String> {
     }
 }
 
-/// Installs the nightly toolchain and its `rust-src` if missing, saying so.
+/// Installs the pinned nightly toolchain ([`cmd::nightly`]) and its `rust-src` if missing,
+/// saying so.
 pub(crate) fn ensure_nightly_rust_src() -> Result<(), String> {
     let sysroot = cmd::capture(
         std::process::Command::new("rustup")
-            .args(["run", "nightly", "rustc", "--print", "sysroot"]),
+            .args(["run", cmd::nightly(), "rustc", "--print", "sysroot"]),
     );
     let has_src = match &sysroot {
         Ok(output) if output.success => Path::new(output.text.trim())
@@ -128,7 +129,7 @@ pub(crate) fn ensure_nightly_rust_src() -> Result<(), String> {
         cmd::run_visible(std::process::Command::new("rustup").args([
             "toolchain",
             "install",
-            "nightly",
+            cmd::nightly(),
             "--profile",
             "minimal",
         ]))?;
@@ -138,7 +139,7 @@ pub(crate) fn ensure_nightly_rust_src() -> Result<(), String> {
         "add",
         "rust-src",
         "--toolchain",
-        "nightly",
+        cmd::nightly(),
     ]))
 }
 
@@ -151,8 +152,8 @@ fn check_one(target: Target, tier: Tier, stable: &str, note: &str) -> Result<Row
     let (toolchain, configs): (&str, &[&[&str]]) = match (tier, target.std_only) {
         (Tier::Rustup, false) => (stable, &[NO_STD, STD]),
         (Tier::Rustup, true) => (stable, &[STD]),
-        (Tier::BuildStd, false) => ("nightly", &[NO_STD]),
-        (Tier::BuildStd, true) => ("nightly", &[STD]),
+        (Tier::BuildStd, false) => (cmd::nightly(), &[NO_STD]),
+        (Tier::BuildStd, true) => (cmd::nightly(), &[STD]),
     };
     let mut error = None;
     for &config in configs {

@@ -13,6 +13,13 @@ pub(crate) fn workspace_root() -> PathBuf {
 
 /// A `cargo` command for `toolchain` run through rustup, with the environment a parent
 /// `cargo run` leaves behind removed (so the child picks its own toolchain's rustc).
+/// The dated nightly toolchain of every nightly-only step (tier-3 `-Zbuild-std` builds, the
+/// fuzz targets), from `.ci/nightly-toolchain`, which `.ci/run` installs: a moving `nightly`
+/// could break CI overnight.
+pub(crate) fn nightly() -> &'static str {
+    include_str!("../../.ci/nightly-toolchain").trim()
+}
+
 pub(crate) fn cargo(toolchain: &str) -> Command {
     let mut command = Command::new("rustup");
     command.args(["run", toolchain, "cargo"]);

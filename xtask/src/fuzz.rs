@@ -1,5 +1,5 @@
 //! `cargo xtask fuzz [--smoke] [--seconds N] [--targets a,b]`: run every cargo-fuzz target
-//! of `fuzz/` (nightly) for a bounded time each.
+//! of `fuzz/` (the pinned nightly, `.ci/nightly-toolchain`) for a bounded time each.
 //!
 //! `--smoke` is the CI setting: a short run per target (20 s unless `--seconds` says
 //! otherwise) that fails on any crash. Needs `cargo-fuzz` (`cargo install cargo-fuzz`) and
@@ -57,7 +57,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let mut rows = Vec::new();
     for target in &targets {
         let started = Instant::now();
-        let mut command = cmd::cargo("nightly");
+        let mut command = cmd::cargo(cmd::nightly());
         command
             .current_dir(cmd::workspace_root().join("fuzz"))
             .args(["fuzz", "run", target, "--"])
@@ -116,20 +116,32 @@ fn fuzz_targets() -> Result<Vec<String>, String> {
     Ok(names)
 }
 
+/// The cargo-fuzz release `--install` installs (pinned: a new release must not change CI).
+const CARGO_FUZZ_VERSION: &str = "0.13.2";
+
 fn ensure_cargo_fuzz(install: bool) -> Result<(), String> {
-    let present = cmd::capture(cmd::cargo("nightly").args(["fuzz", "--version"]))
+    let present = cmd::capture(cmd::cargo(cmd::nightly()).args(["fuzz", "--version"]))
         .is_ok_and(|output| output.success);
     if present {
         return Ok(());
     }
     if !install {
         return Err(
-            "cargo-fuzz is missing: run `cargo install cargo-fuzz --locked` \
-                    (or pass --install), and make sure the nightly toolchain is installed"
-                .to_owned(),
+            format!(
+                "cargo-fuzz is missing: run `cargo install cargo-fuzz --version \
+                 {CARGO_FUZZ_VERSION} --locked` (or pass --install), and make sure the \
+                 toolchain {} is installed",
+                cmd::nightly()
+            ),
         );
     }
-    cmd::run_visible(Command::new("cargo").args(["install", "cargo-fuzz", "--locked"]))
+    cmd::run_visible(Command::new("cargo").args([
+        "install",
+        "cargo-fuzz",
+        "--version",
+        CARGO_FUZZ_VERSION,
+        "--locked",
+    ]))
 }
 
 #[cfg(test)]

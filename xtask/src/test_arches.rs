@@ -339,7 +339,7 @@ fn prepare(runs: &[RunTarget], install: bool) -> Result<(), String> {
 
 fn nightly_has_rust_src() -> bool {
     let sysroot = cmd::capture(
-        Command::new("rustup").args(["run", "nightly", "rustc", "--print", "sysroot"]),
+        Command::new("rustup").args(["run", cmd::nightly(), "rustc", "--print", "sysroot"]),
     );
     matches!(sysroot, Ok(output) if output.success
         && Path::new(output.text.trim()).join("lib/rustlib/src/rust/library/Cargo.lock").exists())
@@ -373,7 +373,7 @@ fn test_one(target: &RunTarget) -> Result<Row, String> {
     // A stale log from an earlier run must not be counted.
     let _ = std::fs::remove_file(&skip_log);
     let toolchain = match target.how {
-        How::QemuBuildStd => "nightly".to_owned(),
+        How::QemuBuildStd => cmd::nightly().to_owned(),
         _ => cmd::current_toolchain(),
     };
     let mut command = cmd::cargo(&toolchain);

@@ -4,7 +4,9 @@
 //!
 //! The kernel (`pidfd_show_fdinfo`, Linux 5.3+) prints `Pid:\t<n>` with `n` the PID in the
 //! reader's PID namespace, `0` when the process lives outside it, and `-1` once the process
-//! has been reaped.
+//! has been reaped — from Linux 5.5 (and 5.4.294); Linux 5.3 and older 5.4 kernels keep
+//! printing the old PID after the reap, so there a PID read this way does not show that
+//! the process is gone (`pidfd_send_signal(fd, 0)` does: `ESRCH`).
 
 use std::io;
 

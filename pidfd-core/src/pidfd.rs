@@ -223,9 +223,11 @@ impl PidFd {
     ///
     /// # Errors
     ///
-    /// `ESRCH` once the process has been reaped; `EREMOTE` when it lives in a PID namespace
-    /// we cannot see; `EBADF` when the fd is not a pidfd (never a wrong number); `NotFound`
-    /// when the ioctl is unavailable and `/proc` is not mounted.
+    /// `ESRCH` once the process has been reaped (through fdinfo only from Linux 5.5 and
+    /// 5.4.294: older kernels keep showing the old PID there after the reap — check
+    /// [`PidFd::send_signal`] with signal 0 to know); `EREMOTE` when it lives in a PID
+    /// namespace we cannot see; `EBADF` when the fd is not a pidfd (never a wrong number);
+    /// `NotFound` when the ioctl is unavailable and `/proc` is not mounted.
     pub fn pid(&self) -> io::Result<u32> {
         let mut info = pidfd_info {
             mask: PidfdInfoMask::PID.bits(),

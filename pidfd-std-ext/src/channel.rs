@@ -28,17 +28,18 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt as _;
 use std::process::Command;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 
 use pidfd_sys::Errno;
 use pidfd_sys::flags::PidfdFlags;
 use pidfd_sys::syscalls;
 
-use crate::pid_set::SharedPidSet;
+use crate::pid_set::{self, SharedPidSet};
 
-/// What a child sends: its PID (as `u32`, native endian) and a status word (native-endian
-/// `i32`): [`STATUS_OK`] with the pidfd attached, a positive errno without one, or one of
-/// the negative presets below.
-const PAYLOAD_LEN: usize = 8;
+/// What a child sends, native endian: its PID (`u32`), a status word (`i32`: [`STATUS_OK`]
+/// with the pidfd attached, a positive errno without one, or one of the negative presets
+/// below), and its ticket (`u32`, see [`child_ticket`]).
+const PAYLOAD_LEN: usize = 12;
 /// The pidfd is attached.
 pub(crate) const STATUS_OK: i32 = 0;
 /// The parent's probe found `pidfd_open` unavailable: the child did not try.
@@ -71,6 +72,9 @@ const _: () = assert!(SPACE_ONE_FD <= CONTROL_CAPACITY);
 pub(crate) struct Message {
     /// The child's PID, as it saw it (`getpid()`).
     pub(crate) pid: u32,
+    /// The child's ticket: equal in every message of one child, different between children
+    /// (0: the child had none, e.g. before any process-wide channel existed).
+    pub(crate) ticket: u32,
     /// [`STATUS_OK`], an errno, or a negative preset.
     pub(crate) status: i32,
     /// The child's pidfd, when it could send one.
@@ -85,8 +89,8 @@ pub(crate) struct Channel {
     sender: OwnedFd,
     receiver: OwnedFd,
     /// PIDs of children whose message could not be sent (the socket was full): the parent
-    /// must not attribute anything it received for such a PID.
-    lost: Option<SharedPidSet>,
+    /// must not attribute anything it received for such a PID. (Process-wide channel only.)
+    lost: Option<&'static SharedPidSet>,
 }
 
 /// What a hook does in the child.
@@ -99,11 +103,34 @@ pub(crate) enum Hook {
     Retract,
 }
 
+/// The process in which [`TICKET`] was drawn (0: none yet; a forked child starts with its
+/// parent's values and draws its own on first use).
+static TICKET_OWNER: AtomicI32 = AtomicI32::new(0);
+static TICKET: AtomicU32 = AtomicU32::new(0);
+
+/// This child's ticket from the process-wide shared counter, drawn by the first hook that
+/// asks in this process and the same for every later one; 0 if no process-wide set exists.
+/// Async-signal-safe (atomics only). Two children with the same PID never share a ticket
+/// (until the counter wraps after 2^32 children), so the parent can tell whether two
+/// messages for one PID came from one child.
+pub(crate) fn child_ticket(raw_pid: libc::pid_t) -> u32 {
+    let Some(shared) = pid_set::process_wide_if_made() else {
+        return 0;
+    };
+    // (A forked child is single-threaded between fork and exec.)
+    if TICKET_OWNER.load(Ordering::Relaxed) != raw_pid {
+        TICKET.store(shared.next_ticket(), Ordering::Relaxed);
+        TICKET_OWNER.store(raw_pid, Ordering::Relaxed);
+    }
+    TICKET.load(Ordering::Relaxed)
+}
+
 impl Channel {
-    /// The process-wide channel: a socket pair and a shared bitmap of lost messages.
-    pub(crate) fn new() -> io::Result<Channel> {
+    /// The process-wide channel: a socket pair, and `lost`, the shared bitmap of lost
+    /// messages.
+    pub(crate) fn new(lost: &'static SharedPidSet) -> io::Result<Channel> {
         let mut channel = Self::private()?;
-        channel.lost = Some(SharedPidSet::new()?);
+        channel.lost = Some(lost);
         Ok(channel)
     }
 
@@ -143,7 +170,7 @@ impl Channel {
 
     /// Whether a child with this PID could not send its message (process-wide channel only).
     pub(crate) fn lost(&self, pid: u32) -> bool {
-        self.lost.as_ref().is_some_and(|lost| lost.contains(pid))
+        self.lost.is_some_and(|lost| lost.contains(pid))
     }
 
     /// Runs `hook` in the child between fork and exec. Async-signal-safe (see the module
@@ -154,38 +181,40 @@ impl Channel {
         let Ok(pid) = u32::try_from(raw_pid) else {
             return;
         };
+        let ticket = child_ticket(raw_pid);
         match hook {
-            Hook::Announce { preset: STATUS_OK } => self.announce(pid, raw_pid),
-            Hook::Announce { preset } => self.send_or_mark_lost(pid, preset),
-            Hook::Retract => self.send_or_mark_lost(pid, STATUS_RETRACTED),
+            Hook::Announce { preset: STATUS_OK } => self.announce(pid, raw_pid, ticket),
+            Hook::Announce { preset } => self.send_or_mark_lost(pid, preset, ticket),
+            Hook::Retract => self.send_or_mark_lost(pid, STATUS_RETRACTED, ticket),
         }
     }
 
     /// Opens a pidfd to this child and sends it with its PID; on failure sends the errno.
-    fn announce(&self, pid: u32, raw_pid: libc::pid_t) {
+    fn announce(&self, pid: u32, raw_pid: libc::pid_t, ticket: u32) {
         // SAFETY: pidfd_open is a raw syscall (async-signal-safe); we own the new fd and
         // close it below.
         match unsafe { syscalls::pidfd_open(raw_pid, PidfdFlags::empty()) } {
             Ok(pidfd) => {
-                if let Err(errno) = send_message(self.sender_fd(), pid, STATUS_OK, Some(pidfd)) {
+                let message = (pid, STATUS_OK, ticket);
+                if let Err(errno) = send_message(self.sender_fd(), message, Some(pidfd)) {
                     // No room for an fd (a full socket, too many fds in flight): at least
                     // say why, so that pidfd() can report it.
-                    self.send_or_mark_lost(pid, errno);
+                    self.send_or_mark_lost(pid, errno, ticket);
                 }
                 // SAFETY: our own fd from pidfd_open, closed exactly once (the kernel holds
                 // its own reference to the file while the message is in flight).
                 unsafe { libc::close(pidfd) };
             }
-            Err(errno) => self.send_or_mark_lost(pid, errno.raw_os_error()),
+            Err(errno) => self.send_or_mark_lost(pid, errno.raw_os_error(), ticket),
         }
     }
 
     /// Sends `status` without an fd; if even that fails, records the PID in the shared
     /// "lost" bitmap, so that the parent never attributes another child's message to this
     /// PID. Async-signal-safe.
-    fn send_or_mark_lost(&self, pid: u32, status: i32) {
-        if send_message(self.sender_fd(), pid, status, None).is_err() {
-            if let Some(lost) = &self.lost {
+    fn send_or_mark_lost(&self, pid: u32, status: i32, ticket: u32) {
+        if send_message(self.sender_fd(), (pid, status, ticket), None).is_err() {
+            if let Some(lost) = self.lost {
                 lost.insert(pid);
             }
         }
@@ -230,9 +259,13 @@ impl Channel {
             if !complete {
                 continue; // dropped, fds closed
             }
-            let [p0, p1, p2, p3, s0, s1, s2, s3] = payload;
+            let [p0, p1, p2, p3, s0, s1, s2, s3, t0, t1, t2, t3] = payload;
             let mut status = i32::from_ne_bytes([s0, s1, s2, s3]);
             let pidfd = if fds.is_empty() {
+                if status == STATUS_OK && msg.msg_flags & libc::MSG_CTRUNC != 0 {
+                    // The kernel could not install the fd here (our fd table is full).
+                    status = libc::EMFILE;
+                }
                 None
             } else {
                 // Off 0-2 (the parent may have them closed); if that fails, the message
@@ -247,6 +280,7 @@ impl Channel {
             };
             sink(Message {
                 pid: u32::from_ne_bytes([p0, p1, p2, p3]),
+                ticket: u32::from_ne_bytes([t0, t1, t2, t3]),
                 status,
                 pidfd,
             });
@@ -254,18 +288,18 @@ impl Channel {
     }
 }
 
-/// `sendmsg` of one message (the PID, a status word, optionally one fd) on `sender`, without
-/// blocking and without `SIGPIPE`. Async-signal-safe: stack buffers and raw syscalls only.
-/// Returns the errno.
+/// `sendmsg` of one message ((PID, status word, ticket), optionally one fd) on `sender`,
+/// without blocking and without `SIGPIPE`. Async-signal-safe: stack buffers and raw syscalls
+/// only. Returns the errno.
 pub(crate) fn send_message(
     sender: RawFd,
-    pid: u32,
-    status: i32,
+    (pid, status, ticket): (u32, i32, u32),
     fd: Option<RawFd>,
 ) -> Result<(), i32> {
     let [p0, p1, p2, p3] = pid.to_ne_bytes();
     let [s0, s1, s2, s3] = status.to_ne_bytes();
-    let mut payload: [u8; PAYLOAD_LEN] = [p0, p1, p2, p3, s0, s1, s2, s3];
+    let [t0, t1, t2, t3] = ticket.to_ne_bytes();
+    let mut payload: [u8; PAYLOAD_LEN] = [p0, p1, p2, p3, s0, s1, s2, s3, t0, t1, t2, t3];
     let mut iov = libc::iovec {
         iov_base: payload.as_mut_ptr().cast(),
         iov_len: PAYLOAD_LEN,
@@ -374,6 +408,31 @@ fn take_fds(msg: &libc::msghdr) -> Vec<OwnedFd> {
         cmsg = unsafe { libc::CMSG_NXTHDR(msg, cmsg) };
     }
     fds
+}
+
+/// Adds a hook that fails the spawn with `errno` (for a `create_pidfd(true)` that could not
+/// record its children at all).
+pub(crate) fn install_failure(command: &mut Command, errno: i32) {
+    // SAFETY: the closure runs in the child between fork and exec and only builds an
+    // `io::Error` from an errno, which does not allocate.
+    unsafe { command.pre_exec(move || Err(io::Error::from_raw_os_error(errno))) };
+}
+
+/// Adds a hook that only marks the child's PID in the shared "lost" bitmap: for a
+/// `create_pidfd(true)` whose socket pair could not be made (`EMFILE`), so that no other
+/// child's message is ever attributed to this child's PID.
+pub(crate) fn install_mark_lost(command: &mut Command, lost: &'static SharedPidSet) {
+    let closure = move || {
+        // SAFETY: getpid has no preconditions and is async-signal-safe.
+        let raw_pid = unsafe { libc::getpid() };
+        if let Ok(pid) = u32::try_from(raw_pid) {
+            lost.insert(pid);
+        }
+        Ok(())
+    };
+    // SAFETY: the closure runs in the child between fork and exec: getpid and one atomic
+    // operation on the shared mapping, which lives for the life of the process.
+    unsafe { command.pre_exec(closure) };
 }
 
 /// Adds `hook` to `command`'s `pre_exec` hooks (after those already there).

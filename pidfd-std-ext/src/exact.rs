@@ -24,13 +24,21 @@ use std::io;
 use std::os::fd::RawFd;
 use std::os::unix::process::CommandExt as _;
 use std::process::{Child, Command};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pidfd_core::{PidFd, probe};
 use pidfd_sys::flags::PidfdFlags;
 use pidfd_sys::syscalls;
 
 use crate::channel::{self, Channel, Message, STATUS_OK};
+use crate::pid_set;
 use crate::registry;
+
+/// How many `spawn_with_pidfd` calls are in progress in this process: the hook touches its
+/// thread-local only when one is (copied into the child at fork), so a plain `spawn` of a
+/// reused `Command` never makes a forked child's first thread-local access (which could
+/// allocate where the crate is loaded as a dynamic library).
+static IN_PROGRESS: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
     /// The sending end of the spawn in progress on this thread (`-1`: none). Const-initialized
@@ -38,13 +46,15 @@ thread_local! {
     static SENDER: Cell<RawFd> = const { Cell::new(-1) };
 }
 
-/// Publishes a sender in [`SENDER`] for the duration of one `spawn`.
+/// Publishes a sender in [`SENDER`] (and counts in [`IN_PROGRESS`]) for the duration of
+/// one `spawn`.
 struct Published {
     previous: RawFd,
 }
 
 impl Published {
     fn new(sender: RawFd) -> Published {
+        IN_PROGRESS.fetch_add(1, Ordering::SeqCst);
         Published {
             previous: SENDER.with(|slot| slot.replace(sender)),
         }
@@ -54,6 +64,7 @@ impl Published {
 impl Drop for Published {
     fn drop(&mut self) {
         SENDER.with(|slot| slot.set(self.previous));
+        IN_PROGRESS.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -62,6 +73,9 @@ impl Drop for Published {
 /// a thread-local read and write (plain memory), `getpid`, `pidfd_open`, `sendmsg`,
 /// `close`; `io::Error::from_raw_os_error` does not allocate.
 fn hook() -> io::Result<()> {
+    if IN_PROGRESS.load(Ordering::SeqCst) == 0 {
+        return Ok(());
+    }
     // (`try_with` cannot panic; the slot is never being destroyed in a live thread.)
     let Ok(sender) = SENDER.try_with(|slot| slot.replace(-1)) else {
         return Ok(());
@@ -77,7 +91,8 @@ fn hook() -> io::Result<()> {
     // SAFETY: pidfd_open is a raw syscall; the new fd is ours and closed below.
     let pidfd = unsafe { syscalls::pidfd_open(raw_pid, PidfdFlags::empty()) }
         .map_err(|errno| io::Error::from_raw_os_error(errno.raw_os_error()))?;
-    let sent = channel::send_message(sender, pid, STATUS_OK, Some(pidfd));
+    let ticket = channel::child_ticket(raw_pid);
+    let sent = channel::send_message(sender, (pid, STATUS_OK, ticket), Some(pidfd));
     // SAFETY: our own fd from pidfd_open, closed exactly once (a message in flight holds
     // its own reference to the file).
     unsafe { libc::close(pidfd) };
@@ -100,6 +115,9 @@ pub(crate) fn spawn(command: &mut Command) -> io::Result<(Child, PidFd)> {
              by a seccomp filter); nothing was spawned",
         ));
     }
+    // The process-wide ticket counter, so that this child's messages (if its Command also
+    // has create_pidfd(true)) are recognised as its own.
+    pid_set::process_wide()?;
     let channel = Channel::private()?;
     // SAFETY: `hook` runs in the child between fork and exec and is async-signal-safe (see
     // its docs): no allocation, no lock, no panic.
@@ -109,32 +127,42 @@ pub(crate) fn spawn(command: &mut Command) -> io::Result<(Child, PidFd)> {
         command.spawn()
     };
     let child = spawned?;
-    let mut pidfd = None;
-    channel.receive(
-        |Message {
-             pid,
-             status,
-             pidfd: fd,
-         }| {
-            // Only the child itself can have sent with its PID (a grandchild forked by another
-            // pre_exec hook would carry its own PID).
-            if pid == child.id() && status == STATUS_OK && pidfd.is_none() {
-                pidfd = fd;
-            }
-        },
-    );
-    match pidfd {
-        Some(fd) => {
+    let mut received = None;
+    channel.receive(|message| {
+        // Only the child itself can have sent with its PID (a grandchild forked by another
+        // pre_exec hook would carry its own PID).
+        if message.pid == child.id() && received.is_none() {
+            received = Some(message);
+        }
+    });
+    match received {
+        Some(Message {
+            pidfd: Some(fd),
+            ticket,
+            ..
+        }) => {
             let pidfd = PidFd::from(fd);
-            registry::register_exact(child.id(), &pidfd);
+            registry::register_exact(child.id(), ticket, &pidfd);
             Ok((child, pidfd))
         }
-        // Only if a pre_exec hook that ran before ours replaced our socket's fd number with
-        // another socket; the child runs, and std's Child is all there is.
-        None => Err(io::Error::other(
-            "spawn_with_pidfd: the child was spawned but its pidfd did not arrive (a pre_exec \
-             hook that ran before this crate's replaced its socket); the child was not \
-             waited for",
+        // The child sent its pidfd, but it could not be received here (our fd table is
+        // full: EMFILE). The child runs; std's `Child` is dropped unwaited.
+        Some(Message { status, .. }) => Err(io::Error::new(
+            io::Error::from_raw_os_error(status).kind(),
+            format!(
+                "spawn_with_pidfd: the child (PID {}) was started, but its pidfd could not \
+                 be received ({}); the child runs and was not waited for",
+                child.id(),
+                io::Error::from_raw_os_error(status)
+            ),
         )),
+        // Only if a pre_exec hook that ran before ours replaced our socket's fd number with
+        // another socket.
+        None => Err(io::Error::other(format!(
+            "spawn_with_pidfd: the child (PID {}) was started, but its pidfd did not arrive \
+             (a pre_exec hook that ran before this crate's replaced its socket); the child \
+             runs and was not waited for",
+            child.id()
+        ))),
     }
 }

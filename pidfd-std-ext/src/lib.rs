@@ -24,16 +24,18 @@
 //! # What each API guarantees
 //!
 //! * **[`CommandExt::spawn_with_pidfd`]** returns the child's own pidfd, always: the pairing
-//!   goes through a socket private to that one call, never through a PID. It fails (and no
-//!   child runs) only where no pidfd can be had: `Unsupported` before Linux 5.3, under a
-//!   seccomp filter refusing `pidfd_open`, or with `PIDFD_DISABLE=1`; or with the errno
-//!   the child got (e.g. `EMFILE`).
-//! * **[`ChildExt::pidfd`]** returns the pidfd of exactly the child asked about — alive, a
-//!   zombie, or reaped (then its exit status stays readable through it, Linux 6.15+) — or
-//!   fails with an error that says why; it fails when the child was reaped and is no longer
-//!   among the [`DEAD_WINDOW`] most recently reaped ones, or when its PID was used by more
-//!   than one `create_pidfd(true)` child of this process (after the PID space wrapped
-//!   around), since a `Child` carries nothing but its PID.
+//!   goes through a socket private to that one call, never through a PID. It fails without
+//!   a child running where no pidfd can be had (`Unsupported` before Linux 5.3, under a
+//!   seccomp filter refusing `pidfd_open`, or with `PIDFD_DISABLE=1`; the errno the child
+//!   got, e.g. `EMFILE`); only if this process's own fd table is full when the pidfd
+//!   arrives does it fail (`EMFILE`) with the child running.
+//! * **[`ChildExt::pidfd`]**, for a child spawned with `create_pidfd(true)` or
+//!   `spawn_with_pidfd`, returns the pidfd of exactly that child — alive, a zombie, or
+//!   reaped (then its exit status stays readable through it, Linux 6.15+) — or fails with an
+//!   error that says why: when the child was reaped and is no longer among the
+//!   [`DEAD_WINDOW`] most recently reaped ones, or when its PID was used by more than one
+//!   child of this process (after the PID space wrapped around), since a `Child` carries
+//!   nothing but its PID. (Children spawned without either: see "Limits".)
 //!
 //! # Kernel requirements
 //!
@@ -101,19 +103,28 @@
 //!   (`From`/`Into`) at the boundary.
 //! * Errors: with `create_pidfd(true)` not in effect, [`ChildExt::pidfd`] fails with
 //!   [`io::ErrorKind::NotFound`] (std: an `Uncategorized` error). std never forgets a
-//!   pidfd it stored; this crate forgets those of reaped children beyond [`DEAD_WINDOW`].
+//!   pidfd it stored; this crate forgets those of reaped children beyond [`DEAD_WINDOW`]
+//!   (counted in the order their reaps are noticed, by later calls into the crate).
 //! * [`CommandExt::spawn_with_pidfd`] and [`ChildExt::into_process`] have no std
 //!   counterpart.
 //!
 //! # Limits (documented deviations that std does not have)
 //!
 //! * **Asking a child spawned without `create_pidfd(true)`.** Its PID is unknown to the
-//!   registry, which answers `NotFound`; if an earlier `create_pidfd(true)` child had the
-//!   same PID (the PID space wrapped around), the answer is an error while this child is
-//!   unreaped, since the asker may be either. Only after this child, too, was reaped could
-//!   the earlier child's (dead) pidfd come back for it — as std's own [`Child::kill`] would
-//!   signal whatever process has the PID then. Ask only children spawned with
-//!   `create_pidfd(true)` or `spawn_with_pidfd`.
+//!   registry, which answers `NotFound` — unless another child of this process that *did*
+//!   announce itself had the same PID (the PID space wrapped around): the registry cannot
+//!   know that this `Child` is a different one. An earlier such child's pidfd is refused
+//!   while this child is unreaped, but after this child's reap, or for a *later* holder of
+//!   the PID, that child's pidfd is the answer — the process std's own [`Child::kill`]
+//!   would signal then. Ask only children spawned with `create_pidfd(true)` or
+//!   `spawn_with_pidfd`.
+//! * **Refusals are for good.** Once two children of this process have had a PID, or a
+//!   reaped child's pidfd was dropped from the window, or a message for it was lost,
+//!   `pidfd()` refuses for every child with that PID for the rest of the process's life
+//!   (a bit per PID records it; nothing can tell later that the earlier child's `Child` is
+//!   gone). After the PID space wraps around, long-running processes should use
+//!   `spawn_with_pidfd`, which has no such limit. A child whose spawn failed after its hook
+//!   ran (e.g. `exec` found no program) leaves such a record too.
 //! * **Switching off.** `create_pidfd(false)` after `create_pidfd(true)` adds a retracting
 //!   hook rather than removing the announcing one (see above): the child still opens and
 //!   sends its pidfd, and the parent drops it. Each `create_pidfd(true)` adds one announcing
@@ -128,12 +139,15 @@
 //!   not fit is not affected, and `pidfd()` for it fails with `NotFound` (or with its
 //!   `sendmsg` errno when it could still say why, e.g. `ETOOMANYREFS`).
 //! * A process forked from this one that does *not* `exec` (no `CLOEXEC`) keeps a copy of
-//!   the socket, and with it any pidfds in flight, until it exits.
+//!   the socket, and with it any pidfds in flight, until it exits; it never reads it (its
+//!   first call into this crate starts a registry of its own).
 //! * `pre_exec` hooks run in the order they were added; one added before this crate's that
 //!   closes every fd (`close_range`) takes the socket away: `pidfd()` then fails with
 //!   `NotFound`, and `spawn_with_pidfd` fails the spawn with `EBADF`.
-//! * If the socket pair cannot be created (`EMFILE`), `create_pidfd(true)` has no effect
-//!   (a later call tries again) and `pidfd()` fails with `NotFound`.
+//! * If the socket pair cannot be created (`EMFILE`), the children of that `Command` only
+//!   mark their PIDs as unannounced (a later `create_pidfd(true)` tries again); `pidfd()`
+//!   fails with `NotFound` for them. If not even the shared 512 KiB mapping can be made
+//!   (`ENOMEM`), the spawn fails with `ENOMEM` rather than let a child run unrecorded.
 //!
 //! [rust-lang/rust#82971]: https://github.com/rust-lang/rust/issues/82971
 
@@ -247,11 +261,13 @@ pub trait ChildExt: sealed::Sealed {
     /// * `NotFound` — `create_pidfd(true)` was not in effect when this child was spawned;
     ///   or it was reaped and its pidfd is no longer kept ([`DEAD_WINDOW`]); or its message
     ///   was lost (see "Capacity" in the crate docs). The message says which;
-    /// * `Unsupported` — no pidfd support (Linux < 5.3, seccomp, `PIDFD_DISABLE=1`); or
-    ///   another errno the child got from `pidfd_open` (e.g. `EMFILE`);
-    /// * [`io::ErrorKind::Other`] — more than one child spawned with `create_pidfd(true)`
-    ///   had this child's PID (the PID space wrapped around) and a `Child` carries nothing
-    ///   else to tell them apart; use [`CommandExt::spawn_with_pidfd`];
+    /// * `Unsupported` — no pidfd support (Linux < 5.3, seccomp, `PIDFD_DISABLE=1`);
+    /// * the errno the child got from `pidfd_open` (e.g. `EMFILE`), or `EMFILE` when its
+    ///   pidfd arrived while this process's fd table was full;
+    /// * [`io::ErrorKind::Other`] — more than one child of this process had this child's PID
+    ///   (the PID space wrapped around) and a `Child` carries nothing else to tell them
+    ///   apart (see "Refusals are for good" in the crate docs); use
+    ///   [`CommandExt::spawn_with_pidfd`];
     /// * the errors of duplicating an fd (`EMFILE`).
     fn pidfd(&self) -> io::Result<PidFd>;
 

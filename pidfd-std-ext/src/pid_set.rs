@@ -1,5 +1,6 @@
 //! Sets of PIDs as bitmaps: [`PidSet`] in the parent's own memory, and [`SharedPidSet`] in a
-//! `MAP_SHARED` mapping that forked children (between `fork` and `exec`) can add to.
+//! `MAP_SHARED` mapping that forked children (between `fork` and `exec`) can add to — with a
+//! ticket counter beside it, from which each child draws a number of its own.
 //!
 //! The registry uses them to remember, without an fd and in bounded memory, that some child
 //! with a given PID may exist whose pidfd it cannot produce (dropped from the window of dead
@@ -13,15 +14,12 @@
 
 use std::io;
 use std::ptr::NonNull;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// The largest PID the kernel can hand out plus one (`PID_MAX_LIMIT`: 2^22 on 64-bit
-/// kernels, 2^15 on 32-bit ones; `pid_max` cannot be raised above it).
-const PID_MAX_LIMIT: usize = if cfg!(target_pointer_width = "64") {
-    1 << 22
-} else {
-    1 << 15
-};
+/// The largest PID a kernel can hand out plus one (`PID_MAX_LIMIT`: 2^22 on 64-bit kernels,
+/// which 32-bit programs run on too — so not this program's pointer width).
+const PID_MAX_LIMIT: usize = 1 << 22;
 
 /// Bits per word of the shared bitmap.
 const WORD_BITS: usize = 32;
@@ -64,10 +62,11 @@ impl PidSet {
     }
 }
 
-/// A fixed bitmap of `PID_MAX_LIMIT` bits in an anonymous `MAP_SHARED` mapping (512 KiB of
-/// address space on 64-bit targets, 4 KiB on 32-bit ones; pages are only allocated where a
-/// bit is set). A child forked from this process shares it until it `exec`s, so
-/// [`SharedPidSet::insert`] in a `pre_exec` hook is seen by the parent.
+/// A fixed bitmap of `PID_MAX_LIMIT` bits, then one ticket counter, in an anonymous
+/// `MAP_SHARED` mapping (512 KiB of address space; pages are only allocated where a bit is
+/// set). A child forked from this process shares it until it `exec`s, so
+/// [`SharedPidSet::insert`] and [`SharedPidSet::next_ticket`] in a `pre_exec` hook act on
+/// the parent's copy.
 #[derive(Debug)]
 pub(crate) struct SharedPidSet {
     words: NonNull<AtomicU32>,
@@ -80,7 +79,8 @@ unsafe impl Send for SharedPidSet {}
 unsafe impl Sync for SharedPidSet {}
 
 impl SharedPidSet {
-    const BYTES: usize = PID_MAX_LIMIT / 8;
+    /// The bitmap, then the counter (one word).
+    const BYTES: usize = PID_MAX_LIMIT / 8 + 4;
 
     /// Maps the bitmap (all clear).
     pub(crate) fn new() -> io::Result<SharedPidSet> {
@@ -104,15 +104,33 @@ impl SharedPidSet {
         Ok(SharedPidSet { words })
     }
 
-    fn word(&self, bit: usize) -> &AtomicU32 {
-        debug_assert!(bit < PID_MAX_LIMIT);
-        // SAFETY: `bit < PID_MAX_LIMIT`, so the word index is below BYTES / 4: the pointer
-        // stays inside the mapping.
-        let word = unsafe { self.words.as_ptr().add(bit / WORD_BITS) };
+    /// Word `index` of the mapping: `index <= PID_MAX_LIMIT / WORD_BITS` (the last one is
+    /// the ticket counter).
+    fn word_at(&self, index: usize) -> &AtomicU32 {
+        assert!(index <= PID_MAX_LIMIT / WORD_BITS);
+        // SAFETY: `index < BYTES / 4` (checked above): the pointer stays inside the mapping.
+        let word = unsafe { self.words.as_ptr().add(index) };
         // SAFETY: inside the mapping, which is page-aligned (so aligned for AtomicU32),
         // zero-filled or written only atomically (a valid AtomicU32) and lives as long as
         // `self`.
         unsafe { &*word }
+    }
+
+    fn word(&self, bit: usize) -> &AtomicU32 {
+        self.word_at(bit / WORD_BITS)
+    }
+
+    /// A number no other caller of this mapping (this process, or any child forked from it)
+    /// has drawn, never 0 — until the 32-bit counter wraps after 2^32 draws. Async-signal-safe
+    /// (one atomic `fetch_add`).
+    pub(crate) fn next_ticket(&self) -> u32 {
+        let counter = self.word_at(PID_MAX_LIMIT / WORD_BITS);
+        let ticket = counter.fetch_add(1, Ordering::SeqCst).wrapping_add(1);
+        if ticket == 0 {
+            counter.fetch_add(1, Ordering::SeqCst).wrapping_add(1)
+        } else {
+            ticket
+        }
     }
 
     /// Adds `pid`. Async-signal-safe (one atomic `fetch_or`): called in forked children.
@@ -129,6 +147,30 @@ impl SharedPidSet {
         let word = self.word(bit).load(Ordering::SeqCst);
         word & (1 << (bit % WORD_BITS)) != 0 || (overflow && word & 1 != 0)
     }
+}
+
+/// The process-wide shared set (lost messages, and the children's tickets), made by the
+/// first `create_pidfd(true)` or `spawn_with_pidfd` and kept for the life of the process.
+static PROCESS_WIDE: OnceLock<&'static SharedPidSet> = OnceLock::new();
+
+/// The process-wide shared set, made on first use.
+///
+/// # Errors
+///
+/// From `mmap` (`ENOMEM`).
+pub(crate) fn process_wide() -> io::Result<&'static SharedPidSet> {
+    if let Some(set) = PROCESS_WIDE.get() {
+        return Ok(set);
+    }
+    let made: &'static SharedPidSet = Box::leak(Box::new(SharedPidSet::new()?));
+    // A racing first user may have set another one: use that (ours stays mapped, unused).
+    Ok(PROCESS_WIDE.get_or_init(|| made))
+}
+
+/// The process-wide shared set if it was made. Async-signal-safe (an atomic load): for the
+/// hooks in forked children.
+pub(crate) fn process_wide_if_made() -> Option<&'static SharedPidSet> {
+    PROCESS_WIDE.get().copied()
 }
 
 impl Drop for SharedPidSet {
@@ -170,6 +212,23 @@ mod tests {
         assert_eq!(unsafe { libc::waitpid(pid, &raw mut status, 0) }, pid);
         assert!(set.contains(77));
         assert!(!set.contains(76) && !set.contains(78));
+    }
+
+    #[test]
+    fn tickets_are_unique_across_fork() {
+        let set = SharedPidSet::new().unwrap();
+        let first = set.next_ticket();
+        // SAFETY: the child only does an atomic add and `_exit`s.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            let _ = set.next_ticket();
+            // SAFETY: ends the forked child without running destructors or atexit hooks.
+            unsafe { libc::_exit(0) };
+        }
+        let mut status = 0;
+        // SAFETY: waits for our own child.
+        assert_eq!(unsafe { libc::waitpid(pid, &raw mut status, 0) }, pid);
+        assert_eq!((first, set.next_ticket()), (1, 3), "the child drew 2");
     }
 
     #[test]

@@ -36,10 +36,10 @@ use pidfd_core::{PidFd, probe};
 use crate::channel::{
     self, Channel, Hook, Message, STATUS_DISABLED, STATUS_OK, STATUS_RETRACTED, STATUS_UNSUPPORTED,
 };
-use crate::pid_set::PidSet;
+use crate::pid_set::{self, PidSet};
 
-/// How many reaped children's pidfds (or failure records) are kept after the reap, most
-/// recently reaped first; older ones are closed and leave a one-bit mark for their PID.
+/// How many reaped children's pidfds (or failure records) are kept after the reap, the most
+/// recently noticed reaps; older ones are closed and leave a one-bit mark for their PID.
 pub(crate) const DEAD_WINDOW: usize = 64;
 
 /// What one child sent.
@@ -60,6 +60,9 @@ enum Kind {
 struct Generation {
     /// Arrival order over the whole registry.
     seq: u64,
+    /// The child's ticket (see `channel::child_ticket`): messages with the same PID and the
+    /// same non-zero ticket are from this child; 0 matches nothing.
+    ticket: u32,
     kind: Kind,
     /// Known to have been reaped (by anyone): no later message can be from this child.
     reaped: bool,
@@ -67,6 +70,9 @@ struct Generation {
 
 #[derive(Debug)]
 struct State {
+    /// The process this state belongs to: a process forked from it without `exec` starts
+    /// afresh instead of reading (and stealing) its parent's messages.
+    owner: u32,
     /// Created by the first `create_pidfd(true)` that could (none yet after `EMFILE`).
     channel: Option<Arc<Channel>>,
     /// The kept generations of each PID, oldest first; never an empty list.
@@ -79,6 +85,7 @@ struct State {
 }
 
 static STATE: Mutex<State> = Mutex::new(State {
+    owner: 0,
     channel: None,
     by_pid: BTreeMap::new(),
     dead: VecDeque::new(),
@@ -87,11 +94,21 @@ static STATE: Mutex<State> = Mutex::new(State {
 });
 
 fn lock() -> MutexGuard<'static, State> {
-    STATE.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn is_esrch(error: &io::Error) -> bool {
-    error.raw_os_error() == Some(libc::ESRCH)
+    let mut state = STATE.lock().unwrap_or_else(PoisonError::into_inner);
+    let own = std::process::id();
+    if state.owner != own {
+        // First use, or a process forked from the owner: what is here belongs to the
+        // parent (its socket, its children's pidfds), so drop this copy of it.
+        *state = State {
+            owner: own,
+            channel: None,
+            by_pid: BTreeMap::new(),
+            dead: VecDeque::new(),
+            evicted: PidSet::new(),
+            next_seq: 0,
+        };
+    }
+    state
 }
 
 /// The error for a child spawned without `create_pidfd(true)`.
@@ -148,65 +165,43 @@ fn failure(status: i32) -> io::Error {
     }
 }
 
-/// Whether `pidfd` still names the live (or zombie) process `pid`.
-fn names_live(pidfd: &PidFd, pid: u32) -> bool {
-    match pidfd.pid() {
-        Ok(actual) => actual == pid,
-        Err(error) if is_esrch(&error) => false,
-        // No answer (e.g. no PIDFD_GET_INFO and no /proc): ask waitid about the PID.
-        Err(_) => channel::is_unreaped_child(pid),
-    }
-}
-
-/// Whether two pidfds received for `pid` name one process: by pidfs identity where the
-/// kernel has it (Linux 6.9+, 64-bit), else only if both still name the live process `pid`
-/// (two processes cannot hold one PID at once). `false` when it cannot be shown.
-fn same_process(a: &PidFd, b: &PidFd, pid: u32) -> bool {
-    match a.is_same_process(b) {
-        Ok(same) => same,
-        Err(_) => names_live(a, pid) && names_live(b, pid),
-    }
+/// Whether the process behind `pidfd` has been reaped, exactly: `pidfd_send_signal(0)`
+/// (Linux 5.1+) fails with `ESRCH` only then (a zombie still takes signal 0). `false` when
+/// it cannot be told (the call refused): kept as not reaped, which only costs an fd.
+fn is_reaped(pidfd: &PidFd) -> bool {
+    pidfd
+        .send_signal(0)
+        .is_err_and(|error| error.raw_os_error() == Some(libc::ESRCH))
 }
 
 impl State {
-    /// Stores what a child sent. Messages from one child arrive in the order it sent them,
-    /// and all of them before any message of a later child with the same PID (that one can
-    /// only exist after this one was reaped, which is after its `exec`, after its sends).
-    /// So a message either continues the newest generation of its PID (same child: a
-    /// second `create_pidfd(true)` hook, or a retraction) or starts a new one.
-    fn insert(&mut self, pid: u32, kind: Kind) {
+    /// Stores what a child sent. A message with the PID and the (non-zero) ticket of a kept
+    /// generation continues it (the same child: a second `create_pidfd(true)` hook, a
+    /// retraction, or its `spawn_with_pidfd` registration); any other starts a new one.
+    fn insert(&mut self, pid: u32, ticket: u32, kind: Kind) {
         let seq = self.next_seq;
         self.next_seq += 1;
         let generations = self.by_pid.entry(pid).or_default();
-        if let Some(newest) = generations.last_mut().filter(|g| !g.reaped) {
-            let same_child = match (&newest.kind, &kind) {
-                // A retraction always follows its own child's announcement; if that was
-                // lost, the PID's lost bit makes every lookup of it fail anyway.
-                (_, Kind::Retracted(_)) => true,
-                (Kind::PidFd(old) | Kind::Retracted(Some(old)), Kind::PidFd(new)) => {
-                    same_process(old, new, pid)
+        if let Some(newest) = generations
+            .iter_mut()
+            .rev()
+            .find(|g| ticket != 0 && g.ticket == ticket)
+        {
+            let old = std::mem::replace(&mut newest.kind, Kind::Failed(0));
+            newest.kind = match (old, kind) {
+                // A failure never replaces the pidfd the same child did send.
+                (Kind::PidFd(fd), Kind::Failed(_)) => Kind::PidFd(fd),
+                // A retraction keeps the pidfd, to notice the reap exactly.
+                (Kind::PidFd(fd) | Kind::Retracted(Some(fd)), Kind::Retracted(_)) => {
+                    Kind::Retracted(Some(fd))
                 }
-                // A failure after a pidfd that still names the live PID: the same child
-                // (a later child could only have sent after the earlier one's reap).
-                (Kind::PidFd(old), Kind::Failed(_)) => names_live(old, pid),
-                _ => false,
+                (_, kind) => kind,
             };
-            if same_child {
-                let old = std::mem::replace(&mut newest.kind, Kind::Failed(0));
-                newest.kind = match (old, kind) {
-                    // A failure never replaces the pidfd the same child did send.
-                    (Kind::PidFd(fd), Kind::Failed(_)) => Kind::PidFd(fd),
-                    // A retraction keeps the pidfd, for identity.
-                    (Kind::PidFd(fd) | Kind::Retracted(Some(fd)), Kind::Retracted(_)) => {
-                        Kind::Retracted(Some(fd))
-                    }
-                    (_, kind) => kind,
-                };
-                return;
-            }
+            return;
         }
         generations.push(Generation {
             seq,
+            ticket,
             kind,
             reaped: false,
         });
@@ -214,7 +209,12 @@ impl State {
 
     /// Stores one message from the channel.
     fn receive(&mut self, message: Message) {
-        let Message { pid, status, pidfd } = message;
+        let Message {
+            pid,
+            ticket,
+            status,
+            pidfd,
+        } = message;
         let kind = match (status, pidfd) {
             (STATUS_RETRACTED, _) => Kind::Retracted(None),
             (STATUS_OK, Some(fd)) => Kind::PidFd(PidFd::from(fd)),
@@ -222,29 +222,29 @@ impl State {
             (STATUS_OK, None) => Kind::Failed(libc::EPROTO),
             (status, _) => Kind::Failed(status),
         };
-        self.insert(pid, kind);
+        self.insert(pid, ticket, kind);
     }
 
     /// Marks the generations that have been reaped since the last look, then drops the
     /// oldest reaped ones beyond [`DEAD_WINDOW`].
     fn notice_reaps(&mut self) {
         let reaped: Vec<(u32, u64)> = {
-            let watched: Vec<(u32, u64, BorrowedFd<'_>)> = self
+            let watched: Vec<(u32, u64, &PidFd)> = self
                 .by_pid
                 .iter()
                 .flat_map(|(&pid, generations)| generations.iter().map(move |g| (pid, g)))
                 .filter_map(|(pid, g)| match &g.kind {
                     Kind::PidFd(fd) | Kind::Retracted(Some(fd)) if !g.reaped => {
-                        Some((pid, g.seq, fd.as_fd()))
+                        Some((pid, g.seq, fd))
                     }
                     _ => None,
                 })
                 .collect();
-            let fds: Vec<BorrowedFd<'_>> = watched.iter().map(|&(_, _, fd)| fd).collect();
+            let fds: Vec<BorrowedFd<'_>> = watched.iter().map(|&(_, _, fd)| fd.as_fd()).collect();
             let exited = channel::exited(&fds);
             let mut reaped: Vec<(u32, u64)> = Vec::new();
-            for (&(pid, seq, _), &exited) in watched.iter().zip(&exited) {
-                if exited && self.pidfd_is_reaped(pid, seq) {
+            for (&(pid, seq, fd), &exited) in watched.iter().zip(&exited) {
+                if exited && is_reaped(fd) {
                     reaped.push((pid, seq));
                 }
             }
@@ -281,14 +281,6 @@ impl State {
                 self.evicted.insert(pid);
             }
         }
-    }
-
-    fn pidfd_is_reaped(&self, pid: u32, seq: u64) -> bool {
-        self.by_pid.get(&pid).is_some_and(|generations| {
-            generations
-                .iter()
-                .any(|g| g.seq == seq && matches!(&g.kind, Kind::PidFd(fd) | Kind::Retracted(Some(fd)) if !names_live(fd, pid)))
-        })
     }
 
     fn generation_mut(&mut self, pid: u32, seq: u64) -> Option<&mut Generation> {
@@ -351,13 +343,29 @@ pub(crate) fn create_pidfd(command: &mut Command, enable: bool) {
     }
     // Messages of children whose Child was dropped do not pile up on the socket.
     state.drain();
+    let shared = match pid_set::process_wide() {
+        Ok(shared) => shared,
+        Err(error) => {
+            // Not even 512 KiB of address space (ENOMEM): the child could not be recorded
+            // at all, so it must not run as if it had been — fail its spawn.
+            drop(state);
+            let errno = error.raw_os_error().unwrap_or(libc::ENOMEM);
+            channel::install_failure(command, errno);
+            return;
+        }
+    };
     let channel = match state.channel.clone() {
         Some(channel) => channel,
-        // No socket (EMFILE): nothing is installed, a later create_pidfd(true) tries again;
-        // until then pidfd() reports NotFound for this Command's children.
-        None => match Channel::new() {
+        None => match Channel::new(shared) {
             Ok(channel) => state.channel.insert(Arc::new(channel)).clone(),
-            Err(_) => return,
+            // No socket (EMFILE): the child only marks its PID as lost, so that no other
+            // child's message is ever taken for it; pidfd() reports NotFound for it, and a
+            // later create_pidfd(true) tries again.
+            Err(_) => {
+                drop(state);
+                channel::install_mark_lost(command, shared);
+                return;
+            }
         },
     };
     drop(state);
@@ -374,12 +382,13 @@ pub(crate) fn create_pidfd(command: &mut Command, enable: bool) {
 /// `Child` gets the same answer from `pidfd()` and no other child with a reused PID can ever
 /// be taken for it. If no duplicate can be made (`EMFILE`), its PID is marked as evicted
 /// instead: lookups for it fail rather than answer for another child.
-pub(crate) fn register_exact(pid: u32, pidfd: &PidFd) {
+pub(crate) fn register_exact(pid: u32, ticket: u32, pidfd: &PidFd) {
     let mut state = lock();
-    // This child's own create_pidfd(true) message, if its Command had one, arrives first.
+    // This child's own create_pidfd(true) message, if its Command had one, is merged by
+    // its ticket.
     state.drain();
     match channel::duplicate(pidfd.as_fd()) {
-        Ok(fd) => state.insert(pid, Kind::PidFd(PidFd::from(fd))),
+        Ok(fd) => state.insert(pid, ticket, Kind::PidFd(PidFd::from(fd))),
         Err(_) => state.evicted.insert(pid),
     }
 }

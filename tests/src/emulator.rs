@@ -60,10 +60,15 @@ fn record_skip(reason: &str) {
     let test = thread.name().unwrap_or("?");
     let binary = std::env::current_exe()
         .ok()
-        .and_then(|exe| exe.file_name().map(|name| name.to_string_lossy().into_owned()))
+        .and_then(|exe| {
+            exe.file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+        })
         .unwrap_or_default();
     // The binary's name without cargo's hash: `core_spawn-0123abcd` -> `core_spawn`.
-    let binary = binary.rsplit_once('-').map_or(binary.as_str(), |(name, _)| name);
+    let binary = binary
+        .rsplit_once('-')
+        .map_or(binary.as_str(), |(name, _)| name);
     let line = format!("{binary}::{test}\t{reason}\n");
     eprint!("SKIPPED {line}");
     if let Some(path) = skip_ledger() {

@@ -60,7 +60,10 @@ fn reuse_scenario() {
         let status = new_pidfd.wait().unwrap();
         say(
             &key("new_died_of"),
-            format!("{:?}", std::os::unix::process::ExitStatusExt::signal(&status)),
+            format!(
+                "{:?}",
+                std::os::unix::process::ExitStatusExt::signal(&status)
+            ),
         );
     }
 }
@@ -73,7 +76,11 @@ fn signalling_a_reaped_pid_never_reaches_its_new_owner() {
     for mode in ["PidFd", "Pid"] {
         let key = |what: &str| out[&format!("{mode}:{what}")].clone();
         assert_eq!(key("reused"), "true", "{out:?}");
-        assert_eq!(key("naive_reaches"), "ok", "{mode}: PID not reused: {out:?}");
+        assert_eq!(
+            key("naive_reaches"),
+            "ok",
+            "{mode}: PID not reused: {out:?}"
+        );
         assert_eq!(key("signal"), libc::ESRCH.to_string(), "{mode}: {out:?}");
         assert_eq!(key("kill"), libc::ESRCH.to_string(), "{mode}: {out:?}");
         assert_eq!(key("old_status"), "Ok(Some(None))", "{mode}: {out:?}");

@@ -16,10 +16,10 @@ use std::time::{Duration, Instant};
 
 use pidfd_core::{Exit, Mode, PidFd, Process, Reaper, Spawn, Watched, probe};
 use pidfd_tests::emulator::{gap, pidfd_info_exit_works};
-use pidfd_tests::{Orphan, spawn_sh};
 use pidfd_tests::interrupt::Storm;
 use pidfd_tests::scenario::{Scenarios, say, wait_outcome};
 use pidfd_tests::seccomp;
+use pidfd_tests::{Orphan, spawn_sh};
 
 const SCENARIOS: Scenarios = Scenarios::new("PIDFD_REAPER_SCENARIO");
 
@@ -271,7 +271,10 @@ fn eintr_continues_the_wait() {
     assert_eq!(out["early"], "none", "{out:?}");
     assert_eq!(out["exit"], "5", "{out:?}");
     // ~60 signals in 0.3 s, each handled on the thread blocked in epoll_wait.
-    assert!(out["hits_on_waiter"].parse::<u32>().unwrap() > 10, "{out:?}");
+    assert!(
+        out["hits_on_waiter"].parse::<u32>().unwrap() > 10,
+        "{out:?}"
+    );
     assert_eq!(out["hits_elsewhere"], "0", "{out:?}");
 }
 

@@ -35,6 +35,8 @@ fn scenario_child() {
         ["ab", reaper] => ab_scenario(reaper),
         ["stress"] => stress_scenario(),
         ["lost"] => lost_scenario(),
+        ["no-identity"] => no_identity_scenario(),
+        ["emfile"] => emfile_scenario(),
         other => panic!("unknown scenario {other:?}"),
     }
     say("done", true);
@@ -101,8 +103,9 @@ impl Reaper {
             }
             Reaper::SigchldIgnored => {
                 truth.wait_for_exit(None).unwrap();
-                // The kernel frees the PID right after the exit notification: wait for it.
-                while truth.pid().is_ok() {
+                // The kernel reaps right after the exit notification: wait for that (signal
+                // 0 fails with ESRCH exactly once the process is reaped).
+                while truth.send_signal(0).is_ok() {
                     std::thread::yield_now();
                 }
             }
@@ -132,15 +135,13 @@ fn identity(result: io::Result<PidFd>, own: &PidFd, other: &PidFd) -> String {
         Ok(pidfd) => pidfd,
         Err(error) => return format!("err:{:?}", error.kind()),
     };
+    // Signal 0 fails with ESRCH exactly once a process is reaped.
+    let unreaped = |pidfd: &PidFd| pidfd.send_signal(0).is_ok();
     let same = |truth: &PidFd| match pidfd.is_same_process(truth) {
         Ok(same) => same,
-        Err(_) => pidfd.pid().is_ok() == truth.pid().is_ok(),
+        Err(_) => unreaped(&pidfd) == unreaped(truth),
     };
-    assert_ne!(
-        own.pid().is_ok(),
-        other.pid().is_ok(),
-        "one alive, one reaped"
-    );
+    assert_ne!(unreaped(own), unreaped(other), "one alive, one reaped");
     match (same(own), same(other)) {
         (true, false) => "own".to_owned(),
         (false, true) => "OTHER".to_owned(),
@@ -169,10 +170,7 @@ fn ab_scenario(reaper_name: &str) {
             let mut a = held(17).create_pidfd(true).spawn().unwrap();
             let a_pid = a.id();
             let truth_a = PidFd::open(a_pid).unwrap(); // A is blocked on stdin: this is A.
-            let a_alive = a
-                .pidfd()
-                .map(|fd| fd.is_same_process(&truth_a).unwrap_or(true));
-            say(&key("a_alive"), format!("{a_alive:?}"));
+            say(&key("a_alive"), identity_alive(a.pidfd(), &truth_a));
             drop(a.stdin.take());
             reaper.await_reap(&mut a, &truth_a);
             // Reaped, its PID free: A still gets its own (dead) pidfd, and its status.
@@ -180,7 +178,7 @@ fn ab_scenario(reaper_name: &str) {
             say(
                 &key("a_reaped"),
                 match &a_reaped {
-                    Ok(fd) if fd.pid().is_ok() => "alive?!".to_owned(),
+                    Ok(fd) if fd.send_signal(0).is_ok() => "alive?!".to_owned(),
                     Ok(fd) => format!("dead, same={:?}", fd.is_same_process(&truth_a).ok()),
                     Err(error) => format!("err:{:?}:{error}", error.kind()),
                 },
@@ -244,9 +242,10 @@ fn ab_scenario(reaper_name: &str) {
 
 /// 8 threads × 500 spawns (alternately `create_pidfd(true)` + `pidfd()` and
 /// `spawn_with_pidfd`) while a `waitpid(-1)` thief reaps everything, with `pid_max` set so
-/// that PIDs wrap around every 700 forks. Each child exits with a code of its own; every
-/// pidfd handed out must read back that code (Linux 6.15+ keeps it for stolen children) or
-/// name the same process as the exact pairing — or the call fails with a clear error.
+/// that PIDs wrap around every 700 forks. Each child is held on a pipe until a reference
+/// pidfd is open (its PID certainly names it then): every pidfd handed out must be that
+/// process (pidfs identity where the kernel has it, and the child's own exit code read back
+/// through it) — or the call fails with a clear error.
 fn stress_scenario() {
     let pid_max = pid_steering::set_pid_max(1000);
     say("pid_max_set", pid_max.is_ok());
@@ -255,6 +254,7 @@ fn stress_scenario() {
     let outcomes = Arc::new(Mutex::new(BTreeMap::<String, u32>::new()));
     let bad = Arc::new(Mutex::new(Vec::<String>::new()));
     let status_kept = pidfd_info_exit_works();
+    let rounds = u32::try_from(pidfd_tests::emulator::iterations(500)).unwrap();
     let threads: Vec<_> = (0..8_u32)
         .map(|thread| {
             let (seen, outcomes, bad) =
@@ -262,47 +262,57 @@ fn stress_scenario() {
             std::thread::spawn(move || {
                 let count = |what: String| *outcomes.lock().unwrap().entry(what).or_insert(0) += 1;
                 let complain = |what: String| bad.lock().unwrap().push(what);
-                for round in 0..500_u32 {
+                let (reader, mut writer) = io::pipe().unwrap();
+                for round in 0..rounds {
                     let serial = thread * 500 + round;
                     let code = i32::try_from(serial % 251 + 1).unwrap();
                     let mut command = Command::new("sh");
-                    command.args(["-c", &format!("exit {code}")]);
-                    // The exit code read through `pidfd` must be this child's.
-                    let check = |pidfd: &PidFd, what: &str| match pidfd.wait() {
-                        Ok(status) if status.code() == Some(code) => {
-                            count(format!("{what}:status_own"))
-                        }
-                        Err(error)
-                            if !status_kept && error.raw_os_error() == Some(libc::ECHILD) =>
-                        {
-                            count(format!("{what}:status_unknown"));
-                        }
-                        other => complain(format!(
-                            "{serial}: {what} wait {other:?}, expected exit {code}"
-                        )),
-                    };
-                    let pid = if round % 2 == 0 {
+                    command
+                        .args(["-c", &format!("read _ ; exit {code}")])
+                        .stdin(reader.try_clone().unwrap());
+                    let how = if round % 2 == 0 { "create" } else { "exact" };
+                    let (child, api) = if how == "create" {
                         let child = command.create_pidfd(true).spawn().unwrap();
-                        match child.pidfd() {
-                            Ok(pidfd) => check(&pidfd, "create"),
-                            Err(error) => count(format!("create:err:{:?}", error.kind())),
-                        }
-                        child.id()
+                        let pidfd = child.pidfd();
+                        (child, pidfd)
                     } else {
                         let (child, pidfd) = command.spawn_with_pidfd().unwrap();
-                        check(&pidfd, "exact");
-                        match child.pidfd() {
-                            Ok(again) => match again.is_same_process(&pidfd) {
-                                Ok(false) => complain(format!(
-                                    "{serial}: pidfd() differs from the exact pairing"
-                                )),
-                                _ => check(&again, "exact_lookup"),
-                            },
-                            Err(error) => count(format!("exact_lookup:err:{:?}", error.kind())),
-                        }
-                        child.id()
+                        (child, Ok(pidfd))
                     };
-                    *seen.lock().unwrap().entry(pid).or_insert(0) += 1;
+                    drop(command);
+                    // Held on the pipe: this PID names this child.
+                    let truth = PidFd::open(child.id()).unwrap();
+                    let again = (how == "exact").then(|| child.pidfd());
+                    writer.write_all(b"\n").unwrap();
+                    let check = |result: io::Result<PidFd>, what: &str| match result {
+                        Ok(pidfd) => {
+                            if pidfd.is_same_process(&truth).is_ok_and(|same| !same) {
+                                complain(format!("{serial}: {what}: another process's pidfd"));
+                            }
+                            match pidfd.wait() {
+                                Ok(status) if status.code() == Some(code) => {
+                                    count(format!("{what}:own"));
+                                }
+                                Err(error)
+                                    if !status_kept
+                                        && error.raw_os_error() == Some(libc::ECHILD) =>
+                                {
+                                    count(format!("{what}:own_unchecked"));
+                                }
+                                other => complain(format!(
+                                    "{serial}: {what}: wait {other:?}, expected exit {code}"
+                                )),
+                            }
+                        }
+                        Err(error) => count(format!("{what}:err:{:?}", error.kind())),
+                    };
+                    check(api, how);
+                    if let Some(again) = again {
+                        check(again, "exact_lookup");
+                    }
+                    // Gone before the next child reads the same pipe.
+                    truth.wait_for_exit(None).unwrap();
+                    *seen.lock().unwrap().entry(child.id()).or_insert(0) += 1;
                 }
             })
         })
@@ -313,6 +323,7 @@ fn stress_scenario() {
     drop(reaper);
     let reused = seen.lock().unwrap().values().filter(|&&n| n > 1).count();
     say("reused_pids", reused);
+    say("rounds", rounds);
     for (what, n) in outcomes.lock().unwrap().iter() {
         say(what, n);
     }
@@ -324,8 +335,8 @@ fn stress_scenario() {
     io::stdout().flush().unwrap();
 }
 
-/// 350 children spawned with `create_pidfd(true)` and no lookup in between overflow the
-/// channel: each child then gets its own pidfd or `NotFound` (its message lost). A lost
+/// Enough children spawned with `create_pidfd(true)` and no lookup in between overflow the
+/// channel (sized from `net.core.wmem_default`): each child then gets its own pidfd or `NotFound` (its message lost). A lost
 /// child is killed and reaped, and a new `create_pidfd(true)` child gets its PID: the new
 /// child's message arrives, but the lost one's PID is marked, so neither lookup answers by
 /// guess — without the mark, the lost child would get the new child's pidfd.
@@ -337,7 +348,20 @@ fn lost_scenario() {
         .args(["-c", "read _ ; exit 3"])
         .stdin(reader)
         .create_pidfd(true);
-    let children: Vec<Child> = (0..350).map(|_| command.spawn().unwrap()).collect();
+    // About 770 bytes of socket buffer per message (measured: 278 fit in the default
+    // 208 KiB of net.core.wmem_default): enough children to overflow it, with margin.
+    let wmem: usize = std::fs::read_to_string("/proc/sys/net/core/wmem_default")
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(212_992);
+    let wanted = wmem / 600 + 50;
+    if wanted > 2000 {
+        pidfd_tests::emulator::skip(&format!(
+            "net.core.wmem_default is {wmem}: overflowing it takes {wanted} children"
+        ));
+        return;
+    }
+    let children: Vec<Child> = (0..wanted).map(|_| command.spawn().unwrap()).collect();
     let mut outcomes = BTreeMap::<String, u32>::new();
     let mut lost_child = None;
     for (i, child) in children.iter().enumerate() {
@@ -383,11 +407,145 @@ fn lost_scenario() {
         say("new_lookup", identity(new.pidfd(), &truth_new, &truth));
         truth_new.kill().unwrap();
     }
-    drop(writer.write_all(&[b'\n'; 400]));
+    drop(writer.write_all(&vec![b'\n'; children.len() + 1]));
     drop(writer);
     let mut status = 0;
     // SAFETY: waitpid writes an int through a valid pointer.
     while unsafe { libc::waitpid(-1, &raw mut status, 0) } > 0 {}
+}
+
+/// Reaps `child` behind std's back (it must be exiting).
+fn reap(child: &Child) {
+    let raw = i32::try_from(child.id()).unwrap();
+    let mut status = 0;
+    // SAFETY: waitpid writes an int through a valid pointer; `child` is our child.
+    assert_eq!(unsafe { libc::waitpid(raw, &raw mut status, 0) }, raw);
+}
+
+/// A kernel that can say nothing about a pidfd but whether its process was reaped: no pidfs
+/// (before 6.9, or any 32-bit program), no `PIDFD_GET_INFO` (before 6.13), no `/proc`. A is
+/// announced, B's `Command` is set up (a drain) before A's reap, B gets A's PID: B's
+/// message must start a generation of its own, so A's lookup refuses — it once got B's
+/// pidfd here (a PID-keyed liveness fallback took B for A).
+fn no_identity_scenario() {
+    let mut a = held(17).create_pidfd(true).spawn().unwrap();
+    let a_pid = a.id();
+    let truth_a = PidFd::open(a_pid).unwrap();
+    say("a_alive", identity_alive(a.pidfd(), &truth_a));
+    let mut b_command = held(42);
+    b_command.create_pidfd(true);
+    drop(a.stdin.take());
+    reap(&a);
+    let mut b = pid_steering::start_with_pid(
+        a_pid,
+        || {
+            let child = b_command.spawn().unwrap();
+            (child.id(), child)
+        },
+        |_| panic!("alone in this PID namespace, the steered PID must come first"),
+    );
+    let truth_b = PidFd::open(b.id()).unwrap();
+    say("reused", b.id() == a_pid);
+    let rules = [
+        (libc::SYS_ioctl, libc::ENOTTY),
+        (libc::SYS_fstatfs, libc::ENOSYS),
+    ];
+    if !pidfd_tests::seccomp::fail_syscalls_or_gap(&rules) {
+        drop(b.stdin.take());
+        b.wait().unwrap();
+        return;
+    }
+    // SAFETY: mounts a tmpfs over /proc in this scenario's private mount namespace.
+    let mounted = unsafe {
+        libc::mount(
+            c"none".as_ptr(),
+            c"/proc".as_ptr(),
+            c"tmpfs".as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(mounted, 0, "{}", io::Error::last_os_error());
+    say("pid_unknown", truth_b.pid().is_err());
+    say("a_lookup", lookup(a.pidfd()));
+    say("b_lookup", lookup(b.pidfd()));
+    say("b_alive", truth_b.send_signal(0).is_ok());
+    drop(b.stdin.take());
+    say("b_status", wait_outcome(b.wait()));
+}
+
+/// `"ok"` or the error's kind, for lookups where identity cannot be checked.
+fn lookup(result: io::Result<PidFd>) -> String {
+    match result {
+        Ok(_) => "ok".to_owned(),
+        Err(error) => format!("err:{:?}", error.kind()),
+    }
+}
+
+/// For a lookup while only the asker holds its PID: `own` if the pidfd is its (by pidfs
+/// where possible, else: it names a process that is not reaped, and only the asker can be).
+fn identity_alive(result: io::Result<PidFd>, own: &PidFd) -> String {
+    match result {
+        Ok(pidfd) => match pidfd.is_same_process(own) {
+            Ok(true) => "own".to_owned(),
+            Ok(false) => "OTHER".to_owned(),
+            Err(_) if pidfd.send_signal(0).is_ok() => "own".to_owned(),
+            Err(_) => "unknown".to_owned(),
+        },
+        Err(error) => format!("err:{:?}", error.kind()),
+    }
+}
+
+/// The first `create_pidfd(true)` of the process finds its fd table full (no socket pair).
+/// Its child Z is reaped by std; A (`create_pidfd(true)`, a working channel by then) gets
+/// Z's PID. Z's lookup must not answer with A's pidfd: Z marked its PID as lost.
+fn emfile_scenario() {
+    let _ = pidfd_core::probe::features();
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes a valid rlimit.
+    let got = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut limit) };
+    assert_eq!(got, 0);
+    let saved = limit;
+    limit.rlim_cur = (pidfd_tests::open_fd_count() + 20).try_into().unwrap();
+    // SAFETY: lowers the soft limit; reads a valid rlimit.
+    let set = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raw const limit) };
+    assert_eq!(set, 0);
+    let mut hog = Vec::new();
+    while let Ok(file) = std::fs::File::open("/dev/null") {
+        hog.push(file);
+    }
+    hog.pop(); // one slot left: not enough for a socket pair
+    let mut z_command = Command::new("sh");
+    z_command.args(["-c", "exit 5"]).create_pidfd(true);
+    drop(hog);
+    // SAFETY: restores the soft limit; reads a valid rlimit.
+    let restored = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raw const saved) };
+    assert_eq!(restored, 0);
+    let mut z = z_command.spawn().unwrap();
+    say("z_status", wait_outcome(z.wait()));
+    say("z_lookup_alone", lookup(z.pidfd()));
+    let mut a = pid_steering::start_with_pid(
+        z.id(),
+        || {
+            let child = held(9).create_pidfd(true).spawn().unwrap();
+            (child.id(), child)
+        },
+        |_| panic!("alone in this PID namespace, the steered PID must come first"),
+    );
+    let truth_a = PidFd::open(a.id()).unwrap();
+    say("reused", a.id() == z.id());
+    say(
+        "z_lookup",
+        match z.pidfd() {
+            Ok(pidfd) => identity_alive(Ok(pidfd), &truth_a).replace("own", "A's"),
+            Err(error) => format!("err:{:?}", error.kind()),
+        },
+    );
+    drop(a.stdin.take());
+    say("a_status", wait_outcome(a.wait()));
 }
 
 // ---- the parent-side tests ----
@@ -408,7 +566,7 @@ fn check_ab(out: &Report, reaper: &str) {
                     .unwrap_or_else(|| panic!("{b_kind}:{order}:{what} missing: {out:?}"))
             };
             let case = format!("{reaper}, B {b_kind}, {order}: {out:?}");
-            assert_eq!(get("a_alive"), "Ok(true)", "{case}");
+            assert_eq!(get("a_alive"), "own", "{case}");
             assert_eq!(get("reused"), "true", "{case}");
             // The reaped child's own pidfd, and its status through it.
             assert!(get("a_reaped").starts_with("dead, same="), "{case}");
@@ -459,24 +617,22 @@ fn eight_threads_a_thief_and_wrapping_pids() {
         return;
     };
     let n = |key: &str| out.get(key).map_or(0, |v| v.parse::<u32>().unwrap());
+    let per_kind = n("rounds") * 8 / 2;
     assert_eq!(n("bad"), 0, "{out:?}");
-    // Every exact spawn worked and read its own status (or, before 6.15, none).
+    // Every exact spawn gave its own pidfd.
     assert_eq!(
-        n("exact:status_own") + n("exact:status_unknown"),
-        2000,
+        n("exact:own") + n("exact:own_unchecked"),
+        per_kind,
         "{out:?}"
     );
-    assert!(
-        n("create:status_own") + n("create:status_unknown") > 0,
-        "{out:?}"
-    );
-    // Every create_pidfd lookup: its own pidfd, or a clear refusal.
-    let create_total = n("create:status_own")
-        + n("create:status_unknown")
-        + n("create:err:Other")
-        + n("create:err:NotFound");
-    assert_eq!(create_total, 2000, "{out:?}");
-    if out["pid_max_set"] == "true" {
+    // Every lookup: its own pidfd, or a clear refusal.
+    for what in ["create", "exact_lookup"] {
+        let own = n(&format!("{what}:own")) + n(&format!("{what}:own_unchecked"));
+        let refused = n(&format!("{what}:err:Other")) + n(&format!("{what}:err:NotFound"));
+        assert_eq!(own + refused, per_kind, "{what}: {out:?}");
+        assert!(own > 0, "{what}: {out:?}");
+    }
+    if out["pid_max_set"] == "true" && pidfd_tests::emulator::emulator().is_none() {
         assert!(n("reused_pids") > 100, "PIDs did not wrap around: {out:?}");
     }
 }
@@ -498,4 +654,33 @@ fn a_lost_message_never_lets_another_child_answer() {
     assert_eq!(out["reused"], "true", "{out:?}");
     assert_eq!(out["lost_lookup"], "err:Other", "{out:?}");
     assert_eq!(out["new_lookup"], "err:Other", "{out:?}");
+}
+
+#[test]
+fn without_pidfs_fdinfo_or_proc_a_reused_pid_is_refused() {
+    let Some(out) = SCENARIOS.run("no-identity", &[]) else {
+        return;
+    };
+    assert_eq!(out["a_alive"], "own", "{out:?}");
+    assert_eq!(out["reused"], "true", "{out:?}");
+    assert_eq!(
+        out["pid_unknown"], "true",
+        "the simulation did not take: {out:?}"
+    );
+    assert_eq!(out["a_lookup"], "err:Other", "{out:?}");
+    assert_eq!(out["b_lookup"], "err:Other", "{out:?}");
+    assert_eq!(out["b_alive"], "true", "{out:?}");
+    assert_eq!(out["b_status"], "exit Some(42)", "{out:?}");
+}
+
+#[test]
+fn a_child_whose_channel_could_not_be_made_never_gets_another_childs_pidfd() {
+    let Some(out) = SCENARIOS.run("emfile", &[]) else {
+        return;
+    };
+    assert_eq!(out["z_status"], "exit Some(5)", "{out:?}");
+    assert_eq!(out["z_lookup_alone"], "err:NotFound", "{out:?}");
+    assert_eq!(out["reused"], "true", "{out:?}");
+    assert_eq!(out["z_lookup"], "err:Other", "{out:?}");
+    assert_eq!(out["a_status"], "exit Some(9)", "{out:?}");
 }

@@ -112,10 +112,13 @@ pub(crate) fn installed_targets(toolchain: &str) -> BTreeSet<String> {
 /// Installs the pinned nightly toolchain ([`cmd::nightly`]) and its `rust-src` if missing,
 /// saying so.
 pub(crate) fn ensure_nightly_rust_src() -> Result<(), String> {
-    let sysroot = cmd::capture(
-        std::process::Command::new("rustup")
-            .args(["run", cmd::nightly(), "rustc", "--print", "sysroot"]),
-    );
+    let sysroot = cmd::capture(std::process::Command::new("rustup").args([
+        "run",
+        cmd::nightly(),
+        "rustc",
+        "--print",
+        "sysroot",
+    ]));
     let has_src = match &sysroot {
         Ok(output) if output.success => Path::new(output.text.trim())
             .join("lib/rustlib/src/rust/library/Cargo.lock")

@@ -126,14 +126,12 @@ fn ensure_cargo_fuzz(install: bool) -> Result<(), String> {
         return Ok(());
     }
     if !install {
-        return Err(
-            format!(
-                "cargo-fuzz is missing: run `cargo install cargo-fuzz --version \
+        return Err(format!(
+            "cargo-fuzz is missing: run `cargo install cargo-fuzz --version \
                  {CARGO_FUZZ_VERSION} --locked` (or pass --install), and make sure the \
                  toolchain {} is installed",
-                cmd::nightly()
-            ),
-        );
+            cmd::nightly()
+        ));
     }
     cmd::run_visible(Command::new("cargo").args([
         "install",

@@ -338,9 +338,13 @@ fn prepare(runs: &[RunTarget], install: bool) -> Result<(), String> {
 }
 
 fn nightly_has_rust_src() -> bool {
-    let sysroot = cmd::capture(
-        Command::new("rustup").args(["run", cmd::nightly(), "rustc", "--print", "sysroot"]),
-    );
+    let sysroot = cmd::capture(Command::new("rustup").args([
+        "run",
+        cmd::nightly(),
+        "rustc",
+        "--print",
+        "sysroot",
+    ]));
     matches!(sysroot, Ok(output) if output.success
         && Path::new(output.text.trim()).join("lib/rustlib/src/rust/library/Cargo.lock").exists())
 }

@@ -37,6 +37,7 @@ fn scenario_child() {
         ["unsupported", when, errno] => unsupported_scenario(when, errno.parse().unwrap()),
         ["disabled"] => disabled_scenario(),
         ["stdio-closed"] => stdio_closed_scenario(),
+        ["forked-worker"] => forked_worker_scenario(),
         other => panic!("unknown scenario {other:?}"),
     }
     say("done", true);
@@ -278,6 +279,44 @@ fn stdio_closed_scenario() {
     }
 }
 
+/// A process forked from this one without `exec` (a pre-fork worker) that uses the crate
+/// must not read its parent's channel: A's message, queued but not yet drained, stays for
+/// the parent's `A.pidfd()`.
+fn forked_worker_scenario() {
+    let mut a = Command::new("sh")
+        .args(["-c", "read _ ; exit 0"])
+        .stdin(std::process::Stdio::piped())
+        .create_pidfd(true)
+        .spawn()
+        .unwrap();
+    // SAFETY: the forked child only makes std/crate calls on this thread and `_exit`s; the
+    // scenario process has no other thread holding a lock it needs (libtest's main thread
+    // is blocked joining this one).
+    let worker = unsafe { libc::fork() };
+    if worker == 0 {
+        // A create_pidfd(true) drains "the" channel: here it must be a new one.
+        let mut command = Command::new("true");
+        command.create_pidfd(true);
+        let ok = command.spawn().and_then(|mut child| child.wait()).is_ok();
+        // SAFETY: ends the forked worker without running the parent's destructors.
+        unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+    }
+    let mut status = 0;
+    // SAFETY: waitpid writes an int through a valid pointer; `worker` is our child.
+    assert_eq!(unsafe { libc::waitpid(worker, &raw mut status, 0) }, worker);
+    say("worker_exit", libc::WEXITSTATUS(status));
+    let truth = pidfd_core::PidFd::open(a.id()).unwrap();
+    say(
+        "a_pidfd",
+        match a.pidfd() {
+            Ok(pidfd) => format!("same={:?}", pidfd.is_same_process(&truth).ok()),
+            Err(error) => format!("{:?}: {error}", error.kind()),
+        },
+    );
+    drop(a.stdin.take());
+    say("a_wait", wait_outcome(a.wait()));
+}
+
 /// pidfd_open refused by seccomp with `errno`, the filter installed before the crate's
 /// probe (`when` = "before-probe") or after it ("after-probe", so the child makes the call).
 fn unsupported_scenario(when: &str, errno: i32) {
@@ -466,4 +505,15 @@ fn pidfd_disable_env() {
         "no EPERM: no syscall was made: {out:?}"
     );
     assert!(out["pidfd_message"].contains("PIDFD_DISABLE"), "{out:?}");
+}
+
+#[test]
+fn a_forked_worker_never_steals_the_parents_messages() {
+    let Some(out) = SCENARIOS.run("forked-worker", &[]) else {
+        return;
+    };
+    assert_eq!(out["worker_exit"], "0", "{out:?}");
+    assert!(out["a_pidfd"].starts_with("same="), "{out:?}");
+    assert!(!out["a_pidfd"].contains("false"), "{out:?}");
+    assert_eq!(out["a_wait"], "exit Some(0)", "{out:?}");
 }

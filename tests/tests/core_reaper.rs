@@ -241,7 +241,7 @@ fn the_epoll_fd_works_in_a_hand_written_poll_loop() {
 #[test]
 fn a_timeout_returns_none() {
     let mut reaper = Reaper::new().unwrap();
-    let Some(process) = spawn_sh("sleep 30") else {
+    let Some(process) = spawn_sh("exec sleep 30") else {
         return;
     };
     let key = reaper.add(process, ()).unwrap();
@@ -331,7 +331,7 @@ fn registrations_scenario() {
         .with_pidfd(|pidfd| pidfd.as_fd().try_clone_to_owned())
         .unwrap()
         .unwrap();
-    let long = spawn_sh("sleep 30").unwrap();
+    let long = spawn_sh("exec sleep 30").unwrap();
     reaper.add(quick, 0).unwrap();
     let long_key = reaper.add(long, 30).unwrap();
     let first = reaper.next_exit(Some(PATIENCE)).unwrap().unwrap();

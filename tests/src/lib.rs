@@ -11,6 +11,7 @@
 pub mod cgroup;
 pub mod emulator;
 pub mod interrupt;
+pub mod kernel;
 pub mod pid_steering;
 pub mod scenario;
 pub mod seccomp;
@@ -218,32 +219,6 @@ pub fn waitid_into(
         unsafe { syscalls::waitid(P_PIDFD, fd, &mut info, options, rusage.as_deref_mut()) }
     })?;
     Ok(info)
-}
-
-/// The running kernel's (major, minor) version, from `uname(2)`.
-pub fn kernel_version() -> (u32, u32) {
-    // SAFETY: `utsname` is plain data; all-zero is a valid value.
-    let mut name: libc::utsname = unsafe { std::mem::zeroed() };
-    // SAFETY: `name` is a valid, writable utsname.
-    let ret = unsafe { libc::uname(&raw mut name) };
-    assert_eq!(ret, 0, "uname failed");
-    let release: String = name
-        .release
-        .iter()
-        .take_while(|&&c| c != 0)
-        .map(|&c| char::from(u8::try_from(c).unwrap_or(b'?')))
-        .collect();
-    let mut parts = release
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|p| !p.is_empty());
-    let major = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    let minor = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    (major, minor)
-}
-
-/// Whether the running kernel is at least `major.minor`.
-pub fn kernel_at_least(major: u32, minor: u32) -> bool {
-    kernel_version() >= (major, minor)
 }
 
 /// The number of open fds of this process (entries of `/proc/self/fd`, minus the one the

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use pidfd_core::{OpenFlags, PidFd, SignalFlags};
 use pidfd_sys::signal::{SIGKILL, SIGSEGV, SIGTERM};
 use pidfd_tests::emulator::{pidfd_info_exit_works, pidfd_info_works, timeval_usec_gap};
-use pidfd_tests::{TempDir, kernel_at_least, real_ids, sh};
+use pidfd_tests::{TempDir, real_ids, sh};
 
 fn open(child: &pidfd_tests::TestChild) -> PidFd {
     PidFd::open(child.id()).unwrap()
@@ -249,7 +249,7 @@ fn send_signal_with_thread_group_flag() {
     let child = sh("exec sleep 30");
     let pidfd = open(&child);
     let result = pidfd.send_signal_with(SIGKILL, SignalFlags::THREAD_GROUP);
-    if kernel_at_least(6, 9) {
+    if pidfd_tests::kernel::pidfd_signal_flags() {
         result.unwrap();
     } else {
         assert_eq!(result.unwrap_err().kind(), ErrorKind::InvalidInput);
@@ -328,7 +328,7 @@ fn same_process_by_pidfs_inode() {
     let b = sh("exec sleep 30");
     let (a1, a2, b1) = (open(&a), open(&a), open(&b));
     let same = a1.is_same_process(&a2);
-    if cfg!(target_pointer_width = "64") && kernel_at_least(6, 9) {
+    if cfg!(target_pointer_width = "64") && pidfd_tests::kernel::pidfs() {
         assert!(same.unwrap());
         assert!(!a1.is_same_process(&b1).unwrap());
     } else {

@@ -16,7 +16,7 @@ use pidfd_sys::pidfs::{PidfdInfoMask, PidfdNamespace, pidfd_info};
 use pidfd_sys::signal::{SIGCHLD, SIGCONT, SIGKILL, SIGSTOP, SIGTERM};
 use pidfd_sys::{Errno, siginfo_t, syscalls};
 use pidfd_tests::emulator::{known_gap, timeval_usec_gap};
-use pidfd_tests::{kernel_at_least, own, own_pid, pidfd_open, sh, waitid, waitid_into};
+use pidfd_tests::{kernel, own, own_pid, pidfd_open, sh, waitid, waitid_into};
 
 /// Why the pidfd ioctls cannot be tested under qemu-user.
 const IOCTL_GAP: &str = "pidfd ioctls are not forwarded by qemu-user (ENOSYS; ENOTTY in qemu 9+)";
@@ -237,7 +237,7 @@ fn thread_pidfd_for_the_main_thread() {
         return;
     }
     let result = pidfd_open(own_pid(), PidfdFlags::THREAD);
-    if kernel_at_least(6, 9) {
+    if kernel::pidfd_thread() {
         let pidfd = result.unwrap();
         send(&pidfd, 0).unwrap();
     } else {
@@ -258,7 +258,7 @@ fn send_signal_flags() {
             PidfdSignalFlags::THREAD_GROUP,
         )
     };
-    if kernel_at_least(6, 9) {
+    if kernel::pidfd_signal_flags() {
         result.unwrap();
     } else {
         assert_eq!(result, Err(Errno::INVAL));
@@ -465,7 +465,7 @@ fn pidfd_get_info_reports_the_child() {
     if gap_errno(&live, &[libc::ENOSYS, libc::ENOTTY], IOCTL_GAP) {
         return;
     }
-    if !kernel_at_least(6, 13) {
+    if !kernel::pidfd_get_info() {
         assert_eq!(live.unwrap_err(), Errno::NOTTY);
         return;
     }
@@ -480,7 +480,7 @@ fn pidfd_get_info_reports_the_child() {
     assert_eq!(waited.child_status(), Ok(Some(ChildStatus::Exited(3))));
     // After the reap: only PIDFD_INFO_EXIT (6.15+) still answers, with the wait status.
     let after = get_info(&pidfd, PidfdInfoMask::EXIT);
-    if kernel_at_least(6, 15) {
+    if kernel::pidfd_info_exit() {
         let after = after.unwrap();
         assert!(PidfdInfoMask::from_bits_retain(after.mask).contains(PidfdInfoMask::EXIT));
         assert_eq!(
@@ -512,7 +512,7 @@ fn namespace_ioctl_opens_our_own_pid_namespace() {
     if gap_errno(&result, &[libc::ENOSYS, libc::ENOTTY], IOCTL_GAP) {
         return;
     }
-    if !kernel_at_least(6, 11) {
+    if !kernel::pidfd_get_namespace() {
         assert_eq!(result, Err(Errno::NOTTY));
         return;
     }

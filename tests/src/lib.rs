@@ -44,6 +44,12 @@ impl TestChild {
     }
 }
 
+impl From<Child> for TestChild {
+    fn from(child: Child) -> TestChild {
+        TestChild(child)
+    }
+}
+
 impl Drop for TestChild {
     fn drop(&mut self) {
         // `Ok(None)`: not reaped yet, so the PID is still ours and cannot have been reused;

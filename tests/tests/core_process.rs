@@ -2,6 +2,7 @@
 
 use std::io::ErrorKind;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use pidfd_core::{Mode, PidFd, Process};
@@ -135,42 +136,64 @@ fn eight_threads_share_one_handle_while_one_waits() {
     for mode in MODES {
         let child = sh("sleep 0.3; exit 23");
         let process = Arc::new(Process::with_mode(child.id(), mode).unwrap());
+        let done = Arc::new(AtomicBool::new(false));
         let waiter = {
             let process = process.clone();
             std::thread::spawn(move || process.wait().unwrap())
         };
+        // Each worker polls (try_wait, a short wait_timeout, or signals only) until the
+        // waiter has returned, then looks once more. Every worker checks that a signal
+        // succeeds only before anyone has seen the status (never after: ESRCH), that every
+        // status it sees is the one status, and, at the end, that the handle reports it.
         let workers: Vec<_> = (0..8)
             .map(|i| {
-                let process = process.clone();
+                let (process, done) = (process.clone(), done.clone());
                 std::thread::spawn(move || {
                     let mut seen = Vec::new();
-                    let mut reaped_seen = false;
-                    for _ in 0..200 {
+                    let mut signals_after_esrch = 0;
+                    let mut esrch_seen = false;
+                    let mut rounds = 0_u32;
+                    loop {
+                        let finished = done.load(Ordering::SeqCst);
                         let status = match i % 3 {
                             0 => process.try_wait().unwrap(),
                             1 => process.wait_timeout(Duration::from_millis(2)).unwrap(),
                             _ => None,
                         };
-                        let signal = process.signal(0);
-                        if let Some(status) = status {
-                            seen.push(status);
-                            reaped_seen = true;
+                        match process.signal(0) {
+                            Ok(()) if esrch_seen || !seen.is_empty() => signals_after_esrch += 1,
+                            Ok(()) => {}
+                            Err(error) => {
+                                assert_eq!(error.raw_os_error(), Some(libc::ESRCH));
+                                esrch_seen = true;
+                            }
                         }
-                        if reaped_seen {
-                            // Once anyone saw the status, signals must say ESRCH.
-                            assert_eq!(signal.unwrap_err().raw_os_error(), Some(libc::ESRCH));
+                        seen.extend(status);
+                        rounds += 1;
+                        if finished {
+                            break;
                         }
-                        std::thread::sleep(Duration::from_millis(2));
+                        std::thread::yield_now();
                     }
-                    seen
+                    (seen, esrch_seen, signals_after_esrch, rounds, process.try_wait().unwrap())
                 })
             })
             .collect();
         let status = waiter.join().unwrap();
+        done.store(true, Ordering::SeqCst);
         assert_eq!(status.code(), Some(23), "{mode:?}");
-        for worker in workers {
-            for seen in worker.join().unwrap() {
-                assert_eq!(seen, status, "{mode:?}: every thread sees the one status");
+        for (i, worker) in workers.into_iter().enumerate() {
+            let (seen, esrch_seen, signals_after, rounds, last) = worker.join().unwrap();
+            assert!(rounds > 1, "{mode:?}: worker {i} ran during the wait");
+            for seen in &seen {
+                assert_eq!(*seen, status, "{mode:?}: every thread sees the one status");
+            }
+            // The last round came after the reap: the status was there, signals refused.
+            assert!(esrch_seen, "{mode:?}: worker {i} never saw ESRCH after the reap");
+            assert_eq!(signals_after, 0, "{mode:?}: worker {i} signalled after the reap");
+            assert_eq!(last, Some(status), "{mode:?}: worker {i}");
+            if i % 3 != 2 {
+                assert!(!seen.is_empty(), "{mode:?}: worker {i} never saw the status");
             }
         }
         assert_eq!(process.wait().unwrap(), status);

@@ -16,10 +16,17 @@ fn errno(error: &std::io::Error) -> Option<i32> {
 }
 
 #[test]
-fn find_picks_pidfd_mode_on_this_kernel() {
+fn find_picks_the_mode_the_probe_allows() {
     let child = sh("exit 0");
     let process = Process::find(child.id()).unwrap();
-    assert_eq!(process.mode(), Mode::PidFd);
+    // pidfd mode wherever the kernel allows it (not with PIDFD_DISABLE=1, an old kernel or
+    // a seccomp filter refusing pidfds).
+    let expected = if pidfd_core::probe::features().unwrap().pidfd_mode() {
+        Mode::PidFd
+    } else {
+        Mode::Pid
+    };
+    assert_eq!(process.mode(), expected);
     assert_eq!(process.pid(), child.id());
     assert_eq!(process.wait().unwrap().code(), Some(0));
 }

@@ -452,7 +452,19 @@ fn test_one(target: &RunTarget) -> Result<Row, String> {
     let error = if output.success && failed == 0 && binaries > 0 {
         None
     } else {
-        Some(cmd::tail(&output.text, 60))
+        let reports = failure_reports(&output.text);
+        if reports.is_empty() {
+            // No test failed: the build or a whole binary did (e.g. killed by the timeout).
+            Some(cmd::tail(&output.text, 60))
+        } else {
+            Some(
+                reports
+                    .iter()
+                    .map(|(test, captured)| format!("FAILED {test}\n{captured}"))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )
+        }
     };
     Ok(Row {
         triple: target.triple.to_owned(),
@@ -465,6 +477,57 @@ fn test_one(target: &RunTarget) -> Result<Row, String> {
         seconds: started.elapsed().as_secs_f64(),
         error,
     })
+}
+
+/// Each failing test of a `cargo test` run, as `binary::test`, with the output libtest
+/// captured for it (its `---- name stdout ----` block, which holds the panic message and,
+/// for scenario tests, the scenario child's output), at most 40 lines each.
+fn failure_reports(text: &str) -> Vec<(String, String)> {
+    const MAX_LINES: usize = 40;
+    let mut reports = Vec::new();
+    let mut binary = String::new();
+    let mut current: Option<(String, Vec<&str>)> = None;
+    let mut finish = |current: &mut Option<(String, Vec<&str>)>| {
+        if let Some((test, lines)) = current.take() {
+            let shown = lines.len().min(MAX_LINES);
+            let mut captured = lines[..shown].join("\n");
+            if lines.len() > shown {
+                captured.push_str(&format!("\n[... {} more lines]", lines.len() - shown));
+            }
+            reports.push((test, captured));
+        }
+    };
+    for line in text.lines() {
+        if let Some(rest) = line.trim_start().strip_prefix("Running ") {
+            finish(&mut current);
+            // "Running tests/core_spawn.rs (target/.../core_spawn-hash)"
+            let source = rest.split_whitespace().next().unwrap_or(rest);
+            binary = source
+                .rsplit('/')
+                .next()
+                .unwrap_or(source)
+                .trim_end_matches(".rs")
+                .to_owned();
+            continue;
+        }
+        if let Some(name) = line
+            .strip_prefix("---- ")
+            .and_then(|rest| rest.strip_suffix(" stdout ----"))
+        {
+            finish(&mut current);
+            current = Some((format!("{binary}::{name}"), Vec::new()));
+            continue;
+        }
+        if line == "failures:" || line.starts_with("test result: ") {
+            finish(&mut current);
+            continue;
+        }
+        if let Some((_, lines)) = &mut current {
+            lines.push(line);
+        }
+    }
+    finish(&mut current);
+    reports
 }
 
 /// `N` in "... N `what`; ..." of a libtest summary.
@@ -536,6 +599,35 @@ fn print_table(rows: &[Row], total_seconds: f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failing_tests_are_named_with_their_output() {
+        let text = "\
+     Running tests/std_ext_faults.rs (target/x/debug/deps/std_ext_faults-0123)
+
+running 2 tests
+test a ... ok
+test b ... FAILED
+
+failures:
+
+---- b stdout ----
+thread 'b' panicked at tests/tests/std_ext_faults.rs:9:5:
+scenario child said: scenario:x=1
+
+failures:
+    b
+
+test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out
+     Running tests/other.rs (target/x/debug/deps/other-4567)
+test result: ok. 3 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out
+";
+        let reports = failure_reports(text);
+        assert_eq!(reports.len(), 1);
+        assert_eq!(reports[0].0, "std_ext_faults::b");
+        assert!(reports[0].1.contains("panicked at tests/tests/std_ext_faults.rs:9:5"));
+        assert!(reports[0].1.contains("scenario:x=1"));
+    }
 
     #[test]
     fn libtest_summaries_are_counted() {

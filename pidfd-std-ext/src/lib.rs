@@ -8,6 +8,7 @@
 //! use pidfd_std_ext::{ChildExt, CommandExt};
 //!
 //! # fn main() -> std::io::Result<()> {
+//! # if !pidfd_core::probe::features()?.pidfd_mode() { return Ok(()); } // e.g. PIDFD_DISABLE=1
 //! // Exact: the pidfd comes back with the Child, from the child itself.
 //! let (child, pidfd) = Command::new("sh").args(["-c", "exit 7"]).spawn_with_pidfd()?;
 //! assert_eq!(pidfd.pid()?, child.id());
@@ -211,6 +212,7 @@ pub trait CommandExt: sealed::Sealed {
     /// use pidfd_std_ext::CommandExt;
     ///
     /// # fn main() -> std::io::Result<()> {
+    /// # if !pidfd_core::probe::features()?.pidfd_mode() { return Ok(()); }
     /// let (mut child, pidfd) = Command::new("sleep").arg("10").spawn_with_pidfd()?;
     /// pidfd.kill()?; // can only ever reach this child
     /// assert!(!child.wait()?.success());

@@ -119,19 +119,49 @@ impl Orphan {
     }
 }
 
-/// `sh -c script` through `pidfd_core::Spawn`, as a pidfd-mode process. Under qemu-user
-/// (which refuses every CLONE_PIDFD flavour) Spawn falls back to pid mode; the still
-/// unreaped child is then taken over with `pidfd_open`, which qemu supports. (`Option` for
-/// the callers' sake: always `Some`.)
+/// Whether the crate's probe allows pidfd mode here (`false` on old kernels, under a
+/// seccomp filter refusing pidfds, with `PIDFD_DISABLE=1` in the environment).
+pub fn pidfd_mode_allowed() -> bool {
+    pidfd_core::probe::features().is_ok_and(|features| features.pidfd_mode())
+}
+
+/// For tests that need pidfds from the crate: `true`, or — where the probe refuses them
+/// (e.g. `PIDFD_DISABLE=1` in the environment) — a recorded skip and `false`.
+pub fn pidfds_or_skip() -> bool {
+    if pidfd_mode_allowed() {
+        return true;
+    }
+    emulator::skip("the crate's probe refuses pidfds here (PIDFD_DISABLE=1, seccomp, old kernel)");
+    false
+}
+
+/// The mode `Spawn` and `fork()` give a child: pidfd mode where the crate's probe allows
+/// it; pid mode under qemu-user 7.2, which refuses clone3 (ENOSYS) and CLONE_PIDFD
+/// (EINVAL), so that Spawn and fork() fall back all the way, and where the probe refuses
+/// pidfds.
+pub fn expected_spawn_mode() -> pidfd_core::Mode {
+    if emulator::emulator().is_some() || !pidfd_mode_allowed() {
+        pidfd_core::Mode::Pid
+    } else {
+        pidfd_core::Mode::PidFd
+    }
+}
+
+/// `sh -c script` through `pidfd_core::Spawn`, as a pidfd-mode process. Where Spawn falls
+/// back to pid mode (qemu-user, which refuses every CLONE_PIDFD flavour; `PIDFD_DISABLE=1`)
+/// the still unreaped child is taken over with `pidfd_open` (which qemu supports, and which
+/// the environment variable does not affect). (`Option` for the callers' sake: always
+/// `Some`.)
 pub fn spawn_sh(script: &str) -> Option<pidfd_core::Process> {
     let process = pidfd_core::Spawn::new("sh")
         .args(["-c", script])
         .spawn()
         .expect("spawn sh");
     if process.mode() == pidfd_core::Mode::Pid {
-        assert!(
-            emulator::emulator().is_some(),
-            "Spawn gave a pid-mode process on a real kernel"
+        assert_eq!(
+            expected_spawn_mode(),
+            pidfd_core::Mode::Pid,
+            "Spawn gave a pid-mode process where pidfd mode was expected"
         );
         let pid = process.pid();
         // The child is ours and not reaped (a pid-mode Process reaps only when waited on),

@@ -1,6 +1,9 @@
 //! `pidfd-std-ext` on the real kernel: `CommandExt::create_pidfd` and `ChildExt::pidfd` /
 //! `into_pidfd` / `into_process` on std's `Command` and `Child`.
 //!
+//! Where the crate's probe refuses pidfds (`PIDFD_DISABLE=1`, an old kernel), the tests
+//! that need them record a skip; the rest run.
+//!
 //! These tests share one process with each other (libtest threads), so none of them reaps
 //! with `waitpid(-1)`, changes signal dispositions or counts process-wide fds: those are in
 //! `std_ext_faults.rs`, in re-exec'd children.
@@ -31,6 +34,9 @@ fn assert_not_found(result: io::Result<PidFd>) {
 
 #[test]
 fn true_gives_its_own_pidfd_and_the_exit_status() {
+    if !pidfd_tests::pidfds_or_skip() {
+        return;
+    }
     let child = Command::new("true").create_pidfd(true).spawn().unwrap();
     let pidfd = child.pidfd().unwrap();
     assert_eq!(pidfd.pid().unwrap(), child.id());
@@ -56,6 +62,9 @@ fn true_gives_its_own_pidfd_and_the_exit_status() {
 
 #[test]
 fn each_pidfd_call_gives_an_independent_duplicate() {
+    if !pidfd_tests::pidfds_or_skip() {
+        return;
+    }
     let child = sh("exec sleep 30").create_pidfd(true).spawn().unwrap();
     let first = child.pidfd().unwrap();
     let second = child.pidfd().unwrap();
@@ -85,6 +94,9 @@ fn each_pidfd_call_gives_an_independent_duplicate() {
 
 #[test]
 fn kill_through_the_pidfd() {
+    if !pidfd_tests::pidfds_or_skip() {
+        return;
+    }
     let mut child = Command::new("sleep")
         .arg("30")
         .create_pidfd(true)
@@ -102,6 +114,9 @@ fn kill_through_the_pidfd() {
 
 #[test]
 fn into_pidfd_then_wait() {
+    if !pidfd_tests::pidfds_or_skip() {
+        return;
+    }
     let child = sh("exit 5").create_pidfd(true).spawn().unwrap();
     let id = child.id();
     let pidfd = child.into_pidfd().expect("into_pidfd");
@@ -111,6 +126,9 @@ fn into_pidfd_then_wait() {
 
 #[test]
 fn into_process_then_wait() {
+    if !pidfd_tests::pidfds_or_skip() {
+        return;
+    }
     let child = sh("sleep 0.05; exit 6").create_pidfd(true).spawn().unwrap();
     let id = child.id();
     let process = child.into_process().expect("into_process");
@@ -126,6 +144,9 @@ fn into_process_then_wait() {
 
 #[test]
 fn without_create_pidfd_true_there_is_no_pidfd() {
+    if !pidfd_tests::pidfds_or_skip() {
+        return;
+    }
     // Never set.
     let mut child = sh("exit 0").spawn().unwrap();
     assert_not_found(child.pidfd());
@@ -159,6 +180,9 @@ fn without_create_pidfd_true_there_is_no_pidfd() {
 
 #[test]
 fn the_last_create_pidfd_call_wins_and_the_command_is_left_as_it_was() {
+    if !pidfd_tests::pidfds_or_skip() {
+        return;
+    }
     let mut command = sh("exit 3");
     command
         .create_pidfd(true)
@@ -185,6 +209,9 @@ fn the_last_create_pidfd_call_wins_and_the_command_is_left_as_it_was() {
 
 #[test]
 fn the_pidfd_outlives_the_command() {
+    if !pidfd_tests::pidfds_or_skip() {
+        return;
+    }
     let mut command = sh("exit 9");
     command.create_pidfd(true);
     let first = command.spawn().unwrap();
@@ -199,6 +226,9 @@ fn the_pidfd_outlives_the_command() {
 
 #[test]
 fn one_command_shared_by_four_threads() {
+    if !pidfd_tests::pidfds_or_skip() {
+        return;
+    }
     let command = {
         let mut command = sh("exit 4");
         command.create_pidfd(true);
@@ -224,6 +254,9 @@ fn one_command_shared_by_four_threads() {
 
 #[test]
 fn spawn_failure_is_std_s_own_error() {
+    if !pidfd_tests::pidfds_or_skip() {
+        return;
+    }
     let error = Command::new("/nonexistent/program")
         .create_pidfd(true)
         .spawn()
@@ -254,6 +287,9 @@ fn stdio_and_environment_are_untouched() {
 
 #[test]
 fn many_children_of_one_command_waited_out_of_order() {
+    if !pidfd_tests::pidfds_or_skip() {
+        return;
+    }
     let mut command = sh("sleep 0.2; exit 11");
     command.create_pidfd(true);
     let children: Vec<_> = (0..50).map(|_| command.spawn().unwrap()).collect();

@@ -26,7 +26,9 @@ pub(crate) fn tool(path: &str, args: &[&str]) -> Command {
         }
         None => Command::new(path),
     };
-    command.args(args);
+    // The tools are tested in their ordinary environment; their pid-mode fallback is tested
+    // by the tests that set PIDFD_DISABLE themselves (after this call).
+    command.args(args).env_remove("PIDFD_DISABLE");
     command
 }
 

@@ -17,9 +17,17 @@ fn fd_count_unchanged_after_2000_open_wait_cycles() {
         assert_eq!(pidfd.wait().unwrap().code(), Some(0), "cycle {i}");
         // Error paths must not leak either — and must be the errors they are.
         let error = PidFd::open(i32::MAX as u32).unwrap_err();
-        assert_eq!(error.raw_os_error(), Some(libc::ESRCH), "cycle {i}: no such PID");
+        assert_eq!(
+            error.raw_os_error(),
+            Some(libc::ESRCH),
+            "cycle {i}: no such PID"
+        );
         let error = PidFd::open(0).unwrap_err();
-        assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput, "cycle {i}: PID 0");
+        assert_eq!(
+            error.kind(),
+            std::io::ErrorKind::InvalidInput,
+            "cycle {i}: PID 0"
+        );
         let error = pidfd.send_signal(0).unwrap_err();
         assert_eq!(error.raw_os_error(), Some(libc::ESRCH), "cycle {i}: reaped");
         // Waited already: the kept status (Linux 6.15+), else ECHILD.

@@ -182,7 +182,13 @@ fn eight_threads_share_one_handle_while_one_waits() {
                         }
                         std::thread::yield_now();
                     }
-                    (seen, esrch_seen, signals_after_esrch, rounds, process.try_wait().unwrap())
+                    (
+                        seen,
+                        esrch_seen,
+                        signals_after_esrch,
+                        rounds,
+                        process.try_wait().unwrap(),
+                    )
                 })
             })
             .collect();
@@ -196,11 +202,20 @@ fn eight_threads_share_one_handle_while_one_waits() {
                 assert_eq!(*seen, status, "{mode:?}: every thread sees the one status");
             }
             // The last round came after the reap: the status was there, signals refused.
-            assert!(esrch_seen, "{mode:?}: worker {i} never saw ESRCH after the reap");
-            assert_eq!(signals_after, 0, "{mode:?}: worker {i} signalled after the reap");
+            assert!(
+                esrch_seen,
+                "{mode:?}: worker {i} never saw ESRCH after the reap"
+            );
+            assert_eq!(
+                signals_after, 0,
+                "{mode:?}: worker {i} signalled after the reap"
+            );
             assert_eq!(last, Some(status), "{mode:?}: worker {i}");
             if i % 3 != 2 {
-                assert!(!seen.is_empty(), "{mode:?}: worker {i} never saw the status");
+                assert!(
+                    !seen.is_empty(),
+                    "{mode:?}: worker {i} never saw the status"
+                );
             }
         }
         assert_eq!(process.wait().unwrap(), status);

@@ -118,7 +118,10 @@ fn release_racing_signals_never_hits_another_process() {
         if mode == Mode::PidFd {
             // The window was really hit, every round: the old fd number named a decoy pidfd
             // while threads were still signalling through the released handle.
-            assert_eq!(reused, 20, "the fd number was not reused: the race was not tested");
+            assert_eq!(
+                reused, 20,
+                "the fd number was not reused: the race was not tested"
+            );
         }
         // The decoy never got SIGUSR1.
         assert_eq!(

@@ -625,7 +625,11 @@ test result: ok. 3 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out
         let reports = failure_reports(text);
         assert_eq!(reports.len(), 1);
         assert_eq!(reports[0].0, "std_ext_faults::b");
-        assert!(reports[0].1.contains("panicked at tests/tests/std_ext_faults.rs:9:5"));
+        assert!(
+            reports[0]
+                .1
+                .contains("panicked at tests/tests/std_ext_faults.rs:9:5")
+        );
         assert!(reports[0].1.contains("scenario:x=1"));
     }
 

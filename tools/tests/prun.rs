@@ -54,19 +54,36 @@ fn command_that_ignores_the_signal_still_gives_124() {
     assert_eq!(output.status.code(), Some(124), "{}", stderr(&output));
 }
 
+/// `command` started with `SIGTERM` ignored from the start (through `sh`'s `trap`, then
+/// `exec`): the ignored disposition survives `exec`, so prun and the command it starts
+/// ignore TERM before their first instruction — no race against a short timeout.
+fn with_term_ignored(command: &Command) -> Command {
+    let mut wrapped = Command::new("sh");
+    wrapped
+        .args(["-c", "trap '' TERM; exec \"$@\"", "sh"])
+        .arg(command.get_program())
+        .args(command.get_args());
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => wrapped.env(key, value),
+            None => wrapped.env_remove(key),
+        };
+    }
+    wrapped
+}
+
 #[test]
 fn kill_after_gives_137() {
     let start = Instant::now();
-    let status = status_of(prun(&[
+    let status = status_of(with_term_ignored(&prun(&[
         "--timeout",
         "0.2",
         "--kill-after",
         "0.2",
         "--",
-        "sh",
-        "-c",
-        "trap \"\" TERM; sleep 10",
-    ]));
+        "sleep",
+        "10",
+    ])));
     assert_eq!(status.code(), Some(137));
     assert!(start.elapsed() < QUICK, "took {:?}", start.elapsed());
 }

@@ -27,6 +27,7 @@ use std::mem;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt as _;
 use std::process::Command;
+use std::ptr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 
@@ -226,15 +227,9 @@ impl Channel {
     pub(crate) fn receive(&self, mut sink: impl FnMut(Message)) {
         loop {
             let mut payload = [0_u8; PAYLOAD_LEN];
-            let mut iov = libc::iovec {
-                iov_base: payload.as_mut_ptr().cast(),
-                iov_len: PAYLOAD_LEN,
-            };
+            let mut iov = payload_iovec(&mut payload);
             let mut control = ControlBuffer([0; CONTROL_CAPACITY as usize]);
-            // SAFETY: msghdr is plain data; all-zero is valid.
-            let mut msg: libc::msghdr = unsafe { mem::zeroed() };
-            msg.msg_iov = &raw mut iov;
-            msg.msg_iovlen = 1;
+            let mut msg = message_header(&mut iov);
             msg.msg_control = control.0.as_mut_ptr().cast();
             let Ok(control_len) = CONTROL_CAPACITY.try_into() else {
                 return;
@@ -288,6 +283,25 @@ impl Channel {
     }
 }
 
+/// The one `iovec` of a message: `payload`, borrowed by raw pointer (keep it alive and
+/// unmoved while the `iovec` is used). Async-signal-safe.
+fn payload_iovec(payload: &mut [u8; PAYLOAD_LEN]) -> libc::iovec {
+    libc::iovec {
+        iov_base: payload.as_mut_ptr().cast(),
+        iov_len: PAYLOAD_LEN,
+    }
+}
+
+/// A `msghdr` over the one `iov` (by raw pointer: keep it alive while the header is used),
+/// without a control buffer yet. Async-signal-safe.
+fn message_header(iov: &mut libc::iovec) -> libc::msghdr {
+    // SAFETY: msghdr is plain data (pointers, lengths, padding); all-zero is valid.
+    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+    msg.msg_iov = ptr::from_mut(iov);
+    msg.msg_iovlen = 1;
+    msg
+}
+
 /// `sendmsg` of one message ((PID, status word, ticket), optionally one fd) on `sender`,
 /// without blocking and without `SIGPIPE`. Async-signal-safe: stack buffers and raw syscalls
 /// only. Returns the errno.
@@ -300,15 +314,9 @@ pub(crate) fn send_message(
     let [s0, s1, s2, s3] = status.to_ne_bytes();
     let [t0, t1, t2, t3] = ticket.to_ne_bytes();
     let mut payload: [u8; PAYLOAD_LEN] = [p0, p1, p2, p3, s0, s1, s2, s3, t0, t1, t2, t3];
-    let mut iov = libc::iovec {
-        iov_base: payload.as_mut_ptr().cast(),
-        iov_len: PAYLOAD_LEN,
-    };
+    let mut iov = payload_iovec(&mut payload);
     let mut control = ControlBuffer([0; CONTROL_CAPACITY as usize]);
-    // SAFETY: msghdr is plain data (pointers, lengths, padding); all-zero is valid.
-    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
-    msg.msg_iov = &raw mut iov;
-    msg.msg_iovlen = 1;
+    let mut msg = message_header(&mut iov);
     if let Some(fd) = fd {
         msg.msg_control = control.0.as_mut_ptr().cast();
         msg.msg_controllen = SPACE_ONE_FD.try_into().map_err(|_| libc::EINVAL)?;

@@ -13,6 +13,7 @@ pub mod emulator;
 pub mod interrupt;
 pub mod kernel;
 pub mod pid_steering;
+pub mod reference;
 pub mod scenario;
 pub mod seccomp;
 

@@ -104,7 +104,7 @@ impl Parser {
     /// # Errors
     ///
     /// When the previous option had a value attached (`--help=x`) that [`Parser::value`]
-    /// did not take.
+    /// did not take, or the argument is `--=VALUE` (a value for no option).
     #[allow(
         clippy::should_implement_trait,
         reason = "fallible, and callers must be able to call value() between items"
@@ -126,6 +126,10 @@ impl Parser {
         }
         if let Some(long) = text.strip_prefix("--") {
             let option = match long.split_once('=') {
+                // `--=VALUE`: no option name at all (found by the tools_cli fuzz target).
+                Some(("", _)) => {
+                    return Err(UsageError(format!("'{text}' names no option")));
+                }
                 Some((name, value)) => {
                     let option = format!("--{name}");
                     self.attached = Some((option.clone(), value.into()));
@@ -261,6 +265,8 @@ mod tests {
             ["-n=3", "-t=1s", "--signal=TERM", "--k=2", "a", "-", "-h"]
         );
         assert_eq!(collect(&["--", "-n", "--x"]).unwrap(), ["-n", "--x"]);
+        let error = Parser::new(["--=5"]).next().unwrap_err();
+        assert!(error.0.contains("'--=5' names no option"), "{error}");
         assert_eq!(collect(&["--x="]).unwrap(), ["--x="]);
     }
 

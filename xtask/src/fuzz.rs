@@ -5,6 +5,12 @@
 //! otherwise) that fails on any crash. Needs `cargo-fuzz` (`cargo install cargo-fuzz`) and
 //! the nightly toolchain; this task names what is missing rather than installing it, unless
 //! `--install` is given.
+//!
+//! Corpus: every target starts from its committed seed corpus, `fuzz/corpus/<target>/`
+//! (real kernel output where there is any), which libFuzzer only reads; what it finds goes
+//! to `fuzz/target/corpus/<target>/` (kept between runs, never committed). A target without
+//! seeds is an error. `cargo xtask fuzz --seed-corpus` regenerates the seeds on this kernel
+//! (`fuzz/examples/gen_corpus.rs`) and runs nothing else.
 
 use std::process::Command;
 use std::time::Instant;
@@ -16,11 +22,13 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let mut smoke = false;
     let mut install = false;
     let mut wanted: Option<Vec<String>> = None;
+    let mut seed_corpus = false;
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
             "--smoke" => smoke = true,
             "--install" => install = true,
+            "--seed-corpus" => seed_corpus = true,
             "--seconds" => {
                 let value = rest.next().ok_or("--seconds needs a value")?;
                 seconds = Some(
@@ -37,8 +45,23 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         }
     }
     let seconds = seconds.unwrap_or(if smoke { 20 } else { 300 });
+    if seed_corpus {
+        return cmd::run_visible(
+            cmd::cargo(cmd::nightly())
+                .current_dir(cmd::workspace_root().join("fuzz"))
+                .args(["run", "--quiet", "--example", "gen_corpus"]),
+        );
+    }
     ensure_cargo_fuzz(install)?;
     let all = fuzz_targets()?;
+    for target in &all {
+        if seed_files(target) == 0 {
+            return Err(format!(
+                "fuzz target {target} has no seed corpus in fuzz/corpus/{target}/ \
+                 (cargo xtask fuzz --seed-corpus)"
+            ));
+        }
+    }
     let targets: Vec<String> = match wanted {
         Some(wanted) => {
             for name in &wanted {
@@ -57,10 +80,19 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let mut rows = Vec::new();
     for target in &targets {
         let started = Instant::now();
+        let fuzz_dir = cmd::workspace_root().join("fuzz");
+        // libFuzzer writes new inputs into the first corpus directory only.
+        let found = fuzz_dir.join("target/corpus").join(target);
+        std::fs::create_dir_all(&found)
+            .map_err(|error| format!("cannot create {}: {error}", found.display()))?;
+        let seeds = fuzz_dir.join("corpus").join(target);
         let mut command = cmd::cargo(cmd::nightly());
         command
-            .current_dir(cmd::workspace_root().join("fuzz"))
-            .args(["fuzz", "run", target, "--"])
+            .current_dir(&fuzz_dir)
+            .args(["fuzz", "run", target])
+            .arg(&found)
+            .arg(&seeds)
+            .arg("--")
             .arg(format!("-max_total_time={seconds}"));
         let result = cmd::run_visible(&mut command);
         let ok = result.is_ok();
@@ -116,6 +148,17 @@ fn fuzz_targets() -> Result<Vec<String>, String> {
     Ok(names)
 }
 
+/// The number of seed files of `target` (0 when its directory is missing).
+fn seed_files(target: &str) -> usize {
+    let dir = cmd::workspace_root().join("fuzz/corpus").join(target);
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .filter_map(Result::ok)
+            .filter(|entry| entry.path().is_file())
+            .count()
+    })
+}
+
 /// The cargo-fuzz release `--install` installs (pinned: a new release must not change CI).
 const CARGO_FUZZ_VERSION: &str = "0.13.2";
 
@@ -156,6 +199,10 @@ mod tests {
             let source =
                 crate::cmd::workspace_root().join(format!("fuzz/fuzz_targets/{target}.rs"));
             assert!(source.exists(), "{} missing", source.display());
+            assert!(
+                super::seed_files(target) > 0,
+                "no seed corpus in fuzz/corpus/{target}/"
+            );
         }
     }
 }

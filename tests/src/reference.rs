@@ -1,7 +1,7 @@
-//! Helpers for `tests/tests/core_reference.rs`, the scenarios taken from the kernel
-//! selftests, LTP, glibc and std: an interactive re-exec'd helper process, raw reads of
-//! `/proc`, `siginfo_t` bytes built from the layout table, and a child in user+PID
-//! namespaces of its own.
+//! Helpers for `tests/tests/core_reference.rs` and `tests/tests/core_reference_ns.rs`, the
+//! scenarios taken from the kernel selftests, LTP, glibc and std: an interactive re-exec'd
+//! helper process, raw reads of `/proc`, fd flags and pipes, `siginfo_t` bytes built from
+//! the layout table, and a child in user+PID namespaces of its own.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -151,6 +151,35 @@ pub fn poll_in(fd: &impl AsRawFd, timeout_ms: i32) -> i16 {
         }
         assert_eq!(Errno::last_os_error(), Errno::INTR, "poll");
     }
+}
+
+/// The calling thread's TID (`gettid`).
+pub fn gettid() -> u32 {
+    // SAFETY: gettid has no preconditions and cannot fail.
+    let tid = unsafe { libc::syscall(libc::SYS_gettid) };
+    u32::try_from(tid).expect("a TID")
+}
+
+/// `fcntl(fd, command)` for `F_GETFD` or `F_GETFL`: the fd's flags or its file's status
+/// flags.
+pub fn fd_flags(fd: &impl AsRawFd, command: libc::c_int) -> libc::c_int {
+    // SAFETY: F_GETFD/F_GETFL only read the flags of a borrowed fd.
+    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), command) };
+    assert!(flags >= 0, "fcntl: {}", std::io::Error::last_os_error());
+    flags
+}
+
+/// `fcntl(fd, F_SETFL, flags)`: sets the status flags of the fd's file.
+pub fn set_fl(fd: &impl AsRawFd, flags: libc::c_int) {
+    // SAFETY: F_SETFL on a borrowed fd changes only its status flags.
+    let rc = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags) };
+    assert_eq!(rc, 0, "F_SETFL: {}", std::io::Error::last_os_error());
+}
+
+/// A pipe as two owned fds, both close-on-exec.
+pub fn pipe() -> (OwnedFd, OwnedFd) {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    (OwnedFd::from(reader), OwnedFd::from(writer))
 }
 
 /// A `siginfo_t` for `rt_sigqueueinfo`/`pidfd_send_signal`: `si_signo`, `si_code` and the

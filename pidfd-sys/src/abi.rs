@@ -4,7 +4,7 @@
 //! target for (mips n32, alpha, parisc, sh) so that tools and tests can reason about them. The
 //! tables are available on every host: [`ALL`] lists them and [`NATIVE`] is the one this crate
 //! was compiled for. The native constants elsewhere in this crate ([`crate::nr`],
-//! [`crate::signal`], the flag types) are read out of [`NATIVE`], and [`crate::upstream`]
+//! [`crate::signal`], the flag types) are read out of [`NATIVE`], and [`crate::errata`]
 //! cross-checks them against `linux-raw-sys` and `libc`.
 //!
 //! Sources: the kernel's `arch/*/kernel/syscalls/syscall.tbl` and `arch/*/include/uapi/asm/*.h`

@@ -9,7 +9,7 @@ use linux_raw_sys::errno as e;
 /// A transparent newtype rather than an enum: the kernel may return values this crate does
 /// not name, and an unknown value must never be undefined behaviour. The associated constants
 /// have the native values of this ABI (they differ between ABIs: `ENOSYS` is 38 on x86 and 89
-/// on mips), taken from `linux-raw-sys` and checked against `libc` in [`crate::upstream`].
+/// on mips), taken from `linux-raw-sys` and checked against `libc` (see [`crate::errata`]).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(transparent)]
 pub struct Errno(i32);

@@ -10,7 +10,8 @@
 //! * [`siginfo_t`], [`child_status`] — `waitid(2)` output and its pure decoder.
 //! * [`pidfs`], [`clone`] — `struct pidfd_info` and the pidfs ioctls; `struct clone_args`.
 //! * [`syscalls`] — `unsafe` wrappers over `libc::syscall` returning [`Result<_, Errno>`].
-//! * [`upstream`] — what `libc` and `linux-raw-sys` get right and wrong, checked.
+//! * [`errata`] — what `libc` and `linux-raw-sys` get wrong, as data; every other value of
+//!   theirs is cross-checked against this crate's tables at compile time (`cross_checks.rs`).
 //!
 //! Nothing here links glibc's `pidfd_*` symbols (glibc 2.36+): binaries built against a newer
 //! glibc still start on older ones. Every call goes through `syscall(2)`.
@@ -64,7 +65,14 @@ mod siginfo;
 pub mod signal;
 pub mod socket;
 pub mod syscalls;
-pub mod upstream;
+pub mod errata;
+mod cross_checks;
+
+/// The former name of [`errata`].
+#[deprecated(since = "0.1.0", note = "renamed to `errata`")]
+pub mod upstream {
+    pub use crate::errata::{ERRATA, Erratum};
+}
 
 pub use clone::clone_args;
 pub use errno::{Errno, Result};

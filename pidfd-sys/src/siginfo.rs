@@ -8,7 +8,7 @@
 //! * mips swaps `si_code` and `si_errno` (`__ARCH_HAS_SWAPPED_SIGINFO`);
 //! * 64-bit ABIs have a 4-byte hole before the union (it holds pointers);
 //! * x32 has 8-byte clock fields aligned to 4 inside a struct aligned to 8 — libc 0.2.191
-//!   and linux-raw-sys 0.12.1 both get this wrong (see [`crate::upstream`]);
+//!   and linux-raw-sys 0.12.1 both get this wrong (see [`crate::errata`]);
 //! * m68k aligns `int` to 2, so the struct is only 2-aligned.
 //!
 //! Every offset is asserted at compile time against [`crate::abi::NATIVE`]`.siginfo`.
@@ -22,13 +22,13 @@ use crate::abi::NATIVE;
 use crate::child_status::{ChildStatus, DecodeError};
 
 /// `__ARCH_SI_CLOCK_T` on x32: `long long __attribute__((aligned(4)))`.
-#[cfg(all(target_arch = "x86_64", target_pointer_width = "32"))]
+#[cfg(pidfd_x32)]
 #[derive(Clone, Copy, Default)]
 #[repr(C, packed(4))]
 struct SiClock(i64);
 
 /// `__ARCH_SI_CLOCK_T` everywhere else: `__kernel_clock_t`, a `long`.
-#[cfg(not(all(target_arch = "x86_64", target_pointer_width = "32")))]
+#[cfg(not(pidfd_x32))]
 type SiClock = core::ffi::c_long;
 
 /// `_sifields._sigchld`.
@@ -57,26 +57,16 @@ const TAIL_SIZE: usize = 128 - HEADER_SIZE - size_of::<SigChld>();
 /// it with the accessors or decode it with [`siginfo_t::child_status`].
 #[derive(Clone, Copy)]
 #[cfg_attr(
-    all(target_arch = "x86_64", target_pointer_width = "32"),
+    pidfd_x32,
     repr(C, align(8))
 )]
-#[cfg_attr(not(all(target_arch = "x86_64", target_pointer_width = "32")), repr(C))]
+#[cfg_attr(not(pidfd_x32), repr(C))]
 pub struct siginfo_t {
     si_signo: c_int,
-    #[cfg(not(any(
-        target_arch = "mips",
-        target_arch = "mips32r6",
-        target_arch = "mips64",
-        target_arch = "mips64r6"
-    )))]
+    #[cfg(not(pidfd_mips))]
     si_errno: c_int,
     si_code: c_int,
-    #[cfg(any(
-        target_arch = "mips",
-        target_arch = "mips32r6",
-        target_arch = "mips64",
-        target_arch = "mips64r6"
-    ))]
+    #[cfg(pidfd_mips)]
     si_errno: c_int,
     #[cfg(target_pointer_width = "64")]
     hole: c_int,
@@ -87,9 +77,9 @@ pub struct siginfo_t {
 impl siginfo_t {
     /// An all-zero `siginfo_t`.
     pub const fn zeroed() -> Self {
-        #[cfg(all(target_arch = "x86_64", target_pointer_width = "32"))]
+        #[cfg(pidfd_x32)]
         let clock = SiClock(0);
-        #[cfg(not(all(target_arch = "x86_64", target_pointer_width = "32")))]
+        #[cfg(not(pidfd_x32))]
         let clock = 0;
         Self {
             si_signo: 0,
@@ -196,7 +186,7 @@ impl core::fmt::Debug for siginfo_t {
 }
 
 // Layout, against the native table (which the unit tests check for internal consistency
-// and `upstream` checks against libc and linux-raw-sys).
+// and the cross-checks against libc and linux-raw-sys).
 #[allow(
     dead_code,
     reason = "used only by the assertions, which rustc 1.85 does not count"

@@ -2,7 +2,7 @@
 //!
 //! Read out of [`crate::abi::NATIVE`]. Use these rather than `libc::SIG*`: libc 0.2.191 gives
 //! the x86 numbers on `mips64*-unknown-linux-gnuabi64` (`SIGCHLD` 17 instead of 18, `SIGUSR1`
-//! 10 instead of 16, ...); see [`crate::upstream`].
+//! 10 instead of 16, ...); see [`crate::errata`].
 
 use core::ffi::c_int;
 
@@ -47,7 +47,7 @@ pub const SIGSYS: c_int = NATIVE.signals.sigsys;
 pub const NSIG: c_int = NATIVE.signals.nsig;
 
 /// `how` for `pthread_sigmask`/`rt_sigprocmask`: add the set to the mask. Use this, not
-/// `libc::SIG_BLOCK`, which libc 0.2.191 gets wrong on mips64 glibc (see [`crate::upstream`]).
+/// `libc::SIG_BLOCK`, which libc 0.2.191 gets wrong on mips64 glibc (see [`crate::errata`]).
 pub const SIG_BLOCK: c_int = NATIVE.signals.sigmask_how.block;
 /// `how` for `pthread_sigmask`/`rt_sigprocmask`: remove the set from the mask.
 pub const SIG_UNBLOCK: c_int = NATIVE.signals.sigmask_how.unblock;

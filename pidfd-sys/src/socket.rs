@@ -3,7 +3,7 @@
 //! Use these rather than `libc::SOL_SOCKET`: libc 0.2.191 gives the generic value 1 on
 //! `mips64*-unknown-linux-gnuabi64`, where the kernel's is `0xffff` (as on all mips and
 //! sparc), so an `SCM_RIGHTS` message built with it carries no fd there; see
-//! [`crate::upstream`].
+//! [`crate::errata`].
 
 use core::ffi::c_int;
 

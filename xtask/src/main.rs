@@ -83,7 +83,7 @@ fn main() -> ExitCode {
 }
 
 fn print_errata() {
-    for erratum in pidfd_sys::upstream::ERRATA {
+    for erratum in pidfd_sys::errata::ERRATA {
         println!("{} on {}:", erratum.krate, erratum.targets);
         println!("  {}", erratum.what);
         println!("  pidfd-sys uses: {}\n", erratum.instead);

@@ -23,7 +23,7 @@ pub(crate) struct Target {
     /// SIGSEGV in SelectionDAG; mips32r6: SIGILL in the asm printer; nightly 2026-05-19).
     pub(crate) release: bool,
     /// Only the `std` configuration can build: linux-raw-sys 0.12.1's `no_std` `ctypes`
-    /// has no `c_char` for csky and hexagon (a `pidfd_sys::upstream::ERRATA` entry).
+    /// has no `c_char` for csky and hexagon (a `pidfd_sys::errata::ERRATA` entry).
     pub(crate) std_only: bool,
 }
 

@@ -1,93 +1,13 @@
-//! How this crate's tables compare with `libc` and `linux-raw-sys`, checked.
+//! How this crate's tables compare with `libc` and `linux-raw-sys`, checked at compile time.
 //!
-//! Every native value in this crate is compared at compile time with the same value in
-//! `linux-raw-sys` (generated from the Linux 6.17 headers) and in `libc`, wherever those
-//! crates define it for the target — except for the known upstream errors listed in
-//! [`ERRATA`], which are asserted to *still be wrong* (so that a fixed upstream release is
-//! noticed and the erratum retired).
+//! Every native value in this crate is compared with the same value in `linux-raw-sys`
+//! (generated from the Linux 6.17 headers) and in `libc`, wherever those crates define it for
+//! the target — except for the known upstream errors listed in [`crate::errata::ERRATA`],
+//! which are asserted to *still be wrong*.
 //!
-//! The checks are compiled into this crate's own tests and into builds with
-//! `--cfg pidfd_check_upstream`, which `cargo xtask check-arches` sets for every target. They
-//! are not part of normal builds: a future `libc` release must never break a user's build.
-
-/// A known error in an upstream crate, with what this crate does instead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Erratum {
-    /// The crate and version where it was found.
-    pub krate: &'static str,
-    /// The targets affected.
-    pub targets: &'static str,
-    /// What is wrong.
-    pub what: &'static str,
-    /// What `pidfd-sys` uses instead.
-    pub instead: &'static str,
-}
-
-/// The upstream errors found while building this crate.
-pub const ERRATA: &[Erratum] = &[
-    Erratum {
-        krate: "libc 0.2.191",
-        targets: "mips64-unknown-linux-gnuabi64, mips64el-unknown-linux-gnuabi64",
-        what: "signal numbers are the x86 ones (SIGCHLD 17, SIGUSR1 10, SIGBUS 7, SIGSTOP 19, \
-               SIGCONT 18); the real mips values are 18, 16, 10, 23, 25. The glibc signum \
-               module is selected by cfg(target_arch = \"mips\") listed twice instead of \
-               mips64. The same slip picks the generic sigaction module: SIG_BLOCK/SIG_SETMASK \
-               are 0/2 (mips: 1/3, so pthread_sigmask(libc::SIG_SETMASK) unblocks), the SA_* \
-               flags are the x86 ones and struct sigaction has the generic field order while \
-               glibc's mips struct starts with sa_flags, so libc::sigaction installs garbage.",
-        instead: "pidfd_sys::signal (numbers and SIG_BLOCK/SIG_UNBLOCK/SIG_SETMASK from the \
-                  per-ABI table, checked against linux-raw-sys); libc::signal, which takes no \
-                  struct, for dispositions",
-    },
-    Erratum {
-        krate: "libc 0.2.191",
-        targets: "mips64-unknown-linux-gnuabi64, mips64el-unknown-linux-gnuabi64",
-        what: "SOL_SOCKET is 1 (generic) instead of mips's 0xffff: the asm/socket module is \
-               selected by cfg(target_arch = \"mips\") listed twice, as for the signals. An \
-               SCM_RIGHTS control message built with it is ignored by the kernel: the fd \
-               never arrives.",
-        instead: "pidfd_sys::socket::SOL_SOCKET (checked against linux-raw-sys)",
-    },
-    Erratum {
-        krate: "libc 0.2.191",
-        targets: "x86_64-unknown-linux-gnux32",
-        what: "siginfo_t is 136 bytes instead of 128: repr(align(4)) cannot lower the 8-byte \
-               alignment of the i64 clock fields, so the union lands at offset 16, not 12.",
-        instead: "pidfd_sys::siginfo_t (clock fields packed(4), struct aligned to 8)",
-    },
-    Erratum {
-        krate: "linux-raw-sys 0.12.1",
-        targets: "x86_64-unknown-linux-gnux32",
-        what: "__kernel_si_clock_t is a plain c_longlong (8-aligned) but the kernel declares \
-               it aligned(4), so _sifields (and si_pid, si_uid, si_status) sit 4 bytes too \
-               far, at 16 instead of 12.",
-        instead: "pidfd_sys::siginfo_t",
-    },
-    Erratum {
-        krate: "libc 0.2.191",
-        targets: "mipsisa32r6(el)-unknown-linux-gnu, mipsisa64r6(el)-unknown-linux-gnuabi64",
-        what: "_IOC uses the generic encoding (2 direction bits, _IOC_NONE 0) because its cfg \
-               lists target_arch mips and mips64 but not mips32r6/mips64r6; the kernel's mips \
-               encoding (3 direction bits, _IOC_NONE 1) applies to r6 too, so every _IO \
-               request (e.g. PIDFD_GET_PID_NAMESPACE) is wrong there.",
-        instead: "pidfd_sys::pidfs::PidfdNamespace::request (per-ABI IoctlEncoding)",
-    },
-    Erratum {
-        krate: "linux-raw-sys 0.12.1",
-        targets: "csky-unknown-linux-gnuabiv2, hexagon-unknown-linux-musl",
-        what: "with the no_std feature (std off) the ctypes module defines no c_char for \
-               target_arch csky and hexagon, so linux-raw-sys does not compile there.",
-        instead: "nothing: pidfd-sys builds on csky and hexagon only with its std feature \
-                  (which turns on linux-raw-sys/std)",
-    },
-    Erratum {
-        krate: "libc 0.2.191",
-        targets: "sparc-unknown-linux-gnu, sparc64-unknown-linux-gnu",
-        what: "SYS_clone3 is defined (435) although the sparc kernel never wired clone3 up: \
-               the slot is reserved and returns ENOSYS.",
-        instead: "pidfd_sys::nr::SYS_clone3 is None on sparc",
-    },
-];
+//! Compiled into this crate's own tests and into builds with `--cfg pidfd_check_upstream`,
+//! which `cargo xtask check-arches` sets for every target; not part of normal builds: a
+//! future `libc` release must never break a user's build.
 
 #[cfg(any(test, pidfd_check_upstream))]
 #[allow(
@@ -119,7 +39,7 @@ mod checks {
     const_assert_eq!(nr::SYS_waitid, n(lrs::__NR_waitid));
     const_assert_eq!(nr::SYS_process_madvise, n(lrs::__NR_process_madvise));
     const_assert_eq!(nr::SYS_process_mrelease, n(lrs::__NR_process_mrelease));
-    #[cfg(not(any(target_arch = "sparc", target_arch = "sparc64")))]
+    #[cfg(not(pidfd_sparc))]
     const_assert_eq!(nr::SYS_clone3.unwrap(), n(lrs::__NR_clone3));
 
     // --- syscall numbers: libc (gnu targets; musl lacks some on a few arches) ---
@@ -133,10 +53,10 @@ mod checks {
         const_assert_eq!(nr::SYS_waitid, libc::SYS_waitid);
         const_assert_eq!(nr::SYS_process_madvise, libc::SYS_process_madvise);
         const_assert_eq!(nr::SYS_process_mrelease, libc::SYS_process_mrelease);
-        #[cfg(not(any(target_arch = "sparc", target_arch = "sparc64")))]
+        #[cfg(not(pidfd_sparc))]
         const_assert_eq!(nr::SYS_clone3.unwrap(), libc::SYS_clone3);
         // Erratum: libc has a clone3 number the sparc kernel does not.
-        #[cfg(any(target_arch = "sparc", target_arch = "sparc64"))]
+        #[cfg(pidfd_sparc)]
         const_assert_eq!(libc::SYS_clone3, 435);
     }
 
@@ -144,10 +64,7 @@ mod checks {
     macro_rules! same_signals {
         ($($ours:ident = $theirs:ident;)*) => {
             $(const_assert_eq!(signal::$ours, lrs::$theirs as i32);)*
-            #[cfg(not(all(
-                any(target_arch = "mips64", target_arch = "mips64r6"),
-                target_env = "gnu"
-            )))]
+            #[cfg(not(pidfd_libc_mips64_gnu))]
             mod libc_signals {
                 use super::*;
                 $(const_assert_eq!(signal::$ours, libc::$theirs);)*
@@ -177,10 +94,7 @@ mod checks {
     const_assert_eq!(signal::SIG_BLOCK, lrs::SIG_BLOCK as i32);
     const_assert_eq!(signal::SIG_UNBLOCK, lrs::SIG_UNBLOCK as i32);
     const_assert_eq!(signal::SIG_SETMASK, lrs::SIG_SETMASK as i32);
-    #[cfg(not(all(
-        any(target_arch = "mips64", target_arch = "mips64r6"),
-        target_env = "gnu"
-    )))]
+    #[cfg(not(pidfd_libc_mips64_gnu))]
     mod libc_sigmask_how {
         use super::*;
         const_assert_eq!(signal::SIG_BLOCK, libc::SIG_BLOCK);
@@ -188,10 +102,7 @@ mod checks {
         const_assert_eq!(signal::SIG_SETMASK, libc::SIG_SETMASK);
     }
     // Erratum: libc 0.2.191 gives x86 signal numbers on mips64 gnu.
-    #[cfg(all(
-        any(target_arch = "mips64", target_arch = "mips64r6"),
-        target_env = "gnu"
-    ))]
+    #[cfg(pidfd_libc_mips64_gnu)]
     mod libc_mips64_signals_erratum {
         use super::*;
         const_assert_eq!(libc::SIGCHLD, 17);
@@ -211,15 +122,9 @@ mod checks {
         crate::socket::SCM_RIGHTS,
         linux_raw_sys::net::SCM_RIGHTS as i32
     );
-    #[cfg(not(all(
-        any(target_arch = "mips64", target_arch = "mips64r6"),
-        target_env = "gnu"
-    )))]
+    #[cfg(not(pidfd_libc_mips64_gnu))]
     const_assert_eq!(crate::socket::SOL_SOCKET, libc::SOL_SOCKET);
-    #[cfg(all(
-        any(target_arch = "mips64", target_arch = "mips64r6"),
-        target_env = "gnu"
-    ))]
+    #[cfg(pidfd_libc_mips64_gnu)]
     const_assert_eq!(libc::SOL_SOCKET, 1);
 
     // --- open flags (PIDFD_NONBLOCK = O_NONBLOCK, PIDFD_THREAD = O_EXCL) ---
@@ -319,19 +224,19 @@ mod checks {
             - offset_of!(lrs::__sifields__bindgen_ty_4, _pid),
         L.status - L.pid
     );
-    #[cfg(not(all(target_arch = "x86_64", target_pointer_width = "32")))]
+    #[cfg(not(pidfd_x32))]
     const_assert_eq!(offset_of!(LrsHeader, _sifields), L.pid);
     // Erratum: linux-raw-sys puts x32's _sifields at 16, the kernel at 12.
-    #[cfg(all(target_arch = "x86_64", target_pointer_width = "32"))]
+    #[cfg(pidfd_x32)]
     const_assert_eq!(offset_of!(LrsHeader, _sifields), 16);
 
     const_assert_eq!(offset_of!(libc::siginfo_t, si_signo), L.signo);
     const_assert_eq!(offset_of!(libc::siginfo_t, si_errno), L.errno);
     const_assert_eq!(offset_of!(libc::siginfo_t, si_code), L.code);
-    #[cfg(not(all(target_arch = "x86_64", target_pointer_width = "32")))]
+    #[cfg(not(pidfd_x32))]
     const_assert_eq!(size_of::<libc::siginfo_t>(), L.size);
     // Erratum: libc's x32 siginfo_t is 136 bytes.
-    #[cfg(all(target_arch = "x86_64", target_pointer_width = "32"))]
+    #[cfg(pidfd_x32)]
     const_assert_eq!(size_of::<libc::siginfo_t>(), 136);
 
     // --- pidfd_info and the pidfs ioctls (libc has the VER0 struct) ---
@@ -372,7 +277,7 @@ mod checks {
             .unwrap()
             == bits(libc::PIDFD_GET_INFO)
     );
-    /// What libc's `_IO` gets wrong, added back (see [`super::ERRATA`]).
+    /// What libc's `_IO` gets wrong, added back (see [`crate::errata::ERRATA`]).
     #[cfg(not(any(target_arch = "mips32r6", target_arch = "mips64r6")))]
     const LIBC_IO_ERROR: u32 = 0;
     // Erratum: libc 0.2.191's `_IOC` treats mips32r6/mips64r6 as generic (`_IOC_NONE` 0),
@@ -411,7 +316,7 @@ mod checks {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::errata::ERRATA;
 
     #[test]
     fn errata_name_a_crate_and_targets() {

@@ -57,6 +57,8 @@ compile_error!("pidfd-sys supports Linux only");
 pub mod abi;
 pub mod child_status;
 pub mod clone;
+mod cross_checks;
+pub mod errata;
 mod errno;
 pub mod flags;
 pub mod nr;
@@ -65,8 +67,6 @@ mod siginfo;
 pub mod signal;
 pub mod socket;
 pub mod syscalls;
-pub mod errata;
-mod cross_checks;
 
 /// The former name of [`errata`].
 #[deprecated(since = "0.1.0", note = "renamed to `errata`")]

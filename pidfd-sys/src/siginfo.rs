@@ -56,10 +56,7 @@ const TAIL_SIZE: usize = 128 - HEADER_SIZE - size_of::<SigChld>();
 /// `si_pid == 0`, so zeroing first matters), pass it to [`crate::syscalls::waitid`], then read
 /// it with the accessors or decode it with [`siginfo_t::child_status`].
 #[derive(Clone, Copy)]
-#[cfg_attr(
-    pidfd_x32,
-    repr(C, align(8))
-)]
+#[cfg_attr(pidfd_x32, repr(C, align(8)))]
 #[cfg_attr(not(pidfd_x32), repr(C))]
 pub struct siginfo_t {
     si_signo: c_int,

@@ -10,7 +10,6 @@ use std::ptr;
 use pidfd_sys::flags::CloneFlags;
 use pidfd_sys::{Errno, syscalls};
 
-use crate::process::Mode;
 use crate::{PidFd, Process};
 
 /// Which side of a [`fork`] this is.
@@ -87,7 +86,7 @@ pub unsafe fn fork() -> io::Result<Fork> {
                 0 => return Ok(Fork::Child),
                 pid => {
                     let pid = u32::try_from(pid).map_err(|_| Errno::INVAL)?;
-                    return Ok(Fork::Parent(Process::with_mode(pid, Mode::Pid)?));
+                    return Ok(Fork::Parent(Process::from_spawned_pid(pid)?));
                 }
             }
         }
@@ -96,7 +95,7 @@ pub unsafe fn fork() -> io::Result<Fork> {
     let pid = u32::try_from(pid).map_err(|_| Errno::INVAL)?;
     if pidfd < 0 {
         // The kernel ignored CLONE_PIDFD (before 5.2): a pid-mode handle for our child.
-        return Ok(Fork::Parent(Process::with_mode(pid, Mode::Pid)?));
+        return Ok(Fork::Parent(Process::from_spawned_pid(pid)?));
     }
     // SAFETY: the kernel created this fd for us (CLONE_PIDFD).
     let pidfd = unsafe { PidFd::from_raw_fd(pidfd) };

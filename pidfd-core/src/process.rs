@@ -85,6 +85,19 @@ pub struct Process {
     status: RwLock<Option<ExitStatus>>,
 }
 
+/// `pid` as a `pid_t` > 0, else `InvalidInput` (0 or a negative pid would address a group).
+fn positive_pid(pid: u32) -> io::Result<i32> {
+    i32::try_from(pid)
+        .ok()
+        .filter(|&raw| raw > 0)
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{pid} is not a process ID"),
+            )
+        })
+}
+
 fn ebadf() -> io::Error {
     Errno::BADF.into()
 }
@@ -171,15 +184,7 @@ impl Process {
         match mode {
             Mode::PidFd => Ok(Self::from_pidfd_with_pid(PidFd::open(pid)?, pid)),
             Mode::Pid => {
-                let raw = i32::try_from(pid)
-                    .ok()
-                    .filter(|&raw| raw > 0)
-                    .ok_or_else(|| {
-                        io::Error::new(
-                            io::ErrorKind::InvalidInput,
-                            format!("{pid} is not a process ID"),
-                        )
-                    })?;
+                let raw = positive_pid(pid)?;
                 // SAFETY: kill with signal 0 only checks existence; raw > 0, so it never
                 // addresses a process group.
                 if unsafe { libc::kill(raw, 0) } != 0 {
@@ -188,14 +193,28 @@ impl Process {
                         return Err(errno.into());
                     }
                 }
-                Ok(Process {
-                    pid,
-                    handle: Handle::Pid {
-                        released: AtomicBool::new(false),
-                    },
-                    status: RwLock::new(None),
-                })
+                Ok(Self::pid_mode(pid))
             }
+        }
+    }
+
+    /// A pid-mode handle for a child this process just created (spawn, fork), without the
+    /// existence check of [`Process::with_mode`]: the child did run, and may already have
+    /// been reaped by a `waitpid(-1)` thief or `SIGCHLD = SIG_IGN` (then `wait` reports
+    /// `ECHILD`; signals fail with `ESRCH` or, if the PID was reused, reach the new owner —
+    /// the pid-mode caveat of reaping behind this handle's back).
+    pub(crate) fn from_spawned_pid(pid: u32) -> io::Result<Process> {
+        positive_pid(pid)?;
+        Ok(Self::pid_mode(pid))
+    }
+
+    fn pid_mode(pid: u32) -> Process {
+        Process {
+            pid,
+            handle: Handle::Pid {
+                released: AtomicBool::new(false),
+            },
+            status: RwLock::new(None),
         }
     }
 

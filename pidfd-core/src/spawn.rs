@@ -24,7 +24,6 @@ use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 use pidfd_sys::Errno;
 use pidfd_sys::flags::CloneFlags;
 
-use crate::process::Mode;
 use crate::{PidFd, Process, probe};
 
 /// A builder for a new process, like std's `Command`, returning a [`Process`].
@@ -203,20 +202,31 @@ impl Spawn {
     }
 
     /// In the child, duplicate fd `from` onto `to` (`posix_spawn_file_actions_adddup2`);
-    /// `from == to` clears close-on-exec. Applied after stdio, in the order added.
+    /// `from == to` clears close-on-exec. Applied after stdio, in the order added; `from`
+    /// names an fd of the child's table at that point (so `fd_dup2(1, 2)` joins stderr to
+    /// the stdout just installed).
+    ///
+    /// A number that can never be an fd (negative, or at or above `RLIMIT_NOFILE`) makes
+    /// [`Spawn::spawn`] fail with `EBADF` before any child is created.
     pub fn fd_dup2(&mut self, from: RawFd, to: RawFd) -> &mut Spawn {
         self.file_actions.push(FileAction::Dup2 { from, to });
         self
     }
 
-    /// In the child, close `fd` (`posix_spawn_file_actions_addclose`).
+    /// In the child, close `fd` (`posix_spawn_file_actions_addclose`). As in glibc 2.36+,
+    /// an `fd` that is not open in the child is no error; a number that can never be an fd
+    /// (negative, or at or above `RLIMIT_NOFILE`) makes [`Spawn::spawn`] fail with `EBADF`
+    /// before any child is created.
     pub fn fd_close(&mut self, fd: RawFd) -> &mut Spawn {
         self.file_actions.push(FileAction::Close(fd));
         self
     }
 
     /// In the child, open `path` with `flags` and `mode` (`open(2)`) as fd `fd`
-    /// (`posix_spawn_file_actions_addopen`).
+    /// (`posix_spawn_file_actions_addopen`). As POSIX asks (and glibc does), an open `fd`
+    /// is closed before the file is opened — which matters at the fd limit and for devices
+    /// that allow one open at a time. `fd` out of range: `EBADF`, as for
+    /// [`Spawn::fd_close`].
     pub fn fd_open(
         &mut self,
         fd: RawFd,
@@ -343,7 +353,15 @@ struct Prepared {
     /// copy, as `posix_spawn` callers pass it).
     envp: Option<(Vec<CString>, Vec<*const libc::c_char>)>,
     cwd: Option<CString>,
+    /// The fds to install on 0, 1, 2 (-1: inherit). None of them is <= 2 unless it is its
+    /// own target: a source on a lower slot would be replaced by an earlier slot's dup2
+    /// (fd 0 holding the stdout file, stdin `/dev/null`) — those are moved above 2 first.
     stdio: [RawFd; 3],
+    /// The parent-side copies made for `stdio` (closed when the spawn is over).
+    _stdio_moved: Vec<OwnedFd>,
+    /// The exec-error pipe's write end is moved to this number or above: past every fd a
+    /// file action names, so no action can replace or close it (as musl does).
+    pipe_floor: RawFd,
     setsid: bool,
     process_group: Option<libc::pid_t>,
     /// The child's signal mask, if set (else the parent's).
@@ -351,6 +369,81 @@ struct Prepared {
     /// Signals set to SIG_DFL in the child.
     default_signals: libc::sigset_t,
     file_actions: Vec<ChildFileAction>,
+}
+
+/// The raw stdio sources for the child, with every source <= 2 that is not its own target
+/// replaced by a close-on-exec copy above 2 (std does the same): the child installs slot 0
+/// first, which would otherwise replace a later slot's source 0 (the parent had fd 0 closed
+/// and the stdout file landed there). Returns the copies to keep open during the spawn.
+fn stdio_sources(stdio: &[Option<OwnedFd>; 3]) -> io::Result<([RawFd; 3], Vec<OwnedFd>)> {
+    let mut sources = [-1; 3];
+    let mut moved = Vec::new();
+    for ((target, slot), source) in (0..).zip(stdio).zip(&mut sources) {
+        let Some(fd) = slot else { continue };
+        let fd = fd.as_raw_fd();
+        *source = if fd <= 2 && fd != target {
+            let copy = dup_above(fd, 3)?;
+            let raw = copy.as_raw_fd();
+            moved.push(copy);
+            raw
+        } else {
+            fd
+        };
+    }
+    Ok((sources, moved))
+}
+
+/// `fcntl(fd, F_DUPFD_CLOEXEC, floor)`: a close-on-exec copy of `fd` numbered `floor` or
+/// above.
+fn dup_above(fd: RawFd, floor: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC creates a new fd (owned below) from one we hold.
+    let copy = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, floor) };
+    if copy < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh fd nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(copy) })
+}
+
+/// The soft `RLIMIT_NOFILE`: fd numbers at or above it can never be open.
+fn fd_limit() -> RawFd {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes a valid rlimit.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut limit) } != 0 {
+        return RawFd::MAX;
+    }
+    RawFd::try_from(limit.rlim_cur).unwrap_or(RawFd::MAX)
+}
+
+/// Like glibc's `posix_spawn_file_actions_add*`: an fd number that can never be valid
+/// (negative, or at or above `RLIMIT_NOFILE`) is `EBADF` before any child is created.
+fn check_file_action_fds(actions: &[FileAction]) -> io::Result<()> {
+    if actions.is_empty() {
+        return Ok(());
+    }
+    let limit = fd_limit();
+    if actions
+        .iter()
+        .flat_map(FileAction::fds)
+        .any(|fd| fd < 0 || fd >= limit)
+    {
+        return Err(io::Error::from(Errno::BADF));
+    }
+    Ok(())
+}
+
+impl FileAction {
+    /// Every fd number the action names (source and target).
+    fn fds(&self) -> impl Iterator<Item = RawFd> {
+        let (a, b) = match *self {
+            FileAction::Dup2 { from, to } => (from, Some(to)),
+            FileAction::Close(fd) | FileAction::Open { fd, .. } => (fd, None),
+        };
+        std::iter::once(a).chain(b)
+    }
 }
 
 /// A `sigset_t` holding `signals`; `InvalidInput` for a number outside `1..=NSIG`.
@@ -459,7 +552,14 @@ impl Prepared {
             .as_ref()
             .map(|dir| c_string(dir.as_bytes()))
             .transpose()?;
-        let stdio = [0, 1, 2].map(|i| spawn.stdio[i].as_ref().map_or(-1, AsRawFd::as_raw_fd));
+        let (stdio, stdio_moved) = stdio_sources(&spawn.stdio)?;
+        check_file_action_fds(&spawn.file_actions)?;
+        let pipe_floor = spawn
+            .file_actions
+            .iter()
+            .flat_map(FileAction::fds)
+            .fold(2, RawFd::max)
+            .saturating_add(1);
         Ok(Prepared {
             candidate_ptrs: null_terminated(&candidates),
             _candidates: candidates,
@@ -468,6 +568,8 @@ impl Prepared {
             envp,
             cwd,
             stdio,
+            _stdio_moved: stdio_moved,
+            pipe_floor,
             setsid: spawn.attributes.setsid,
             process_group: spawn.attributes.process_group,
             signal_mask: spawn
@@ -690,15 +792,18 @@ unsafe fn child_exec(ctx: *const ChildContext<'_>) -> ! {
     // SAFETY: the caller guarantees `ctx` is valid for the child's life (until exec/_exit).
     let ctx = unsafe { &*ctx };
     let prepared = ctx.prepared;
+    // The error pipe's write end in this child's fd table (moved when an fd action targets
+    // its number).
+    let pipe = std::cell::Cell::new(ctx.error_pipe);
     let fail = |errno: i32| -> ! {
         if !ctx.error_slot.is_null() {
             // SAFETY: the slot lives in the suspended parent's frame (CLONE_VM).
             unsafe { (*ctx.error_slot).store(errno, Ordering::Release) };
         }
-        if ctx.error_pipe >= 0 {
+        if pipe.get() >= 0 {
             let bytes = errno.to_ne_bytes();
             // SAFETY: writes 4 bytes from a live buffer to our pipe end.
-            unsafe { libc::write(ctx.error_pipe, bytes.as_ptr().cast(), bytes.len()) };
+            unsafe { libc::write(pipe.get(), bytes.as_ptr().cast(), bytes.len()) };
         }
         // SAFETY: _exit is async-signal-safe and never returns.
         unsafe { libc::_exit(127) }
@@ -744,9 +849,25 @@ unsafe fn child_exec(ctx: *const ChildContext<'_>) -> ! {
             fail(errno());
         }
     }
+    // Before fd `target` is replaced or closed: if it is the error pipe, move the pipe to
+    // another close-on-exec number first (musl does the same).
+    let spare_pipe = |target: RawFd| {
+        if target == pipe.get() {
+            // SAFETY: duplicates an fd of the child's table; the old number is replaced
+            // or closed by the caller right after.
+            let moved = unsafe { libc::fcntl(target, libc::F_DUPFD_CLOEXEC, 3) };
+            if moved < 0 {
+                fail(errno());
+            }
+            pipe.set(moved);
+        }
+    };
     // Install stdio: dup2 onto 0/1/2 (dup2 clears CLOEXEC; same-number fds need it cleared).
+    // No source is <= 2 but its own target (moved in `stdio_sources`), so no earlier slot
+    // can have replaced a later one's source.
     for (target, &fd) in (0..).zip(prepared.stdio.iter()) {
         if fd >= 0 {
+            spare_pipe(target);
             let rc = if fd == target {
                 // SAFETY: clears FD_CLOEXEC on an fd we hold.
                 unsafe { libc::fcntl(fd, libc::F_SETFD, 0) }
@@ -759,7 +880,13 @@ unsafe fn child_exec(ctx: *const ChildContext<'_>) -> ! {
             }
         }
     }
+    // File actions as glibc 2.36+: closing an fd that is not open is no error (only numbers
+    // that can never be valid are, refused before the clone); open closes its target first.
     for action in &prepared.file_actions {
+        match *action {
+            ChildFileAction::Dup2 { to, .. } => spare_pipe(to),
+            ChildFileAction::Close(fd) | ChildFileAction::Open { fd, .. } => spare_pipe(fd),
+        }
         let rc = match action {
             ChildFileAction::Dup2 { from, to } if from == to => {
                 // SAFETY: clears FD_CLOEXEC on an fd of the child's table.
@@ -767,14 +894,25 @@ unsafe fn child_exec(ctx: *const ChildContext<'_>) -> ! {
             }
             // SAFETY: dup2 on fds of the child's table.
             ChildFileAction::Dup2 { from, to } => unsafe { libc::dup2(*from, *to) },
-            // SAFETY: closes an fd of the child's table.
-            ChildFileAction::Close(fd) => unsafe { libc::close(*fd) },
+            ChildFileAction::Close(fd) => {
+                // SAFETY: closes an fd of the child's table.
+                let rc = unsafe { libc::close(*fd) };
+                if rc == -1 && errno() == Errno::BADF.raw_os_error() {
+                    0
+                } else {
+                    rc
+                }
+            }
             ChildFileAction::Open {
                 fd,
                 path,
                 flags,
                 mode,
             } => {
+                // POSIX: an open target is closed before the new file is opened (at the fd
+                // limit the open needs its slot). Not open: nothing to do.
+                // SAFETY: closes an fd of the child's table.
+                unsafe { libc::close(*fd) };
                 // SAFETY: a NUL-terminated path prepared before the clone.
                 let opened = unsafe { libc::open(path.as_ptr(), *flags, *mode) };
                 if opened >= 0 && opened != *fd {
@@ -982,7 +1120,7 @@ fn launch_vfork(prepared: &Prepared, call: VforkCall) -> Result<Process, Launch>
     // The last-resort strategy also reports through a pipe: where CLONE_VM is silently
     // emulated by a copy (qemu-user turns vfork into fork), the slot never changes.
     let error_pipe = match call {
-        VforkCall::Libc { with_pidfd: false } => Some(ErrorPipe::new()?),
+        VforkCall::Libc { with_pidfd: false } => Some(ErrorPipe::new(prepared.pipe_floor)?),
         _ => None,
     };
     // With CLONE_CLEAR_SIGHAND no handler of ours can run in the child, so signals need not
@@ -1093,13 +1231,13 @@ fn finish_launch(pid: u32, pidfd: Option<libc::c_int>, exec_errno: i32) -> Resul
     if exec_errno != 0 {
         match &pidfd {
             Some(pidfd) => drop(pidfd.wait()),
-            None => drop(Process::with_mode(pid, Mode::Pid).and_then(|p| p.wait())),
+            None => drop(Process::from_spawned_pid(pid).and_then(|p| p.wait())),
         }
         return Err(Launch::Failed(io::Error::from_raw_os_error(exec_errno)));
     }
     Ok(match pidfd {
         Some(pidfd) => Process::from_spawned(pidfd, pid),
-        None => Process::with_mode(pid, Mode::Pid)?,
+        None => Process::from_spawned_pid(pid)?,
     })
 }
 
@@ -1110,7 +1248,9 @@ struct ErrorPipe {
 }
 
 impl ErrorPipe {
-    fn new() -> io::Result<ErrorPipe> {
+    /// A pipe whose write end is numbered `floor` or above when possible (the child also
+    /// moves it off any target it meets, as a backstop).
+    fn new(floor: RawFd) -> io::Result<ErrorPipe> {
         let mut ends = [-1; 2];
         // SAFETY: pipe2 writes two fds into a valid array.
         if unsafe { libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
@@ -1120,6 +1260,13 @@ impl ErrorPipe {
         let reader = unsafe { OwnedFd::from_raw_fd(ends[0]) };
         // SAFETY: as above.
         let writer = unsafe { OwnedFd::from_raw_fd(ends[1]) };
+        // Above every fd a file action names. Failing that (no fd left for the copy), the
+        // original stays and the child moves it when an action targets it.
+        let writer = if writer.as_raw_fd() < floor {
+            dup_above(writer.as_raw_fd(), floor).unwrap_or(writer)
+        } else {
+            writer
+        };
         Ok(ErrorPipe {
             reader,
             writer: Some(writer),
@@ -1155,7 +1302,7 @@ fn launch_fork(
     strategy: Strategy,
     cgroup: Option<RawFd>,
 ) -> Result<Process, Launch> {
-    let error_pipe = ErrorPipe::new()?;
+    let error_pipe = ErrorPipe::new(prepared.pipe_floor)?;
     let blocked = SignalsBlocked::new()?;
     let ctx = ChildContext {
         prepared,

@@ -1,0 +1,284 @@
+//! Hardening of `pidfd_core::Spawn` (issue 14): fd-number hygiene in the child, the exec-error
+//! pipe kept off every target, posix_spawn file-action semantics as glibc 2.36+, pid-mode
+//! spawns whose child was reaped behind our back, a cancelled spawning thread.
+//!
+//! Scenarios that change process-wide state (closing fd 0, seccomp filters, rlimits, signal
+//! dispositions) run in a re-exec'd copy of this binary (`PIDFD_HARDENING_SCENARIO`).
+
+#![allow(
+    unsafe_code,
+    reason = "scenarios close fds, set rlimits and signal dispositions; each block says why"
+)]
+
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+
+use pidfd_core::{Mode, Spawn};
+use pidfd_tests::TempDir;
+use pidfd_tests::scenario::{Report, Scenarios, errno_of, say, wait_outcome};
+use pidfd_tests::seccomp;
+
+/// The re-exec'd children of this file.
+const SCENARIOS: Scenarios = Scenarios::new("PIDFD_HARDENING_SCENARIO");
+
+fn run(scenario: &str, extra_env: &[(&str, &str)]) -> Option<Report> {
+    SCENARIOS.run(scenario, extra_env)
+}
+
+/// The seccomp levels that force each strategy family: `none` (the fastest), `vm`
+/// (fork-style clone3, exec errors through a pipe), `vm+clone3` (fork-style clone, pipe),
+/// `pidfd` (vfork without a pidfd: pid mode, pipe).
+const LEVELS: [&str; 4] = ["none", "vm", "vm+clone3", "pidfd"];
+
+#[test]
+#[ignore = "entry point for the re-exec'd hardening children"]
+fn scenario_child() {
+    let scenario = SCENARIOS.current();
+    match scenario.split(':').collect::<Vec<_>>().as_slice() {
+        ["stdio-low", level] => stdio_low_scenario(level),
+        ["pipe-collision", level] => pipe_collision_scenario(level),
+        ["open-at-fd-limit"] => open_at_fd_limit_scenario(),
+        ["pid-mode-reaped"] => pid_mode_reaped_scenario(),
+        other => panic!("unknown scenario {other:?}"),
+    }
+    say("done", true);
+}
+
+/// Installs the fallback filter for `level`; `false` (a gap was reported) under an emulator.
+fn refuse_down_to(level: &str) -> bool {
+    seccomp::install_or_gap(&seccomp::spawn_fallback_rules(level))
+}
+
+/// Whether `fd` is open in this process.
+fn is_open(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD only reads the fd's flags.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    flags != -1
+}
+
+/// The parent has fd 0 closed; the file opened next lands on fd 0 and becomes the child's
+/// stdout, while stdin is `/dev/null`: the child's output must reach the file (installing
+/// stdin on 0 must not clobber it first).
+fn stdio_low_scenario(level: &str) {
+    if !refuse_down_to(level) {
+        return;
+    }
+    let dir = TempDir::new("stdio-low");
+    let path = dir.path().join("out.txt");
+    // SAFETY: closes our stdin (the parent test gave us /dev/null); nothing else uses it.
+    unsafe { libc::close(0) };
+    let out = std::fs::File::create(&path).unwrap();
+    say("out_fd", out.as_raw_fd());
+    let null = std::fs::File::open("/dev/null").unwrap();
+    let result = Spawn::new("sh")
+        .args(["-c", "echo to-stdout"])
+        .stdin(null)
+        .stdout(out)
+        .spawn();
+    say("strategy", Spawn::strategy().unwrap_or("none"));
+    say("wait", wait_outcome(result.and_then(|p| p.wait())));
+    say(
+        "content",
+        format!("{:?}", std::fs::read_to_string(&path).unwrap()),
+    );
+}
+
+/// An fd the user file-action targets has the number the exec-error pipe's write end would
+/// get: an exec failure must still be reported (`ENOENT`), and the user's file must not
+/// receive the errno bytes.
+fn pipe_collision_scenario(level: &str) {
+    if !refuse_down_to(level) {
+        return;
+    }
+    // Probe and choose the strategy first (the probe opens fds of its own).
+    say(
+        "warmup",
+        wait_outcome(Spawn::new("true").spawn().and_then(|p| p.wait())),
+    );
+    say("strategy", Spawn::strategy().unwrap_or("none"));
+    let dir = TempDir::new("pipe-collision");
+    let path = dir.path().join("user.txt");
+    let user = std::fs::File::create(&path).unwrap();
+    // The two lowest free numbers are what pipe2 hands out next: reader, writer.
+    let a = std::fs::File::open("/dev/null").unwrap();
+    let b = std::fs::File::open("/dev/null").unwrap();
+    let (reader, writer) = (a.as_raw_fd(), b.as_raw_fd());
+    drop((a, b));
+    say("pipe_fds", format!("{reader},{writer}"));
+    for target in [writer, reader] {
+        let result = Spawn::new("/nonexistent/program")
+            .fd_dup2(user.as_raw_fd(), target)
+            .spawn();
+        say(&format!("missing_onto_{target}"), errno_of(result));
+    }
+    say("user_file_len", std::fs::metadata(&path).unwrap().len());
+}
+
+/// Lowers `RLIMIT_NOFILE` to 64 and opens `/dev/null` until no fd is left.
+fn fill_fd_table() -> Vec<std::fs::File> {
+    let limit = libc::rlimit {
+        rlim_cur: 64,
+        rlim_max: 64,
+    };
+    // SAFETY: setrlimit reads a valid rlimit.
+    assert_eq!(
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raw const limit) },
+        0
+    );
+    let mut hogs = Vec::new();
+    while let Ok(file) = std::fs::File::open("/dev/null") {
+        hogs.push(file);
+    }
+    hogs
+}
+
+/// At the fd limit, `fd_open` onto an open fd must close it first (glibc 2.36+): the child's
+/// table is full once a `fd_dup2` fills the one slot free at the clone.
+fn open_at_fd_limit_scenario() {
+    let warmup = Spawn::new("true").spawn();
+    let mode = warmup.as_ref().map(pidfd_core::Process::mode).ok();
+    say("warmup", wait_outcome(warmup.and_then(|p| p.wait())));
+    if mode == Some(Mode::Pid) {
+        // Pid mode needs two more fds for the exec-error pipe: another layout.
+        say(
+            "gap",
+            "every CLONE_PIDFD flavour is refused: pid-mode spawns need the error pipe's fds",
+        );
+        return;
+    }
+    let mut hogs = fill_fd_table();
+    // One free slot: the parent's pidfd takes it, and the child's copy of the table (made
+    // before the pidfd is installed) has it free; the dup2 fills it in the child.
+    let free = hogs.pop().unwrap().into_raw_fd();
+    // SAFETY: `free` came from into_raw_fd: we own it, and close it to free the slot.
+    drop(unsafe { OwnedFd::from_raw_fd(free) });
+    let target = hogs[0].as_raw_fd();
+    let result = Spawn::new("true")
+        .fd_dup2(1, free)
+        .fd_open(target, "/dev/null", libc::O_RDONLY, 0)
+        .spawn();
+    say("full_table", wait_outcome(result.and_then(|p| p.wait())));
+}
+
+/// Pid mode (`PIDFD_DISABLE=1`) with `SIGCHLD` ignored: the kernel reaps each child as soon
+/// as it exits, possibly before `spawn` returns. A spawn that happened must return `Ok`.
+fn pid_mode_reaped_scenario() {
+    // SAFETY: SIG_IGN for SIGCHLD: the kernel reaps children itself.
+    unsafe { libc::signal(pidfd_sys::signal::SIGCHLD, libc::SIG_IGN) };
+    let spawn = Spawn::new("/bin/true");
+    let mut failures = 0;
+    let mut first_failure = String::from("none");
+    let rounds = pidfd_tests::emulator::iterations(300);
+    for _ in 0..rounds {
+        match spawn.spawn() {
+            Ok(process) => assert_eq!(process.mode(), Mode::Pid),
+            Err(error) => {
+                if failures == 0 {
+                    first_failure = errno_of::<()>(Err(error));
+                }
+                failures += 1;
+            }
+        }
+    }
+    say("rounds", rounds);
+    say("failures", failures);
+    say("first_failure", first_failure);
+    say("strategy", Spawn::strategy().unwrap_or("none"));
+}
+
+// ---- the parent-side tests ----
+
+#[test]
+fn a_stdout_file_on_fd_0_is_not_clobbered_by_stdin() {
+    for level in LEVELS {
+        let Some(out) = run(&format!("stdio-low:{level}"), &[]) else {
+            return;
+        };
+        assert_eq!(out["out_fd"], "0", "the file landed on fd 0: {out:?}");
+        assert_eq!(out["wait"], "exit Some(0)", "{level}: {out:?}");
+        assert_eq!(out["content"], "\"to-stdout\\n\"", "{level}: {out:?}");
+    }
+}
+
+#[test]
+fn the_exec_error_pipe_never_collides_with_a_file_action_target() {
+    for level in LEVELS {
+        let Some(out) = run(&format!("pipe-collision:{level}"), &[]) else {
+            return;
+        };
+        assert_eq!(out["warmup"], "exit Some(0)", "{level}: {out:?}");
+        let (reader, writer) = out["pipe_fds"].split_once(',').unwrap();
+        let enoent = libc::ENOENT.to_string();
+        assert_eq!(
+            out[&format!("missing_onto_{writer}")],
+            enoent,
+            "{level}: {out:?}"
+        );
+        assert_eq!(
+            out[&format!("missing_onto_{reader}")],
+            enoent,
+            "{level}: {out:?}"
+        );
+        assert_eq!(
+            out["user_file_len"], "0",
+            "{level}: errno bytes leaked: {out:?}"
+        );
+    }
+}
+
+#[test]
+fn fd_close_of_a_not_open_fd_does_not_fail_the_spawn() {
+    let unused = (100..1000).find(|&fd| !is_open(fd)).unwrap();
+    let process = Spawn::new("true").fd_close(unused).spawn().unwrap();
+    assert_eq!(process.wait().unwrap().code(), Some(0));
+    // Out of range still fails, before any child is created.
+    for bad in [-1, i32::MAX] {
+        let error = Spawn::new("true").fd_close(bad).spawn().unwrap_err();
+        assert_eq!(error.raw_os_error(), Some(libc::EBADF), "fd_close({bad})");
+    }
+}
+
+#[test]
+fn fd_open_closes_the_target_first() {
+    let Some(out) = run("open-at-fd-limit", &[]) else {
+        return;
+    };
+    assert_eq!(out["warmup"], "exit Some(0)", "{out:?}");
+    assert_eq!(out["full_table"], "exit Some(0)", "{out:?}");
+}
+
+#[test]
+fn fd_open_onto_stdout_replaces_it() {
+    // fd_open onto an fd that is open (stdout) must replace it, whatever the strategy.
+    let dir = TempDir::new("open-replaces");
+    let path = dir.path().join("out.txt");
+    let (mut reader, writer) = std::io::pipe().unwrap();
+    let process = Spawn::new("sh")
+        .args(["-c", "echo replaced"])
+        .stdout(writer)
+        .fd_open(
+            1,
+            &path,
+            libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC,
+            0o600,
+        )
+        .spawn()
+        .unwrap();
+    assert_eq!(process.wait().unwrap().code(), Some(0));
+    let mut text = String::new();
+    reader.read_to_string(&mut text).unwrap();
+    assert_eq!(text, "", "nothing went to the replaced pipe");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "replaced\n");
+}
+
+#[test]
+fn a_pid_mode_spawn_whose_child_was_already_reaped_is_ok() {
+    let Some(out) = run("pid-mode-reaped", &[("PIDFD_DISABLE", "1")]) else {
+        return;
+    };
+    assert_eq!(
+        out["strategy"], "clone(CLONE_VM|CLONE_VFORK), pid mode",
+        "{out:?}"
+    );
+    assert_eq!(out["failures"], "0", "{out:?}");
+}

@@ -726,8 +726,10 @@ struct ChildContext<'a> {
 }
 
 unsafe extern "C" {
-    /// The C library's current environment (what `getenv` reads).
-    static environ: *const *const libc::c_char;
+    /// The C library's current environment (what `getenv` reads). `static mut`: `setenv`
+    /// and `putenv` reassign it, so an immutable declaration would let the compiler assume
+    /// a value that changes (UB by the language rules). Read only through a raw pointer.
+    static mut environ: *const *const libc::c_char;
 }
 
 impl Prepared {
@@ -739,8 +741,9 @@ impl Prepared {
     fn envp(&self) -> *const *const libc::c_char {
         match &self.envp {
             Some((_, pointers)) => pointers.as_ptr(),
-            // SAFETY: reads the pointer value of libc's `environ` (see above).
-            None => unsafe { environ },
+            // SAFETY: reads the pointer value of libc's `environ` through a raw pointer (no
+            // reference to the mutable static is made); races as described above.
+            None => unsafe { (&raw const environ).read() },
         }
     }
 }

@@ -748,35 +748,37 @@ impl Prepared {
     }
 }
 
-/// Blocks every signal until dropped (restoring the previous mask).
+/// Blocks every signal until dropped (restoring the previous mask) — truly every one:
+/// through the raw `rt_sigprocmask`, so the C library's internal signals (glibc's
+/// SIGCANCEL and SIGSETXID, 32 and 33, which `pthread_sigmask` leaves unblocked) are blocked
+/// too, as glibc's own `posix_spawn` does; a child sharing our memory starts with them
+/// blocked.
 struct SignalsBlocked {
     old: libc::sigset_t,
 }
 
 impl SignalsBlocked {
     fn new() -> io::Result<SignalsBlocked> {
-        // SAFETY: sigset_t is plain data; sigfillset initialises it.
-        let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
-        // SAFETY: `all` is a valid sigset_t.
-        unsafe { libc::sigfillset(&raw mut all) };
-        // SAFETY: as above.
+        let all = pidfd_sys::syscalls::full_sigset();
+        // SAFETY: sigset_t is plain data; the kernel fills it.
         let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
         // SAFETY: both pointers are valid sigset_t.
-        let rc = unsafe {
-            libc::pthread_sigmask(pidfd_sys::signal::SIG_SETMASK, &raw const all, &raw mut old)
-        };
-        if rc != 0 {
-            return Err(io::Error::from_raw_os_error(rc));
-        }
+        unsafe {
+            pidfd_sys::syscalls::rt_sigprocmask(
+                pidfd_sys::signal::SIG_SETMASK,
+                &raw const all,
+                &raw mut old,
+            )
+        }?;
         Ok(SignalsBlocked { old })
     }
 }
 
 impl Drop for SignalsBlocked {
     fn drop(&mut self) {
-        // SAFETY: restores the mask saved in `new`.
-        unsafe {
-            libc::pthread_sigmask(
+        // SAFETY: restores the mask saved in `new`. It cannot fail (valid how and set).
+        let _ = unsafe {
+            pidfd_sys::syscalls::rt_sigprocmask(
                 pidfd_sys::signal::SIG_SETMASK,
                 &raw const self.old,
                 ptr::null_mut(),
@@ -787,18 +789,26 @@ impl Drop for SignalsBlocked {
 
 /// The child side. Async-signal-safe only; never returns.
 ///
+/// Raw syscalls only (`pidfd_sys::syscalls`), never the C library's wrappers: in the vfork
+/// strategies the child runs on its parent thread's TLS, and `open`/`close`/`write` are
+/// cancellation points that read and write that thread's cancellation state (a
+/// `pthread_cancel` of the spawning thread would act in the child, or hang it), while
+/// `sigaction`/`pthread_sigmask` filter the C library's internal signals.
+///
 /// # Safety
 ///
 /// `ctx` must point to a live `ChildContext` whose pointers are valid; call only in a fresh
 /// child between clone and exec.
 unsafe fn child_exec(ctx: *const ChildContext<'_>) -> ! {
+    use pidfd_sys::syscalls as sys;
     // SAFETY: the caller guarantees `ctx` is valid for the child's life (until exec/_exit).
     let ctx = unsafe { &*ctx };
     let prepared = ctx.prepared;
     // The error pipe's write end in this child's fd table (moved when an fd action targets
     // its number).
     let pipe = std::cell::Cell::new(ctx.error_pipe);
-    let fail = |errno: i32| -> ! {
+    let fail = |errno: Errno| -> ! {
+        let errno = errno.raw_os_error();
         if !ctx.error_slot.is_null() {
             // SAFETY: the slot lives in the suspended parent's frame (CLONE_VM).
             unsafe { (*ctx.error_slot).store(errno, Ordering::Release) };
@@ -806,30 +816,28 @@ unsafe fn child_exec(ctx: *const ChildContext<'_>) -> ! {
         if pipe.get() >= 0 {
             let bytes = errno.to_ne_bytes();
             // SAFETY: writes 4 bytes from a live buffer to our pipe end.
-            unsafe { libc::write(pipe.get(), bytes.as_ptr().cast(), bytes.len()) };
+            let _ = unsafe { sys::write(pipe.get(), bytes.as_ptr(), bytes.len()) };
         }
-        // SAFETY: _exit is async-signal-safe and never returns.
-        unsafe { libc::_exit(127) }
+        sys::exit_group(127)
     };
-    let errno = || Errno::last_os_error().raw_os_error();
-    // Reset every caught signal (and each one asked for) to its default, then restore the
-    // parent's mask: a handler of the parent must never run on the shared memory. Ignored
-    // signals stay ignored (POSIX exec semantics). `signal()` rather than `sigaction()`: it
-    // takes no struct, whose layout libc 0.2.191 gets wrong on mips64 glibc (erratum in
-    // pidfd_sys::upstream); glibc's signal() is one rt_sigaction syscall. SIGKILL and
-    // SIGSTOP cannot be caught; glibc refuses its internal signals (32, 33): SIG_ERR, skipped.
+    // Reset every caught signal (and each one asked for) to its default; ignored signals
+    // stay ignored (POSIX exec semantics). Then restore the parent's mask: a handler of the
+    // parent must never run on the shared memory. SIGKILL and SIGSTOP cannot be caught.
+    // The C library's internal signals (32, 33 on glibc) are reset like any other.
     let mut signal = 1;
     while signal <= pidfd_sys::signal::NSIG {
-        // SAFETY: `default_signals` is an initialised sigset_t.
-        let reset = unsafe { libc::sigismember(&raw const prepared.default_signals, signal) } == 1;
+        let reset = sys::sigset_contains(&prepared.default_signals, signal);
         let uncatchable =
             signal == pidfd_sys::signal::SIGKILL || signal == pidfd_sys::signal::SIGSTOP;
-        if reset || !(uncatchable || ctx.handlers_cleared) {
+        if reset {
             // SAFETY: installs SIG_DFL; no handler of ours is involved.
-            let previous = unsafe { libc::signal(signal, libc::SIG_DFL) };
-            if previous == libc::SIG_IGN && !reset {
-                // SAFETY: as above; puts the inherited SIG_IGN back.
-                unsafe { libc::signal(signal, libc::SIG_IGN) };
+            let _ = unsafe { sys::rt_sigaction_handler(signal, Some(SIG_DFL)) };
+        } else if !(uncatchable || ctx.handlers_cleared) {
+            // SAFETY: only reads the disposition.
+            let current = unsafe { sys::rt_sigaction_handler(signal, None) };
+            if current.is_ok_and(|handler| handler != SIG_DFL && handler != SIG_IGN) {
+                // SAFETY: installs SIG_DFL; no handler of ours is involved.
+                let _ = unsafe { sys::rt_sigaction_handler(signal, Some(SIG_DFL)) };
             }
         }
         signal += 1;
@@ -840,16 +848,17 @@ unsafe fn child_exec(ctx: *const ChildContext<'_>) -> ! {
         .map_or(ctx.old_mask, ptr::from_ref);
     if !mask.is_null() {
         // SAFETY: `mask` points to the requested mask or to the parent's saved one.
-        unsafe { libc::pthread_sigmask(pidfd_sys::signal::SIG_SETMASK, mask, ptr::null_mut()) };
+        let _ =
+            unsafe { sys::rt_sigprocmask(pidfd_sys::signal::SIG_SETMASK, mask, ptr::null_mut()) };
     }
-    // SAFETY: setsid takes no arguments.
-    if prepared.setsid && unsafe { libc::setsid() } == -1 {
-        fail(errno());
+    if prepared.setsid {
+        if let Err(errno) = sys::setsid() {
+            fail(errno);
+        }
     }
     if let Some(pgid) = prepared.process_group {
-        // SAFETY: setpgid takes integers only.
-        if unsafe { libc::setpgid(0, pgid) } != 0 {
-            fail(errno());
+        if let Err(errno) = sys::setpgid(0, pgid) {
+            fail(errno);
         }
     }
     // Before fd `target` is replaced or closed: if it is the error pipe, move the pipe to
@@ -858,11 +867,20 @@ unsafe fn child_exec(ctx: *const ChildContext<'_>) -> ! {
         if target == pipe.get() {
             // SAFETY: duplicates an fd of the child's table; the old number is replaced
             // or closed by the caller right after.
-            let moved = unsafe { libc::fcntl(target, libc::F_DUPFD_CLOEXEC, 3) };
-            if moved < 0 {
-                fail(errno());
+            match unsafe { sys::fcntl_int(target, libc::F_DUPFD_CLOEXEC, 3) } {
+                Ok(moved) => pipe.set(moved),
+                Err(errno) => fail(errno),
             }
-            pipe.set(moved);
+        }
+    };
+    // `fd` onto `target` as dup2 does (same number: clear close-on-exec instead).
+    let dup2 = |fd: RawFd, target: RawFd| -> Result<(), Errno> {
+        if fd == target {
+            // SAFETY: clears FD_CLOEXEC on an fd of the child's table.
+            unsafe { sys::fcntl_int(fd, libc::F_SETFD, 0) }.map(drop)
+        } else {
+            // SAFETY: duplicates an fd of the child's table onto `target`.
+            unsafe { sys::dup3(fd, target, 0) }.map(drop)
         }
     };
     // Install stdio: dup2 onto 0/1/2 (dup2 clears CLOEXEC; same-number fds need it cleared).
@@ -871,99 +889,88 @@ unsafe fn child_exec(ctx: *const ChildContext<'_>) -> ! {
     for (target, &fd) in (0..).zip(prepared.stdio.iter()) {
         if fd >= 0 {
             spare_pipe(target);
-            let rc = if fd == target {
-                // SAFETY: clears FD_CLOEXEC on an fd we hold.
-                unsafe { libc::fcntl(fd, libc::F_SETFD, 0) }
-            } else {
-                // SAFETY: duplicates an fd we hold onto the standard slot.
-                unsafe { libc::dup2(fd, target) }
-            };
-            if rc == -1 {
-                fail(errno());
+            if let Err(errno) = dup2(fd, target) {
+                fail(errno);
             }
         }
     }
     // File actions as glibc 2.36+: closing an fd that is not open is no error (only numbers
     // that can never be valid are, refused before the clone); open closes its target first.
     for action in &prepared.file_actions {
-        match *action {
-            ChildFileAction::Dup2 { to, .. } => spare_pipe(to),
-            ChildFileAction::Close(fd) | ChildFileAction::Open { fd, .. } => spare_pipe(fd),
-        }
-        let rc = match action {
-            ChildFileAction::Dup2 { from, to } if from == to => {
-                // SAFETY: clears FD_CLOEXEC on an fd of the child's table.
-                unsafe { libc::fcntl(*from, libc::F_SETFD, 0) }
+        let result = match *action {
+            ChildFileAction::Dup2 { from, to } => {
+                spare_pipe(to);
+                dup2(from, to)
             }
-            // SAFETY: dup2 on fds of the child's table.
-            ChildFileAction::Dup2 { from, to } => unsafe { libc::dup2(*from, *to) },
             ChildFileAction::Close(fd) => {
+                spare_pipe(fd);
                 // SAFETY: closes an fd of the child's table.
-                let rc = unsafe { libc::close(*fd) };
-                if rc == -1 && errno() == Errno::BADF.raw_os_error() {
-                    0
-                } else {
-                    rc
+                match unsafe { sys::close(fd) } {
+                    Err(Errno::BADF) => Ok(()),
+                    other => other,
                 }
             }
             ChildFileAction::Open {
                 fd,
-                path,
+                ref path,
                 flags,
                 mode,
             } => {
+                spare_pipe(fd);
                 // POSIX: an open target is closed before the new file is opened (at the fd
                 // limit the open needs its slot). Not open: nothing to do.
                 // SAFETY: closes an fd of the child's table.
-                unsafe { libc::close(*fd) };
+                let _ = unsafe { sys::close(fd) };
                 // SAFETY: a NUL-terminated path prepared before the clone.
-                let opened = unsafe { libc::open(path.as_ptr(), *flags, *mode) };
-                if opened >= 0 && opened != *fd {
-                    // SAFETY: moves the new fd onto the requested number.
-                    let moved = unsafe { libc::dup2(opened, *fd) };
-                    // SAFETY: closes the temporary fd we just opened.
-                    unsafe { libc::close(opened) };
-                    moved
-                } else {
-                    opened
+                match unsafe { sys::openat(libc::AT_FDCWD, path.as_ptr(), flags, mode) } {
+                    Ok(opened) if opened != fd => {
+                        let moved = dup2(opened, fd);
+                        // SAFETY: closes the temporary fd we just opened.
+                        let _ = unsafe { sys::close(opened) };
+                        moved
+                    }
+                    other => other.map(drop),
                 }
             }
         };
-        if rc == -1 {
-            fail(errno());
+        if let Err(errno) = result {
+            fail(errno);
         }
     }
     if let Some(cwd) = &prepared.cwd {
         // SAFETY: a NUL-terminated path prepared before the clone.
-        if unsafe { libc::chdir(cwd.as_ptr()) } != 0 {
-            fail(errno());
+        if let Err(errno) = unsafe { sys::chdir(cwd.as_ptr()) } {
+            fail(errno);
         }
     }
     // Try each candidate like execvp: ENOENT/ENOTDIR move on, EACCES is remembered.
     let mut saw_eacces = false;
-    let mut last = Errno::NOENT.raw_os_error();
+    let mut last = Errno::NOENT;
     let mut candidate = prepared.candidate_ptrs.as_ptr();
     // SAFETY: the candidate list is NULL-terminated.
     while !unsafe { *candidate }.is_null() {
         // SAFETY: `candidate` points into the NULL-terminated list, before its end.
         let path = unsafe { *candidate };
         // SAFETY: path, argv and envp are NUL-terminated / NULL-terminated C data.
-        unsafe { libc::execve(path, prepared.argv_ptrs.as_ptr(), ctx.envp) };
-        last = errno();
-        if last == Errno::ACCESS.raw_os_error() {
+        last = unsafe { sys::execve(path, prepared.argv_ptrs.as_ptr(), ctx.envp) };
+        if last == Errno::ACCESS {
             saw_eacces = true;
-        } else if last != Errno::NOENT.raw_os_error() && last != Errno::NOTDIR.raw_os_error() {
+        } else if last != Errno::NOENT && last != Errno::NOTDIR {
             break;
         }
         // SAFETY: stays within the NULL-terminated list.
         candidate = unsafe { candidate.add(1) };
     }
-    fail(if saw_eacces && last == Errno::NOENT.raw_os_error() {
-        Errno::ACCESS.raw_os_error()
+    fail(if saw_eacces && last == Errno::NOENT {
+        Errno::ACCESS
     } else {
         last
     })
 }
+
+/// `SIG_DFL` and `SIG_IGN` as the kernel's handler values.
+const SIG_DFL: usize = 0;
+const SIG_IGN: usize = 1;
 
 extern "C" fn vfork_child_main(arg: *mut libc::c_void) -> libc::c_int {
     // SAFETY: `arg` is the ChildContext the parent passed to clone; the parent is suspended

@@ -478,3 +478,355 @@ pub unsafe fn pidfd_get_namespace(pidfd: RawFd, namespace: PidfdNamespace) -> Re
     let ret = unsafe { libc::ioctl(pidfd, request(namespace.request()), arg) };
     check_int(ret.into())
 }
+
+// ---- Raw syscalls for a child between clone and exec ----
+//
+// A `CLONE_VM | CLONE_VFORK` child shares its parent thread's memory *and* its thread
+// pointer: the C library's `open`, `close`, `write` are cancellation points that read (and
+// write) the parent thread's cancellation state, `sigaction`/`pthread_sigmask` refuse or
+// filter the C library's internal signals. These wrappers are one `syscall(2)` each, with
+// no cancellation point and no hidden state but `errno` (`syscall(2)` sets the calling
+// thread's `errno` on failure, which the suspended parent does not read across the clone).
+
+/// The kernel's signal-set size in bytes (`_NSIG / 8`): what `rt_sig*` calls take.
+pub const KERNEL_SIGSET_SIZE: usize = (crate::signal::NSIG as usize) / 8;
+
+/// A signal set with every signal `1..=NSIG` in it, *including* the C library's internal
+/// ones (glibc's `sigfillset` leaves out 32 and 33, so `pthread_sigmask` cannot block
+/// them). The kernel ignores `SIGKILL` and `SIGSTOP` in a mask.
+pub fn full_sigset() -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data (an array of words); every bit pattern is valid.
+    let mut set: libc::sigset_t = unsafe { core::mem::zeroed() };
+    // SAFETY: writes `size_of::<sigset_t>()` bytes into `set`, which has that size.
+    unsafe {
+        ptr::write_bytes(
+            ptr::from_mut(&mut set).cast::<u8>(),
+            0xff,
+            size_of::<libc::sigset_t>(),
+        )
+    };
+    set
+}
+
+/// Whether `signal` is in `set` (the kernel's layout: bit `signal - 1`, in `unsigned long`
+/// words, which the C library's `sigset_t` starts with). Pure: no C library call.
+pub fn sigset_contains(set: &libc::sigset_t, signal: c_int) -> bool {
+    let Ok(index) = usize::try_from(signal - 1) else {
+        return false;
+    };
+    let bits = 8 * size_of::<core::ffi::c_ulong>();
+    let words = size_of::<libc::sigset_t>() / size_of::<core::ffi::c_ulong>();
+    if index / bits >= words {
+        return false;
+    }
+    // SAFETY: sigset_t is an array of `words` unsigned longs; the index is in range.
+    let word = unsafe {
+        ptr::from_ref(set)
+            .cast::<core::ffi::c_ulong>()
+            .add(index / bits)
+            .read_unaligned()
+    };
+    word & (1 << (index % bits)) != 0
+}
+
+/// `rt_sigprocmask(how, set, old, _NSIG / 8)`: `how` is [`crate::signal::SIG_SETMASK`] etc.
+/// Unlike `pthread_sigmask`, blocks the C library's internal signals too.
+///
+/// # Errors
+///
+/// `EINVAL` for a bad `how`; `EFAULT`.
+///
+/// # Safety
+///
+/// `set` and `old` are null or point to valid `sigset_t`s.
+pub unsafe fn rt_sigprocmask(
+    how: c_int,
+    set: *const libc::sigset_t,
+    old: *mut libc::sigset_t,
+) -> Result<()> {
+    // SAFETY: the kernel reads/writes `_NSIG / 8` bytes, the start of each sigset_t.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            int(how),
+            set,
+            old,
+            KERNEL_SIGSET_SIZE,
+        )
+    })
+    .map(drop)
+}
+
+/// The kernel's `struct sigaction`, large enough for every ABI (at most 32 bytes: handler,
+/// flags, restorer, a 16-byte mask on mips), zeroed but for the handler.
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct KernelSigaction([usize; 8]);
+
+impl KernelSigaction {
+    /// The handler's word: mips starts with `unsigned int sa_flags` (padded to a pointer),
+    /// every other Linux ABI with the handler.
+    const HANDLER: usize = if cfg!(any(
+        target_arch = "mips",
+        target_arch = "mips32r6",
+        target_arch = "mips64",
+        target_arch = "mips64r6"
+    )) {
+        1
+    } else {
+        0
+    };
+}
+
+/// `rt_sigaction(signal, new, old)` through the raw syscall, setting (when `new` is `Some`)
+/// the handler to `new` (`SIG_DFL` = 0, `SIG_IGN` = 1) with no flags and an empty mask, and
+/// returning the previous handler. Works on the C library's internal signals too.
+///
+/// # Errors
+///
+/// `EINVAL` for an invalid signal, or for setting `SIGKILL`/`SIGSTOP`.
+///
+/// # Safety
+///
+/// `new` must be `SIG_DFL`, `SIG_IGN` or a function that is a valid signal handler for the
+/// whole process.
+pub unsafe fn rt_sigaction_handler(signal: c_int, new: Option<usize>) -> Result<usize> {
+    let mut act = KernelSigaction([0; 8]);
+    let mut old = KernelSigaction([0; 8]);
+    let act_ptr = match new {
+        Some(handler) => {
+            act.0[KernelSigaction::HANDLER] = handler;
+            ptr::from_ref(&act)
+        }
+        None => ptr::null(),
+    };
+    let old_ptr = ptr::from_mut(&mut old);
+    // SAFETY: `act` (or null) is read and `old` written by the kernel, each at most
+    // `sizeof(struct sigaction)` <= 64 bytes. sparc takes a restorer (null) before the size.
+    let ret = unsafe {
+        if cfg!(any(target_arch = "sparc", target_arch = "sparc64")) {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                int(signal),
+                act_ptr,
+                old_ptr,
+                ptr::null::<u8>(),
+                KERNEL_SIGSET_SIZE,
+            )
+        } else {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                int(signal),
+                act_ptr,
+                old_ptr,
+                KERNEL_SIGSET_SIZE,
+            )
+        }
+    };
+    check(ret)?;
+    Ok(old.0[KernelSigaction::HANDLER])
+}
+
+/// `openat(dirfd, path, flags | O_LARGEFILE, mode)`.
+///
+/// # Errors
+///
+/// As for `openat(2)`.
+///
+/// # Safety
+///
+/// `path` is NUL-terminated; the caller owns the returned fd.
+pub unsafe fn openat(
+    dirfd: RawFd,
+    path: *const libc::c_char,
+    flags: c_int,
+    mode: c_uint,
+) -> Result<RawFd> {
+    // SAFETY: the kernel reads the NUL-terminated path.
+    check_int(unsafe {
+        libc::syscall(
+            libc::SYS_openat,
+            int(dirfd),
+            path,
+            int(flags | libc::O_LARGEFILE),
+            uint(mode),
+        )
+    })
+}
+
+/// `close(fd)`.
+///
+/// # Errors
+///
+/// `EBADF` when `fd` is not open; `EINTR`/`EIO` (the fd is closed anyway on Linux).
+///
+/// # Safety
+///
+/// The caller owns `fd`, and nothing uses it afterwards.
+pub unsafe fn close(fd: RawFd) -> Result<()> {
+    // SAFETY: close takes an integer.
+    check(unsafe { libc::syscall(libc::SYS_close, int(fd)) }).map(drop)
+}
+
+/// `dup3(old, new, flags)` (`EINVAL` when `old == new`).
+///
+/// # Errors
+///
+/// As for `dup3(2)`.
+///
+/// # Safety
+///
+/// `new` is replaced: the caller owns it (or it is not open).
+pub unsafe fn dup3(old: RawFd, new: RawFd, flags: c_int) -> Result<RawFd> {
+    // SAFETY: dup3 takes integers.
+    check_int(unsafe { libc::syscall(libc::SYS_dup3, int(old), int(new), int(flags)) })
+}
+
+/// `fcntl(fd, cmd, arg)` for the commands that take an `int` (`F_SETFD`,
+/// `F_DUPFD_CLOEXEC`, ...).
+///
+/// # Errors
+///
+/// As for `fcntl(2)`.
+///
+/// # Safety
+///
+/// As the command requires (`F_DUPFD*`: the caller owns the new fd).
+pub unsafe fn fcntl_int(fd: RawFd, cmd: c_int, arg: c_int) -> Result<c_int> {
+    #[cfg(all(target_pointer_width = "32", not(target_arch = "x86_64")))]
+    let number = libc::SYS_fcntl64;
+    #[cfg(not(all(target_pointer_width = "32", not(target_arch = "x86_64"))))]
+    let number = libc::SYS_fcntl;
+    // SAFETY: integer arguments only.
+    check_int(unsafe { libc::syscall(number, int(fd), int(cmd), int(arg)) })
+}
+
+/// `write(fd, buf, len)`: bytes written.
+///
+/// # Errors
+///
+/// As for `write(2)`.
+///
+/// # Safety
+///
+/// `buf` points to `len` readable bytes; `fd` is owned or borrowed.
+pub unsafe fn write(fd: RawFd, buf: *const u8, len: usize) -> Result<usize> {
+    // SAFETY: the kernel reads `len` bytes from `buf`.
+    let ret = check(unsafe { libc::syscall(libc::SYS_write, int(fd), buf, len) })?;
+    usize::try_from(ret).map_err(|_| Errno::INVAL)
+}
+
+/// `chdir(path)`.
+///
+/// # Errors
+///
+/// As for `chdir(2)`.
+///
+/// # Safety
+///
+/// `path` is NUL-terminated.
+pub unsafe fn chdir(path: *const libc::c_char) -> Result<()> {
+    // SAFETY: the kernel reads the NUL-terminated path.
+    check(unsafe { libc::syscall(libc::SYS_chdir, path) }).map(drop)
+}
+
+/// `setsid()`: the new session ID.
+///
+/// # Errors
+///
+/// `EPERM` for a process-group leader.
+pub fn setsid() -> Result<c_int> {
+    // SAFETY: no arguments.
+    check_int(unsafe { libc::syscall(libc::SYS_setsid) })
+}
+
+/// `setpgid(pid, pgid)`.
+///
+/// # Errors
+///
+/// As for `setpgid(2)`.
+pub fn setpgid(pid: c_int, pgid: c_int) -> Result<()> {
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::syscall(libc::SYS_setpgid, int(pid), int(pgid)) }).map(drop)
+}
+
+/// `execve(path, argv, envp)`: returns only on failure, with its errno.
+///
+/// # Safety
+///
+/// `path` is NUL-terminated; `argv` and `envp` are NULL-terminated arrays of
+/// NUL-terminated strings.
+pub unsafe fn execve(
+    path: *const libc::c_char,
+    argv: *const *const libc::c_char,
+    envp: *const *const libc::c_char,
+) -> Errno {
+    // SAFETY: the kernel reads the C data the caller guarantees.
+    match check(unsafe { libc::syscall(libc::SYS_execve, path, argv, envp) }) {
+        Ok(_) => Errno::INVAL,
+        Err(errno) => errno,
+    }
+}
+
+/// `exit_group(status)`: ends the process at once (what `_exit` does), no C library
+/// cleanup.
+pub fn exit_group(status: c_int) -> ! {
+    loop {
+        // SAFETY: exit_group never returns; the loop only satisfies the type.
+        unsafe { libc::syscall(libc::SYS_exit_group, int(status)) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_sigset_holds_every_signal_including_the_internal_ones() {
+        let set = full_sigset();
+        for signal in 1..=crate::signal::NSIG {
+            assert!(sigset_contains(&set, signal), "{signal}");
+        }
+        assert!(!sigset_contains(&set, 0));
+        assert!(!sigset_contains(&set, -1));
+        assert!(!sigset_contains(&set, 1 << 20));
+    }
+
+    #[test]
+    fn sigset_contains_reads_the_kernel_bit() {
+        // SAFETY: plain data; sigemptyset/sigaddset initialise it.
+        let mut set: libc::sigset_t = unsafe { core::mem::zeroed() };
+        // SAFETY: `set` is a valid sigset_t.
+        unsafe { libc::sigemptyset(&raw mut set) };
+        // SAFETY: as above; valid signal numbers.
+        unsafe { libc::sigaddset(&raw mut set, crate::signal::SIGTERM) };
+        // SAFETY: as above.
+        unsafe { libc::sigaddset(&raw mut set, 40) };
+        for signal in 1..=crate::signal::NSIG {
+            let expected = signal == crate::signal::SIGTERM || signal == 40;
+            assert_eq!(sigset_contains(&set, signal), expected, "{signal}");
+        }
+    }
+
+    #[test]
+    fn rt_sigaction_handler_round_trips_on_an_internal_signal() {
+        // glibc's sigaction refuses 32/33 (EINVAL); the raw syscall reads them. Reading
+        // changes nothing.
+        // SAFETY: reads only.
+        let handler = unsafe { rt_sigaction_handler(33, None) };
+        assert!(handler.is_ok(), "{handler:?}");
+        // SIGURG (default: ignore) set to SIG_IGN and back to SIG_DFL.
+        let sigurg = libc::SIGURG;
+        // SAFETY: SIG_IGN is a valid disposition.
+        let before = unsafe { rt_sigaction_handler(sigurg, Some(1)) }.unwrap();
+        // SAFETY: reads only.
+        assert_eq!(unsafe { rt_sigaction_handler(sigurg, None) }, Ok(1));
+        // SAFETY: puts the previous disposition (SIG_DFL or SIG_IGN in a test) back.
+        assert_eq!(unsafe { rt_sigaction_handler(sigurg, Some(before)) }, Ok(1));
+        // SAFETY: SIGKILL cannot be changed: EINVAL, nothing done.
+        assert_eq!(
+            unsafe { rt_sigaction_handler(crate::signal::SIGKILL, Some(0)) },
+            Err(Errno::INVAL)
+        );
+    }
+}

@@ -12,6 +12,7 @@
 
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
 
 use pidfd_core::{Mode, Spawn};
 use pidfd_tests::TempDir;
@@ -39,6 +40,7 @@ fn scenario_child() {
         ["pipe-collision", level] => pipe_collision_scenario(level),
         ["open-at-fd-limit"] => open_at_fd_limit_scenario(),
         ["pid-mode-reaped"] => pid_mode_reaped_scenario(),
+        ["cancel-spawner"] => cancel_spawner_scenario(),
         other => panic!("unknown scenario {other:?}"),
     }
     say("done", true);
@@ -186,6 +188,142 @@ fn pid_mode_reaped_scenario() {
     say("strategy", Spawn::strategy().unwrap_or("none"));
 }
 
+unsafe extern "C" {
+    /// POSIX `pthread_setcancelstate(3)` (the libc crate does not bind it).
+    fn pthread_setcancelstate(state: libc::c_int, old: *mut libc::c_int) -> libc::c_int;
+}
+
+/// `PTHREAD_CANCEL_DISABLE` (glibc and musl).
+const PTHREAD_CANCEL_DISABLE: libc::c_int = 1;
+/// `PTHREAD_CANCELED`: `(void *) -1`.
+const PTHREAD_CANCELED: *mut libc::c_void = usize::MAX as *mut libc::c_void;
+
+/// What the cancelled spawning thread hands back.
+static SPAWNED: std::sync::Mutex<Option<std::io::Result<pidfd_core::Process>>> =
+    std::sync::Mutex::new(None);
+/// Set by the spawning thread once `spawn` returned.
+static SPAWN_RETURNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A raw pthread (so it can be cancelled) that spawns `true` with an `fd_open` on the FIFO
+/// (whose path is `arg`), then disables cancellation before anything else: nothing between
+/// the clone and that call is a cancellation point in the parent (the default strategy
+/// reads no pipe), so only the child can act on the cancellation request.
+extern "C" fn cancellable_spawner(arg: *mut libc::c_void) -> *mut libc::c_void {
+    // SAFETY: `arg` is the `&PathBuf` the scenario keeps alive until it joined us.
+    let fifo = unsafe { &*arg.cast::<std::path::PathBuf>() };
+    let result = Spawn::new("true")
+        .fd_open(5, fifo, libc::O_RDONLY, 0)
+        .spawn();
+    let mut old = 0;
+    // SAFETY: writes the previous state to a live int; not a cancellation point.
+    unsafe { pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &raw mut old) };
+    *SPAWNED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(result);
+    SPAWN_RETURNED.store(true, std::sync::atomic::Ordering::SeqCst);
+    std::ptr::null_mut()
+}
+
+/// Our child sleeping in the kernel (by /proc/<pid>/stat: state S, our ppid), if any.
+fn sleeping_child() -> Option<i32> {
+    let own = std::process::id().to_string();
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let (_, rest) = stat.rsplit_once(") ")?;
+            let mut fields = rest.split(' ');
+            let state = fields.next()?;
+            (fields.next()? == own && state == "S").then_some(pid)
+        })
+}
+
+/// `pthread_cancel` on the spawning thread while its child blocks in `fd_open` on a FIFO
+/// (between clone and exec, sharing the thread's memory and TLS): once the FIFO is opened
+/// the child must go on to exec, and the parent must neither crash nor hang.
+fn cancel_spawner_scenario() {
+    let dir = TempDir::new("cancel-spawner");
+    let fifo = dir.path().join("fifo");
+    let fifo_c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo_c.as_ptr(), 0o600) }, 0);
+    // SAFETY: pthread_t is plain data, written by pthread_create.
+    let mut thread: libc::pthread_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `fifo` outlives the thread (joined below, or the process exits first).
+    let rc = unsafe {
+        libc::pthread_create(
+            &raw mut thread,
+            std::ptr::null(),
+            cancellable_spawner,
+            (&raw const fifo).cast_mut().cast(),
+        )
+    };
+    assert_eq!(rc, 0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let child = loop {
+        if let Some(pid) = sleeping_child() {
+            break pid;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the child never blocked on the FIFO"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    // SAFETY: `thread` is running (suspended in the vfork clone or blocked in spawn).
+    assert_eq!(unsafe { libc::pthread_cancel(thread) }, 0);
+    // Let the child's open complete.
+    let writer = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo);
+    say(
+        "fifo_opened",
+        writer
+            .as_ref()
+            .map_or_else(|e| e.to_string(), |_| "ok".to_owned()),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !SPAWN_RETURNED.load(std::sync::atomic::Ordering::SeqCst) {
+        if std::time::Instant::now() >= deadline {
+            say("spawn", "hang");
+            // SAFETY: `child` is our unreaped child (its vfork parent never returned).
+            unsafe { libc::kill(child, libc::SIGKILL) };
+            say("done", true);
+            std::process::exit(0);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let mut value = std::ptr::null_mut();
+    // SAFETY: joins the thread we created, once.
+    assert_eq!(unsafe { libc::pthread_join(thread, &raw mut value) }, 0);
+    say("thread_cancelled", value == PTHREAD_CANCELED);
+    let result = SPAWNED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take()
+        .expect("the thread stored its result");
+    say(
+        "spawn",
+        errno_of(
+            result
+                .as_ref()
+                .map(drop)
+                .map_err(|e| std::io::Error::from_raw_os_error(e.raw_os_error().unwrap_or(0))),
+        ),
+    );
+    if let Ok(process) = result {
+        say(
+            "child_is_the_blocked_one",
+            process.pid() == child.unsigned_abs(),
+        );
+        say("child", wait_outcome(process.wait()));
+    }
+    drop(writer);
+}
+
 // ---- the parent-side tests ----
 
 #[test]
@@ -281,4 +419,22 @@ fn a_pid_mode_spawn_whose_child_was_already_reaped_is_ok() {
         "{out:?}"
     );
     assert_eq!(out["failures"], "0", "{out:?}");
+}
+
+#[test]
+fn cancelling_the_spawning_thread_leaves_the_child_alone() {
+    let Some(out) = SCENARIOS
+        .timeout(std::time::Duration::from_secs(60))
+        .run("cancel-spawner", &[])
+    else {
+        return;
+    };
+    assert_eq!(out["fifo_opened"], "ok", "{out:?}");
+    assert_eq!(out["spawn"], "ok", "{out:?}");
+    assert_eq!(out["child_is_the_blocked_one"], "true", "{out:?}");
+    assert_eq!(
+        out["child"], "exit Some(0)",
+        "the child went on to exec: {out:?}"
+    );
+    assert_eq!(out["thread_cancelled"], "false", "{out:?}");
 }

@@ -741,9 +741,12 @@ impl Prepared {
     fn envp(&self) -> *const *const libc::c_char {
         match &self.envp {
             Some((_, pointers)) => pointers.as_ptr(),
-            // SAFETY: reads the pointer value of libc's `environ` through a raw pointer (no
-            // reference to the mutable static is made); races as described above.
-            None => unsafe { (&raw const environ).read() },
+            None => {
+                // The address of libc's `environ` (no reference to the mutable static).
+                let slot = &raw const environ;
+                // SAFETY: reads its pointer value; races as described above.
+                unsafe { slot.read() }
+            }
         }
     }
 }

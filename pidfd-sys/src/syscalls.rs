@@ -514,18 +514,16 @@ pub fn sigset_contains(set: &libc::sigset_t, signal: c_int) -> bool {
     let Ok(index) = usize::try_from(signal - 1) else {
         return false;
     };
-    let bits = 8 * size_of::<core::ffi::c_ulong>();
+    let bits = core::ffi::c_ulong::BITS as usize;
     let words = size_of::<libc::sigset_t>() / size_of::<core::ffi::c_ulong>();
     if index / bits >= words {
         return false;
     }
+    let words_ptr = ptr::from_ref(set).cast::<core::ffi::c_ulong>();
     // SAFETY: sigset_t is an array of `words` unsigned longs; the index is in range.
-    let word = unsafe {
-        ptr::from_ref(set)
-            .cast::<core::ffi::c_ulong>()
-            .add(index / bits)
-            .read_unaligned()
-    };
+    let word_ptr = unsafe { words_ptr.add(index / bits) };
+    // SAFETY: `word_ptr` points into `set`.
+    let word = unsafe { word_ptr.read_unaligned() };
     word & (1 << (index % bits)) != 0
 }
 
@@ -601,10 +599,11 @@ pub unsafe fn rt_sigaction_handler(signal: c_int, new: Option<usize>) -> Result<
         None => ptr::null(),
     };
     let old_ptr = ptr::from_mut(&mut old);
-    // SAFETY: `act` (or null) is read and `old` written by the kernel, each at most
+    // The kernel reads `act` (or nothing) and writes `old`, each at most
     // `sizeof(struct sigaction)` <= 64 bytes. sparc takes a restorer (null) before the size.
-    let ret = unsafe {
-        if cfg!(any(target_arch = "sparc", target_arch = "sparc64")) {
+    let ret = if cfg!(any(target_arch = "sparc", target_arch = "sparc64")) {
+        // SAFETY: as said above.
+        unsafe {
             libc::syscall(
                 libc::SYS_rt_sigaction,
                 int(signal),
@@ -613,7 +612,10 @@ pub unsafe fn rt_sigaction_handler(signal: c_int, new: Option<usize>) -> Result<
                 ptr::null::<u8>(),
                 KERNEL_SIGSET_SIZE,
             )
-        } else {
+        }
+    } else {
+        // SAFETY: as said above.
+        unsafe {
             libc::syscall(
                 libc::SYS_rt_sigaction,
                 int(signal),
@@ -824,9 +826,7 @@ mod tests {
         // SAFETY: puts the previous disposition (SIG_DFL or SIG_IGN in a test) back.
         assert_eq!(unsafe { rt_sigaction_handler(sigurg, Some(before)) }, Ok(1));
         // SAFETY: SIGKILL cannot be changed: EINVAL, nothing done.
-        assert_eq!(
-            unsafe { rt_sigaction_handler(crate::signal::SIGKILL, Some(0)) },
-            Err(Errno::INVAL)
-        );
+        let sigkill = unsafe { rt_sigaction_handler(crate::signal::SIGKILL, Some(0)) };
+        assert_eq!(sigkill, Err(Errno::INVAL));
     }
 }

@@ -123,10 +123,8 @@ fn fill_fd_table() -> Vec<std::fs::File> {
         rlim_max: 64,
     };
     // SAFETY: setrlimit reads a valid rlimit.
-    assert_eq!(
-        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raw const limit) },
-        0
-    );
+    let rc = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raw const limit) };
+    assert_eq!(rc, 0);
     let mut hogs = Vec::new();
     while let Ok(file) = std::fs::File::open("/dev/null") {
         hogs.push(file);

@@ -35,8 +35,20 @@ use crate::{PidFd, Process, probe};
 /// `CLONE_CLEAR_SIGHAND` on x86_64 (Linux 5.5+), else through libc's `clone()` (Linux 5.2+).
 /// Where that is refused (`ENOSYS`, `EPERM`, `EINVAL`: old kernels, qemu-user, seccomp), a
 /// fork-style `clone3`/`clone` with `CLONE_PIDFD` is used, and where pidfds are unavailable
-/// altogether the child is returned as a pid-mode [`Process`]. The choice is made once per
-/// process ([`Spawn::strategy`] says which).
+/// altogether the child is returned as a pid-mode [`Process`]. [`Spawn::strategy`] says
+/// which.
+///
+/// # Which refusals are remembered, and for whom
+///
+/// seccomp filters are per thread (inherited by the threads a thread creates later), so a
+/// refusal seen in one thread says little about the others. Each thread remembers the
+/// refusals it saw itself and starts its next spawn past them. Only `ENOSYS` (a missing
+/// syscall: an old kernel, an emulator, a container profile) moves the process-wide
+/// starting point, and only among the strategies that return a pidfd: no refusal seen in
+/// one thread ever moves another thread to pid mode. A thread reaches pid mode only after
+/// its own spawn found every pidfd flavour refused, or when [`crate::probe`] says pidfds
+/// are unusable (`PIDFD_DISABLE=1` included). Cost: a new thread may retry a refused
+/// flavour once (one failing syscall).
 ///
 /// The builder can spawn many times; each `stdin`/`stdout`/`stderr` fd is duplicated into
 /// every child.
@@ -272,10 +284,16 @@ impl Spawn {
         self
     }
 
-    /// The spawn strategy this process uses (chosen on the first spawn, then kept, moving
-    /// down the list only when the kernel refuses one), or `None` before the first spawn.
+    /// The spawn strategy the calling thread's next spawn starts with (chosen on the first
+    /// spawn, then kept, moving down the list only when the kernel or a filter refuses one;
+    /// see [`Spawn`] for which refusals apply to which threads), or `None` before any spawn
+    /// in this process.
     pub fn strategy() -> Option<&'static str> {
-        Strategy::from_u8(CHOSEN.load(Ordering::Acquire)).map(Strategy::describe)
+        match probe::cached() {
+            Some(features) if !features.pidfd_mode() => Some(Strategy::VforkPid),
+            _ => Strategy::current(),
+        }
+        .map(Strategy::describe)
     }
 
     /// Starts the child directly in a cgroup v2 (`CLONE_INTO_CGROUP`, Linux 5.7+): `cgroup`
@@ -328,10 +346,10 @@ impl Spawn {
         let mut strategy = Strategy::chosen()?;
         loop {
             match launch(&prepared, strategy, None) {
-                Err(Launch::Refused) => match strategy.next() {
+                Err(Launch::Refused(errno)) => match strategy.next() {
                     Some(next) => {
-                        strategy.remember_refused(next);
-                        strategy = next;
+                        strategy.remember_refused(errno);
+                        strategy = next.first_usable();
                     }
                     None => return Err(io::Error::from(Errno::NOSYS)),
                 },
@@ -629,8 +647,16 @@ enum Strategy {
     VforkPid = 5,
 }
 
-/// The first strategy not yet found refused (0: not chosen yet).
+/// The process-wide first strategy, from the probe (0: not chosen yet).
 static CHOSEN: AtomicU8 = AtomicU8::new(0);
+/// Strategies refused with `ENOSYS` (a missing syscall), one bit each (`1 << strategy`):
+/// skipped by every thread. Pid mode is never in it (see [`Spawn`]).
+static MISSING: AtomicU8 = AtomicU8::new(0);
+
+thread_local! {
+    /// Strategies refused in this thread (any refusal), one bit each: skipped by it only.
+    static THREAD_REFUSED: std::cell::Cell<u8> = const { std::cell::Cell::new(0) };
+}
 
 impl Strategy {
     fn from_u8(value: u8) -> Option<Strategy> {
@@ -644,20 +670,50 @@ impl Strategy {
         })
     }
 
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+
+    /// The first of `self` and the strategies after it that neither this thread nor (by
+    /// `ENOSYS`) the process has seen refused; the last one (pid mode) is always tried.
+    fn first_usable(self) -> Strategy {
+        let thread = THREAD_REFUSED.try_with(std::cell::Cell::get).unwrap_or(0);
+        let refused = MISSING.load(Ordering::Acquire) | thread;
+        let mut strategy = self;
+        while refused & strategy.bit() != 0 {
+            match strategy.next() {
+                Some(next) => strategy = next,
+                None => break,
+            }
+        }
+        strategy
+    }
+
+    /// Where this thread starts, if a strategy was chosen in this process.
+    fn current() -> Option<Strategy> {
+        Strategy::from_u8(CHOSEN.load(Ordering::Acquire)).map(Strategy::first_usable)
+    }
+
     fn chosen() -> io::Result<Strategy> {
-        if let Some(strategy) = Strategy::from_u8(CHOSEN.load(Ordering::Acquire)) {
+        // The probe's answer may be this thread's alone (see `probe`): consult it first.
+        let features = probe::features()?;
+        if !features.pidfd_mode() {
+            if features.disabled_by_env {
+                CHOSEN.store(Strategy::VforkPid as u8, Ordering::Release);
+            }
+            return Ok(Strategy::VforkPid);
+        }
+        if let Some(strategy) = Strategy::current() {
             return Ok(strategy);
         }
-        let strategy = if !probe::features()?.pidfd_mode() {
-            Strategy::VforkPid
-        } else if pidfd_sys::syscalls::CLONE3_ON_STACK {
+        let strategy = if pidfd_sys::syscalls::CLONE3_ON_STACK {
             Strategy::Clone3Vfork
         } else {
             Strategy::VforkPidfd
         };
-        // Another thread may have found a strategy refused meanwhile: keep the later one.
-        CHOSEN.fetch_max(strategy as u8, Ordering::AcqRel);
-        Ok(Strategy::from_u8(CHOSEN.load(Ordering::Acquire)).unwrap_or(strategy))
+        // Two threads may choose at once; they choose the same.
+        CHOSEN.store(strategy as u8, Ordering::Release);
+        Ok(strategy.first_usable())
     }
 
     fn next(self) -> Option<Strategy> {
@@ -670,9 +726,18 @@ impl Strategy {
         }
     }
 
-    /// This strategy was refused: later spawns start at `next`.
-    fn remember_refused(self, next: Strategy) {
-        CHOSEN.fetch_max(next as u8, Ordering::AcqRel);
+    /// This strategy was refused with `errno`: this thread skips it from now on; every
+    /// thread does when the syscall is missing (`ENOSYS`). Pid mode is never skipped (it is
+    /// the last resort, and a filter on one thread must not take pidfds from the others:
+    /// only strategies are recorded, never a move to pid mode).
+    fn remember_refused(self, errno: Errno) {
+        if self == Strategy::VforkPid {
+            return;
+        }
+        let _ = THREAD_REFUSED.try_with(|cell| cell.set(cell.get() | self.bit()));
+        if errno == Errno::NOSYS {
+            MISSING.fetch_or(self.bit(), Ordering::AcqRel);
+        }
     }
 
     fn describe(self) -> &'static str {
@@ -689,8 +754,8 @@ impl Strategy {
 }
 
 enum Launch {
-    /// The kernel (or a filter) refused this clone flavour: try the next one.
-    Refused,
+    /// The kernel (or a filter) refused this clone flavour with this errno: try the next.
+    Refused(Errno),
     /// A real failure (exec error, EMFILE, ...).
     Failed(io::Error),
 }
@@ -1096,7 +1161,7 @@ fn launch(
 /// Spawns into the cgroup `cgroup`: clone3 only (vfork-style where available).
 fn spawn_into_cgroup(prepared: &Prepared, cgroup: RawFd) -> io::Result<Process> {
     let vfork_style = pidfd_sys::syscalls::CLONE3_ON_STACK
-        && CHOSEN.load(Ordering::Acquire) <= Strategy::Clone3Vfork as u8;
+        && Strategy::current().is_none_or(|strategy| strategy == Strategy::Clone3Vfork);
     let attempts: &[Strategy] = if !probe::features()?.pidfd_mode() {
         &[]
     } else if vfork_style {
@@ -1108,7 +1173,7 @@ fn spawn_into_cgroup(prepared: &Prepared, cgroup: RawFd) -> io::Result<Process> 
         match launch(prepared, strategy, Some(cgroup)) {
             Ok(process) => return Ok(process),
             Err(Launch::Failed(error)) => return Err(error),
-            Err(Launch::Refused) => {}
+            Err(Launch::Refused(_)) => {}
         }
     }
     Err(io::Error::new(
@@ -1220,7 +1285,7 @@ fn launch_vfork(prepared: &Prepared, call: VforkCall) -> Result<Process, Launch>
     stack.give_back();
     let pid = match result {
         Ok(pid) => u32::try_from(pid).map_err(|_| Errno::INVAL)?,
-        Err(errno) if refused(errno) => return Err(Launch::Refused),
+        Err(errno) if refused(errno) => return Err(Launch::Refused(errno)),
         Err(errno) => return Err(Launch::Failed(errno.into())),
     };
     let with_pidfd = !matches!(call, VforkCall::Libc { with_pidfd: false });
@@ -1369,7 +1434,7 @@ fn launch_fork(
             let pid = u32::try_from(pid).map_err(|_| Errno::INVAL)?;
             finish_launch(pid, Some(pidfd), exec_errno)
         }
-        Err(errno) if refused(errno) => Err(Launch::Refused),
+        Err(errno) if refused(errno) => Err(Launch::Refused(errno)),
         Err(errno) => Err(Launch::Failed(errno.into())),
     }
 }

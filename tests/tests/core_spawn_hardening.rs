@@ -41,6 +41,8 @@ fn scenario_child() {
         ["open-at-fd-limit"] => open_at_fd_limit_scenario(),
         ["pid-mode-reaped"] => pid_mode_reaped_scenario(),
         ["cancel-spawner"] => cancel_spawner_scenario(),
+        ["one-thread-refusal"] => one_thread_refusal_scenario(),
+        ["one-thread-probe-refusal"] => one_thread_probe_refusal_scenario(),
         other => panic!("unknown scenario {other:?}"),
     }
     say("done", true);
@@ -322,6 +324,76 @@ fn cancel_spawner_scenario() {
     drop(writer);
 }
 
+/// Spawns `sh -c 'exit 9'`; reports its mode and status under `prefix`, and the strategy.
+fn spawn_and_report(prefix: &str) {
+    let result = Spawn::new("sh").args(["-c", "exit 9"]).spawn();
+    match result {
+        Ok(process) => {
+            say(&format!("{prefix}_mode"), format!("{:?}", process.mode()));
+            say(&format!("{prefix}_wait"), wait_outcome(process.wait()));
+        }
+        Err(error) => say(&format!("{prefix}_mode"), errno_of::<()>(Err(error))),
+    }
+    say(
+        &format!("{prefix}_strategy"),
+        Spawn::strategy().unwrap_or("none"),
+    );
+}
+
+/// A seccomp filter on one thread refuses every pidfd clone flavour: that thread spawns in
+/// pid mode, but the process's other threads must keep spawning in pidfd mode.
+fn one_thread_refusal_scenario() {
+    if pidfd_tests::emulator::emulator().is_some() {
+        // (Filters are refused there; the filtering thread must not panic.)
+        say("gap", seccomp::EMULATOR_GAP);
+        return;
+    }
+    std::thread::spawn(|| {
+        seccomp::install(&seccomp::spawn_fallback_rules("pidfd")).unwrap();
+        spawn_and_report("filtered");
+        spawn_and_report("filtered_again");
+    })
+    .join()
+    .unwrap();
+    spawn_and_report("main");
+    std::thread::spawn(|| spawn_and_report("other"))
+        .join()
+        .unwrap();
+}
+
+/// The first probe runs in a thread whose seccomp filter refuses `pidfd_open` (`EPERM`):
+/// that thread gets pid mode, the process's other threads must still get pidfd mode.
+fn one_thread_probe_refusal_scenario() {
+    if pidfd_tests::emulator::emulator().is_some() {
+        say("gap", seccomp::EMULATOR_GAP);
+        return;
+    }
+    std::thread::spawn(|| {
+        seccomp::install(&[seccomp::Rule {
+            nr: pidfd_sys::nr::SYS_pidfd_open,
+            when: seccomp::When::Always,
+            errno: libc::EPERM,
+        }])
+        .unwrap();
+        say(
+            "filtered_probe",
+            pidfd_core::probe::features().unwrap().pidfd_mode(),
+        );
+        spawn_and_report("filtered");
+    })
+    .join()
+    .unwrap();
+    say(
+        "main_probe",
+        pidfd_core::probe::features().unwrap().pidfd_mode(),
+    );
+    spawn_and_report("main");
+    let child = pidfd_tests::sh("exit 3");
+    let process = pidfd_core::Process::find(child.id()).unwrap();
+    say("main_find_mode", format!("{:?}", process.mode()));
+    say("main_find_wait", wait_outcome(process.wait()));
+}
+
 // ---- the parent-side tests ----
 
 #[test]
@@ -435,4 +507,41 @@ fn cancelling_the_spawning_thread_leaves_the_child_alone() {
         "the child went on to exec: {out:?}"
     );
     assert_eq!(out["thread_cancelled"], "false", "{out:?}");
+}
+
+#[test]
+fn a_refusal_in_one_thread_does_not_move_other_threads_to_pid_mode() {
+    let Some(out) = run("one-thread-refusal", &[]) else {
+        return;
+    };
+    assert_eq!(out["filtered_mode"], "Pid", "the filtered thread: {out:?}");
+    assert_eq!(out["filtered_wait"], "exit Some(9)", "{out:?}");
+    assert_eq!(out["filtered_again_mode"], "Pid", "{out:?}");
+    assert_eq!(
+        out["filtered_strategy"], "clone(CLONE_VM|CLONE_VFORK), pid mode",
+        "{out:?}"
+    );
+    for thread in ["main", "other"] {
+        assert_eq!(out[&format!("{thread}_mode")], "PidFd", "{thread}: {out:?}");
+        assert_eq!(out[&format!("{thread}_wait")], "exit Some(9)", "{out:?}");
+        assert!(
+            out[&format!("{thread}_strategy")].contains("CLONE_VM|CLONE_VFORK|CLONE_PIDFD"),
+            "{thread}: still vfork-style with a pidfd: {out:?}"
+        );
+    }
+}
+
+#[test]
+fn a_probe_refusal_in_one_thread_does_not_move_other_threads_to_pid_mode() {
+    let Some(out) = run("one-thread-probe-refusal", &[]) else {
+        return;
+    };
+    assert_eq!(out["filtered_probe"], "false", "{out:?}");
+    assert_eq!(out["filtered_mode"], "Pid", "{out:?}");
+    assert_eq!(out["filtered_wait"], "exit Some(9)", "{out:?}");
+    assert_eq!(out["main_probe"], "true", "{out:?}");
+    assert_eq!(out["main_mode"], "PidFd", "{out:?}");
+    assert_eq!(out["main_wait"], "exit Some(9)", "{out:?}");
+    assert_eq!(out["main_find_mode"], "PidFd", "{out:?}");
+    assert_eq!(out["main_find_wait"], "exit Some(3)", "{out:?}");
 }

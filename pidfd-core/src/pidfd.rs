@@ -18,6 +18,7 @@ use pidfd_sys::flags::{P_PIDFD, PidfdFlags, PidfdSignalFlags, WaitIdOptions};
 use pidfd_sys::pidfs::PidfdInfoMask;
 use pidfd_sys::{Errno, pidfd_info, siginfo_t, syscalls};
 
+use crate::status::Reaped;
 use crate::{fdinfo, status};
 
 bitflags::bitflags! {
@@ -369,6 +370,24 @@ impl PidFd {
                 io::ErrorKind::InvalidData,
                 "waitid returned no child",
             )),
+        }
+    }
+
+    /// [`PidFd::try_wait`] for [`crate::Process`]: what was reaped, kept raw when it does not
+    /// decode (see [`Reaped`]), so the caller can record the reap before decoding.
+    pub(crate) fn try_reap(&self) -> io::Result<Option<Reaped>> {
+        let id = u32::try_from(self.raw()).map_err(|_| Errno::BADF)?;
+        let mut info = siginfo_t::zeroed();
+        let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG;
+        let result = Errno::retry_on_intr(|| {
+            // SAFETY: `self.fd` is borrowed for the call.
+            unsafe { syscalls::waitid(P_PIDFD, id, &mut info, options, None) }
+        });
+        match result {
+            Ok(()) => Ok(Reaped::from_siginfo(&info)),
+            Err(Errno::CHILD) => Ok(Some(Reaped::Status(self.exit_status_after_theft()?))),
+            Err(Errno::AGAIN) => Ok(None),
+            Err(errno) => Err(errno.into()),
         }
     }
 

@@ -306,8 +306,9 @@ impl Spawn {
     ///
     /// # Errors (from [`Spawn::spawn`])
     ///
-    /// `Unsupported` where clone3 or `CLONE_INTO_CGROUP` is refused (before Linux 5.7,
-    /// qemu-user, seccomp); the kernel's errno otherwise: `EBADF` when the fd is not a
+    /// `Unsupported` where clone3 or `CLONE_INTO_CGROUP` is refused (before Linux 5.7 —
+    /// including 5.3–5.6, whose clone3 says `E2BIG` to the larger `clone_args` —, qemu-user,
+    /// seccomp); the kernel's errno otherwise: `EBADF` when the fd is not a
     /// cgroup v2 directory, `EBUSY` for a cgroup with controllers enabled in its
     /// `cgroup.subtree_control` (not a leaf), `EACCES` without write access to its
     /// `cgroup.procs`.
@@ -776,6 +777,14 @@ fn refused(errno: Errno) -> bool {
     matches!(errno, Errno::NOSYS | Errno::PERM | Errno::INVAL)
 }
 
+/// Linux 5.3–5.6 have clone3 but not `CLONE_INTO_CGROUP`: they refuse the larger
+/// `clone_args` it needs (non-zero bytes past the size they know) with `E2BIG`. From the
+/// clone itself (never from exec, whose `E2BIG` is reported as is), that means "no cgroup
+/// spawn here" — documented as `Unsupported`.
+fn cgroup_unknown(cgroup: Option<RawFd>, errno: Errno) -> bool {
+    cgroup.is_some() && errno == Errno::TOOBIG
+}
+
 /// Where the child reports its exec errno: the shared slot (vfork) or a CLOEXEC pipe (fork).
 struct ChildContext<'a> {
     prepared: &'a Prepared,
@@ -1192,6 +1201,16 @@ enum VforkCall {
     Libc { with_pidfd: bool },
 }
 
+impl VforkCall {
+    /// The cgroup fd, for a `CLONE_INTO_CGROUP` call.
+    fn cgroup(self) -> Option<RawFd> {
+        match self {
+            VforkCall::Clone3 { cgroup } => cgroup,
+            VforkCall::Libc { .. } => None,
+        }
+    }
+}
+
 fn launch_vfork(prepared: &Prepared, call: VforkCall) -> Result<Process, Launch> {
     let stack = ChildStack::take()?;
     let error_slot = AtomicI32::new(0);
@@ -1285,7 +1304,9 @@ fn launch_vfork(prepared: &Prepared, call: VforkCall) -> Result<Process, Launch>
     stack.give_back();
     let pid = match result {
         Ok(pid) => u32::try_from(pid).map_err(|_| Errno::INVAL)?,
-        Err(errno) if refused(errno) => return Err(Launch::Refused(errno)),
+        Err(errno) if refused(errno) || cgroup_unknown(call.cgroup(), errno) => {
+            return Err(Launch::Refused(errno));
+        }
         Err(errno) => return Err(Launch::Failed(errno.into())),
     };
     let with_pidfd = !matches!(call, VforkCall::Libc { with_pidfd: false });
@@ -1434,7 +1455,9 @@ fn launch_fork(
             let pid = u32::try_from(pid).map_err(|_| Errno::INVAL)?;
             finish_launch(pid, Some(pidfd), exec_errno)
         }
-        Err(errno) if refused(errno) => Err(Launch::Refused(errno)),
+        Err(errno) if refused(errno) || cgroup_unknown(cgroup, errno) => {
+            Err(Launch::Refused(errno))
+        }
         Err(errno) => Err(Launch::Failed(errno.into())),
     }
 }

@@ -43,6 +43,7 @@ fn scenario_child() {
         ["cancel-spawner"] => cancel_spawner_scenario(),
         ["one-thread-refusal"] => one_thread_refusal_scenario(),
         ["one-thread-probe-refusal"] => one_thread_probe_refusal_scenario(),
+        ["cgroup-e2big"] => cgroup_e2big_scenario(),
         other => panic!("unknown scenario {other:?}"),
     }
     say("done", true);
@@ -394,6 +395,39 @@ fn one_thread_probe_refusal_scenario() {
     say("main_find_wait", wait_outcome(process.wait()));
 }
 
+/// Linux 5.3–5.6 know clone3 but not `CLONE_INTO_CGROUP`'s larger `clone_args` (88 bytes):
+/// they refuse it with `E2BIG`. Simulated with a filter on that size; the cgroup spawn must
+/// say `Unsupported`, as documented.
+fn cgroup_e2big_scenario() {
+    let leaf = match pidfd_tests::cgroup::Cgroup2Leaf::new("e2big") {
+        Ok(leaf) => leaf,
+        Err(reason) => {
+            say("skipped", reason);
+            return;
+        }
+    };
+    let cgroup = leaf.open().unwrap();
+    let rule = seccomp::Rule {
+        nr: libc::SYS_clone3,
+        when: seccomp::When::Arg1Is(88),
+        errno: libc::E2BIG,
+    };
+    if !seccomp::install_or_gap(&[rule]) {
+        return;
+    }
+    match Spawn::new("true").cgroup(cgroup).spawn() {
+        Ok(process) => {
+            say("error_kind", "none");
+            drop(process.wait());
+        }
+        Err(error) => {
+            say("error_kind", format!("{:?}", error.kind()));
+            say("errno", format!("{:?}", error.raw_os_error()));
+        }
+    }
+    say("procs", format!("{:?}", leaf.procs().unwrap()));
+}
+
 // ---- the parent-side tests ----
 
 #[test]
@@ -544,4 +578,17 @@ fn a_probe_refusal_in_one_thread_does_not_move_other_threads_to_pid_mode() {
     assert_eq!(out["main_wait"], "exit Some(9)", "{out:?}");
     assert_eq!(out["main_find_mode"], "PidFd", "{out:?}");
     assert_eq!(out["main_find_wait"], "exit Some(3)", "{out:?}");
+}
+
+#[test]
+fn a_cgroup_spawn_refused_with_e2big_is_unsupported() {
+    let Some(out) = run("cgroup-e2big", &[]) else {
+        return;
+    };
+    if let Some(reason) = out.get("skipped") {
+        eprintln!("SKIPPED cgroup E2BIG test: {reason}");
+        return;
+    }
+    assert_eq!(out["error_kind"], "Unsupported", "{out:?}");
+    assert_eq!(out["procs"], "[]", "no child was started: {out:?}");
 }

@@ -44,6 +44,7 @@ fn scenario_child() {
         ["one-thread-refusal"] => one_thread_refusal_scenario(),
         ["one-thread-probe-refusal"] => one_thread_probe_refusal_scenario(),
         ["cgroup-e2big"] => cgroup_e2big_scenario(),
+        ["reaper-entry-error"] => reaper_entry_error_scenario(),
         other => panic!("unknown scenario {other:?}"),
     }
     say("done", true);
@@ -428,6 +429,63 @@ fn cgroup_e2big_scenario() {
     say("procs", format!("{:?}", leaf.procs().unwrap()));
 }
 
+/// A reaper entry whose reaping `waitid` fails (seccomp: `EPERM`): the error names the
+/// entry's key, so the caller can remove it, after which the reaper goes on.
+fn reaper_entry_error_scenario() {
+    let mut reaper = pidfd_core::Reaper::new().unwrap();
+    let doomed = Spawn::new("sleep").arg("30").spawn().unwrap();
+    let survivor = Spawn::new("sleep").arg("30").spawn().unwrap();
+    let doomed_pid = doomed.pid();
+    doomed.kill().unwrap();
+    let survivor_key = reaper.add(survivor, "survivor").unwrap();
+    let doomed_key = reaper.add(doomed, "doomed").unwrap();
+    let rule = seccomp::Rule {
+        nr: libc::SYS_waitid,
+        when: seccomp::When::Always,
+        errno: libc::EPERM,
+    };
+    if !seccomp::install_or_gap(&[rule]) {
+        return;
+    }
+    let error = reaper
+        .next_exit(Some(std::time::Duration::from_secs(10)))
+        .unwrap_err();
+    say("kind", format!("{:?}", error.kind()));
+    let entry = pidfd_core::EntryError::of(&error);
+    say(
+        "key_is_the_doomed_one",
+        entry.is_some_and(|entry| entry.key() == doomed_key),
+    );
+    say(
+        "inner_errno",
+        format!("{:?}", entry.and_then(|entry| entry.error().raw_os_error())),
+    );
+    let removed = entry.and_then(|entry| reaper.remove(entry.key()));
+    say(
+        "removed",
+        removed.as_ref().map_or("none", |(token, _)| *token),
+    );
+    say(
+        "survivor_left",
+        reaper.len() == 1 && survivor_key != doomed_key,
+    );
+    // The survivor is still running: nothing to report.
+    say(
+        "after_removal",
+        format!(
+            "{:?}",
+            reaper
+                .try_next_exit()
+                .map(|exit| exit.map(|exit| exit.token))
+        ),
+    );
+    say("doomed_pid_positive", doomed_pid > 0);
+    // (It holds our stdout: end it so the parent test sees EOF now.)
+    if let Some((_, pidfd_core::Watched::Process(survivor))) = reaper.remove(survivor_key) {
+        survivor.kill().unwrap();
+    }
+}
+
 // ---- the parent-side tests ----
 
 #[test]
@@ -591,4 +649,21 @@ fn a_cgroup_spawn_refused_with_e2big_is_unsupported() {
     }
     assert_eq!(out["error_kind"], "Unsupported", "{out:?}");
     assert_eq!(out["procs"], "[]", "no child was started: {out:?}");
+}
+
+#[test]
+fn a_reaper_error_names_the_entry_that_failed() {
+    let Some(out) = run("reaper-entry-error", &[]) else {
+        return;
+    };
+    assert_eq!(out["kind"], "PermissionDenied", "{out:?}");
+    assert_eq!(out["key_is_the_doomed_one"], "true", "{out:?}");
+    assert_eq!(
+        out["inner_errno"],
+        format!("{:?}", Some(libc::EPERM)),
+        "{out:?}"
+    );
+    assert_eq!(out["removed"], "doomed", "{out:?}");
+    assert_eq!(out["survivor_left"], "true", "{out:?}");
+    assert_eq!(out["after_removal"], "Ok(None)", "{out:?}");
 }

@@ -25,7 +25,9 @@ pub enum Fork {
 /// (`clone3(CLONE_PIDFD)`, else `clone(CLONE_PIDFD)`, Linux 5.2+), so it refers to the child
 /// even if something else reaps children. Where both are refused (`ENOSYS`, `EPERM`,
 /// `EINVAL`: old kernels, qemu-user, seccomp) it falls back to libc's `fork()` and a pid-mode
-/// handle.
+/// handle. On sparc/sparc64 it always does: there is no clone3, and a raw `clone` cannot
+/// tell the child from the parent without inline assembly (see
+/// [`pidfd_sys::syscalls::clone`]).
 ///
 /// # Safety
 ///

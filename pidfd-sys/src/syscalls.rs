@@ -346,10 +346,18 @@ unsafe fn clone3_on_stack_arch(
 /// Kernels before 5.2 ignore `CLONE_PIDFD`: check that `*parent_tid` was written (prefill
 /// it with -1).
 ///
+/// Not on sparc/sparc64 (`ENOSYS` without a syscall): the sparc kernels return the
+/// *parent's* PID in `%o0` in the child too, marking the child with `%o1 = 1` (the SunOS
+/// convention, see [`crate::clone::decode_sunos_fork_return`]); `syscall(2)` returns `%o0`
+/// only, so both sides would run as the parent. Reading `%o1` needs inline assembly, which
+/// Rust does not offer on sparc on stable. Callers fall back as for any `ENOSYS` (libc's
+/// `fork`, whose wrapper decodes `%o1`). qemu-user cannot show the problem: its sparc
+/// `clone` emulation forks on the host and writes the host's 0 to the child's `%o0`.
+///
 /// # Errors
 ///
 /// As for `fork(2)`; `EINVAL` for `CLONE_PIDFD` together with `CLONE_DETACHED` or
-/// `CLONE_PARENT_SETTID`, or under qemu-user 7.2.
+/// `CLONE_PARENT_SETTID`, or under qemu-user 7.2; `ENOSYS` on sparc (above).
 ///
 /// # Safety
 ///
@@ -363,6 +371,9 @@ pub unsafe fn clone(flags: u64, parent_tid: *mut c_int, child_tid: *mut c_int) -
     let register_flags = usize::try_from(flags).map_err(|_| Errno::INVAL)?;
     if clone_flags.intersects(shares_memory) {
         return Err(Errno::INVAL);
+    }
+    if cfg!(any(target_arch = "sparc", target_arch = "sparc64")) {
+        return Err(Errno::NOSYS);
     }
     // Every argument as a register-sized integer, in this ABI's order. The stack pointer and
     // TLS are 0: the child continues on its copy of the caller's stack.

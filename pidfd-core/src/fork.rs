@@ -4,7 +4,6 @@
 #![allow(unsafe_code, reason = "a raw fork-style clone")]
 
 use std::io;
-use std::os::fd::FromRawFd;
 use std::ptr;
 
 use pidfd_sys::flags::CloneFlags;
@@ -95,11 +94,11 @@ pub unsafe fn fork() -> io::Result<Fork> {
         Err(errno) => return Err(errno.into()),
     };
     let pid = u32::try_from(pid).map_err(|_| Errno::INVAL)?;
-    if pidfd < 0 {
-        // The kernel ignored CLONE_PIDFD (before 5.2): a pid-mode handle for our child.
-        return Ok(Fork::Parent(Process::from_spawned_pid(pid)?));
+    // SAFETY: a number above 2 was created for us by the clone (CLONE_PIDFD).
+    match unsafe { PidFd::from_clone(pidfd, pid) } {
+        Some(pidfd) => Ok(Fork::Parent(Process::from_spawned(pidfd, pid))),
+        // The kernel ignored CLONE_PIDFD (before 5.2), or an emulator wrote a number that is
+        // no pidfd (qemu-user 8+: 0): a pid-mode handle for our child.
+        None => Ok(Fork::Parent(Process::from_spawned_pid(pid)?)),
     }
-    // SAFETY: the kernel created this fd for us (CLONE_PIDFD).
-    let pidfd = unsafe { PidFd::from_raw_fd(pidfd) };
-    Ok(Fork::Parent(Process::from_spawned(pidfd, pid)))
 }

@@ -797,6 +797,9 @@ struct ChildContext<'a> {
     handlers_cleared: bool,
     /// The child's `envp` (NULL-terminated).
     envp: *const *const libc::c_char,
+    /// Set: a memory-sharing check only. The child stores 1 here (in the parent's memory,
+    /// if it is really shared) and exits at once.
+    vm_marker: *const AtomicI32,
 }
 
 unsafe extern "C" {
@@ -880,6 +883,12 @@ unsafe fn child_exec(ctx: *const ChildContext<'_>) -> ! {
     use pidfd_sys::syscalls as sys;
     // SAFETY: the caller guarantees `ctx` is valid for the child's life (until exec/_exit).
     let ctx = unsafe { &*ctx };
+    if !ctx.vm_marker.is_null() {
+        // SAFETY: the marker lives in the parent's frame (in our copy of it, if the
+        // "CLONE_VM" was emulated by a fork).
+        unsafe { (*ctx.vm_marker).store(1, Ordering::Release) };
+        sys::exit_group(0);
+    }
     let prepared = ctx.prepared;
     // The error pipe's write end in this child's fd table (moved when an fd action targets
     // its number).
@@ -1211,13 +1220,94 @@ impl VforkCall {
     }
 }
 
+/// `VM_SHARED` bit: the clone3 vfork call was seen sharing memory.
+const VM_SHARED_CLONE3: u8 = 1;
+/// `VM_SHARED` bit: the libc `clone()` vfork call was seen sharing memory.
+const VM_SHARED_LIBC: u8 = 2;
+/// Which vfork calls were checked to really share memory with their child.
+static VM_SHARED: AtomicU8 = AtomicU8::new(0);
+
+/// Whether `call` really runs the child on our memory, checked once per process and call.
+///
+/// qemu-user 8+ accepts `CLONE_VM | CLONE_VFORK | CLONE_PIDFD` but runs a plain fork: the
+/// child's exec errno lands in its own copy of the error slot, so a missing program would
+/// be reported started (and exit 127). The check clones a child that only stores a marker
+/// and exits: we must see the marker once the clone returns (a real vfork child is done by
+/// then). `false` makes the strategy step aside for the fork-style ones, which report exec
+/// errors through a pipe. The pid-mode vfork needs no check: it always has the pipe too.
+fn vm_shared(prepared: &Prepared, call: VforkCall) -> Result<bool, Launch> {
+    let bit = match call {
+        VforkCall::Clone3 { .. } => VM_SHARED_CLONE3,
+        VforkCall::Libc { with_pidfd: true } => VM_SHARED_LIBC,
+        VforkCall::Libc { with_pidfd: false } => return Ok(true),
+    };
+    #[cfg(test)]
+    let cached = !tests::FAKE_UNSHARED_VM.with(std::cell::Cell::get)
+        && VM_SHARED.load(Ordering::Acquire) & bit != 0;
+    #[cfg(not(test))]
+    let cached = VM_SHARED.load(Ordering::Acquire) & bit != 0;
+    if cached {
+        return Ok(true);
+    }
+    // (The same call, cgroup included: it is refused or fails exactly as the real one.)
+    let shared = match vfork_clone(prepared, call, VforkMode::CheckSharing)? {
+        Cloned::Checked(shared) => shared,
+        Cloned::Child { .. } => false,
+    };
+    if shared {
+        VM_SHARED.fetch_or(bit, Ordering::AcqRel);
+    }
+    Ok(shared)
+}
+
+/// What a vfork-style clone is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum VforkMode {
+    /// Exec the prepared program.
+    Exec,
+    /// Only check that the child shares our memory ([`vm_shared`]).
+    CheckSharing,
+}
+
+/// The outcome of [`vfork_clone`].
+enum Cloned {
+    /// A child that exec'd (or failed to: `exec_errno`).
+    Child {
+        pid: u32,
+        pidfd: Option<libc::c_int>,
+        exec_errno: i32,
+    },
+    /// The sharing check's answer (its child is reaped).
+    Checked(bool),
+}
+
 fn launch_vfork(prepared: &Prepared, call: VforkCall) -> Result<Process, Launch> {
+    if !vm_shared(prepared, call)? {
+        // Memory is not shared (an emulator's fake vfork): a missing syscall, for every
+        // thread alike.
+        return Err(Launch::Refused(Errno::NOSYS));
+    }
+    match vfork_clone(prepared, call, VforkMode::Exec)? {
+        Cloned::Child {
+            pid,
+            pidfd,
+            exec_errno,
+        } => finish_launch(pid, pidfd, exec_errno),
+        Cloned::Checked(_) => Err(Launch::Failed(Errno::INVAL.into())),
+    }
+}
+
+/// The vfork-style clone itself.
+fn vfork_clone(prepared: &Prepared, call: VforkCall, mode: VforkMode) -> Result<Cloned, Launch> {
     let stack = ChildStack::take()?;
+    let vm_marker = AtomicI32::new(0);
     let error_slot = AtomicI32::new(0);
     // The last-resort strategy also reports through a pipe: where CLONE_VM is silently
     // emulated by a copy (qemu-user turns vfork into fork), the slot never changes.
     let error_pipe = match call {
-        VforkCall::Libc { with_pidfd: false } => Some(ErrorPipe::new(prepared.pipe_floor)?),
+        VforkCall::Libc { with_pidfd: false } if mode == VforkMode::Exec => {
+            Some(ErrorPipe::new(prepared.pipe_floor)?)
+        }
         _ => None,
     };
     // With CLONE_CLEAR_SIGHAND no handler of ours can run in the child, so signals need not
@@ -1236,6 +1326,10 @@ fn launch_vfork(prepared: &Prepared, call: VforkCall) -> Result<Process, Launch>
         old_mask: blocked.as_ref().map_or(ptr::null(), |b| &raw const b.old),
         handlers_cleared,
         envp: prepared.envp(),
+        vm_marker: match mode {
+            VforkMode::Exec => ptr::null(),
+            VforkMode::CheckSharing => &raw const vm_marker,
+        },
     };
     let mut pidfd: libc::c_int = -1;
     let sigchld = pidfd_sys::signal::SIGCHLD;
@@ -1276,6 +1370,11 @@ fn launch_vfork(prepared: &Prepared, call: VforkCall) -> Result<Process, Launch>
         }
         VforkCall::Libc { with_pidfd } => {
             let mut flags = CloneFlags::VM | CloneFlags::VFORK;
+            #[cfg(test)]
+            if tests::FAKE_UNSHARED_VM.with(std::cell::Cell::get) {
+                // What qemu-user 8+ does: a plain fork on a copy of memory.
+                flags = CloneFlags::empty();
+            }
             if with_pidfd {
                 flags |= CloneFlags::PIDFD;
             }
@@ -1310,23 +1409,37 @@ fn launch_vfork(prepared: &Prepared, call: VforkCall) -> Result<Process, Launch>
         Err(errno) => return Err(Launch::Failed(errno.into())),
     };
     let with_pidfd = !matches!(call, VforkCall::Libc { with_pidfd: false });
+    if mode == VforkMode::CheckSharing {
+        // A real vfork child has stored the marker and exited by now.
+        let shared = vm_marker.load(Ordering::Acquire) == 1;
+        // SAFETY: a number above 2 was created for us by the clone (CLONE_PIDFD).
+        let pidfd = with_pidfd
+            .then(|| unsafe { PidFd::from_clone(pidfd, pid) })
+            .flatten();
+        // Reap the check child (errors: someone else reaped it — nothing left to do).
+        let _ = match pidfd {
+            Some(pidfd) => pidfd.wait(),
+            None => Process::from_spawned_pid(pid).and_then(|process| process.wait()),
+        };
+        return Ok(Cloned::Checked(shared));
+    }
     let exec_errno = match (error_slot.load(Ordering::Acquire), error_pipe) {
         (0, Some(pipe)) => pipe.exec_errno(),
         (errno, _) => errno,
     };
-    finish_launch(pid, with_pidfd.then_some(pidfd), exec_errno)
+    Ok(Cloned::Child {
+        pid,
+        pidfd: with_pidfd.then_some(pidfd),
+        exec_errno,
+    })
 }
 
 /// After the clone: reap a child whose exec failed, else wrap it in a Process.
 fn finish_launch(pid: u32, pidfd: Option<libc::c_int>, exec_errno: i32) -> Result<Process, Launch> {
-    let pidfd = match pidfd {
-        Some(fd) if fd >= 0 => {
-            // SAFETY: the kernel created this fd for us (CLONE_PIDFD).
-            Some(unsafe { PidFd::from_raw_fd(fd) })
-        }
-        // The kernel ignored CLONE_PIDFD (before 5.2): the child exists without a pidfd.
-        Some(_) | None => None,
-    };
+    // The kernel ignored CLONE_PIDFD (before 5.2), or an emulator wrote a number that is no
+    // pidfd (qemu-user 8+: 0): the child exists without a pidfd.
+    // SAFETY: a number above 2 was created for us by the clone (CLONE_PIDFD).
+    let pidfd = pidfd.and_then(|fd| unsafe { PidFd::from_clone(fd, pid) });
     if exec_errno != 0 {
         match &pidfd {
             Some(pidfd) => drop(pidfd.wait()),
@@ -1410,6 +1523,7 @@ fn launch_fork(
         old_mask: &raw const blocked.old,
         handlers_cleared: false,
         envp: prepared.envp(),
+        vm_marker: ptr::null(),
     };
     let mut pidfd: libc::c_int = -1;
     let exit_signal = u64::try_from(pidfd_sys::signal::SIGCHLD).map_err(|_| Errno::INVAL)?;
@@ -1459,5 +1573,46 @@ fn launch_fork(
             Err(Launch::Refused(errno))
         }
         Err(errno) => Err(Launch::Failed(errno.into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    thread_local! {
+        /// Makes this thread's libc-clone vfork a plain fork (what qemu-user 8+ does).
+        pub(super) static FAKE_UNSHARED_VM: std::cell::Cell<bool> =
+            const { std::cell::Cell::new(false) };
+    }
+
+    /// Runs `f` with this thread's vfork faked as a fork on a copy of memory.
+    fn with_unshared_vm<T>(f: impl FnOnce() -> T) -> T {
+        FAKE_UNSHARED_VM.with(|fake| fake.set(true));
+        let result = f();
+        FAKE_UNSHARED_VM.with(|fake| fake.set(false));
+        result
+    }
+
+    #[test]
+    fn a_vfork_that_does_not_share_memory_never_reports_a_failed_exec_as_started() {
+        let missing = Prepared::new(&Spawn::new("/nonexistent/program")).unwrap();
+        let call = VforkCall::Libc { with_pidfd: true };
+        // The real thing: the exec error comes back through the shared slot.
+        match launch_vfork(&missing, call) {
+            Err(Launch::Failed(error)) => assert_eq!(error.raw_os_error(), Some(libc::ENOENT)),
+            Err(Launch::Refused(errno)) => panic!("refused: {errno:?}"),
+            Ok(_) => panic!("a missing program started"),
+        }
+        // A fake vfork (unshared memory): the strategy must step aside (refused), never
+        // return a child that only ran to fail its exec.
+        match with_unshared_vm(|| launch_vfork(&missing, call)) {
+            Err(Launch::Refused(_)) => {}
+            Err(Launch::Failed(error)) => panic!("failed instead of refused: {error}"),
+            Ok(process) => panic!(
+                "a missing program was reported started: {:?}",
+                process.wait()
+            ),
+        }
     }
 }

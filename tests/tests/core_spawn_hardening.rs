@@ -45,6 +45,7 @@ fn scenario_child() {
         ["one-thread-probe-refusal"] => one_thread_probe_refusal_scenario(),
         ["cgroup-e2big"] => cgroup_e2big_scenario(),
         ["reaper-entry-error"] => reaper_entry_error_scenario(),
+        ["pidfd-on-fd-0"] => pidfd_on_fd_0_scenario(),
         other => panic!("unknown scenario {other:?}"),
     }
     say("done", true);
@@ -486,6 +487,31 @@ fn reaper_entry_error_scenario() {
     }
 }
 
+/// With fd 0 closed, the clone's pidfd lands on 0: a real pidfd of the child there is kept
+/// (only numbers that are no pidfd of the child are refused, as qemu-user 8+'s 0).
+fn pidfd_on_fd_0_scenario() {
+    // SAFETY: closes our stdin (the parent test gave us /dev/null); nothing else uses it.
+    unsafe { libc::close(0) };
+    let process = Spawn::new("sh").args(["-c", "exit 6"]).spawn().unwrap();
+    say("spawn_mode", format!("{:?}", process.mode()));
+    say(
+        "fd0_is_a_pidfd",
+        pidfd_tests::open_fd_count() > 0 && is_open(0),
+    );
+    say("spawn_wait", wait_outcome(process.wait()));
+    drop(process);
+    say("fd0_closed_with_the_handle", !is_open(0));
+    // SAFETY: the child only calls `_exit`, which is async-signal-safe.
+    match unsafe { pidfd_core::fork() }.unwrap() {
+        // SAFETY: `_exit` never returns.
+        pidfd_core::Fork::Child => unsafe { libc::_exit(7) },
+        pidfd_core::Fork::Parent(child) => {
+            say("fork_mode", format!("{:?}", child.mode()));
+            say("fork_wait", wait_outcome(child.wait()));
+        }
+    }
+}
+
 // ---- the parent-side tests ----
 
 #[test]
@@ -666,4 +692,24 @@ fn a_reaper_error_names_the_entry_that_failed() {
     assert_eq!(out["removed"], "doomed", "{out:?}");
     assert_eq!(out["survivor_left"], "true", "{out:?}");
     assert_eq!(out["after_removal"], "Ok(None)", "{out:?}");
+}
+
+#[test]
+fn a_real_pidfd_on_fd_0_is_kept() {
+    let Some(out) = run("pidfd-on-fd-0", &[]) else {
+        return;
+    };
+    let expected = if pidfd_tests::emulator::emulator().is_some() {
+        "Pid"
+    } else {
+        "PidFd"
+    };
+    assert_eq!(out["spawn_mode"], expected, "{out:?}");
+    assert_eq!(out["spawn_wait"], "exit Some(6)", "{out:?}");
+    assert_eq!(out["fork_mode"], expected, "{out:?}");
+    assert_eq!(out["fork_wait"], "exit Some(7)", "{out:?}");
+    if expected == "PidFd" {
+        assert_eq!(out["fd0_is_a_pidfd"], "true", "{out:?}");
+        assert_eq!(out["fd0_closed_with_the_handle"], "true", "{out:?}");
+    }
 }

@@ -1,4 +1,8 @@
-//! Thin `unsafe` wrappers over `libc::syscall` for the pidfd syscalls.
+//! Thin `unsafe` wrappers over `libc::syscall` for the pidfd syscalls, and for the few
+//! syscalls a child makes between `clone` and `execve` ([`rt_sigprocmask`],
+//! [`rt_sigaction_handler`], [`openat`], [`close`], [`dup3`], [`fcntl_int`], [`write`],
+//! [`chdir`], [`setsid`], [`setpgid`], [`execve`], [`exit_group`]): one `syscall(2)` each,
+//! never a C library wrapper that is a cancellation point or filters internal signals.
 //!
 //! # Safety
 //!
@@ -498,6 +502,8 @@ pub unsafe fn pidfd_get_namespace(pidfd: RawFd, namespace: PidfdNamespace) -> Re
 // filter the C library's internal signals. These wrappers are one `syscall(2)` each, with
 // no cancellation point and no hidden state but `errno` (`syscall(2)` sets the calling
 // thread's `errno` on failure, which the suspended parent does not read across the clone).
+// Kernel versions: all of these syscalls exist on every kernel this crate supports (dup3,
+// the newest, is Linux 2.6.27).
 
 /// The kernel's signal-set size in bytes (`_NSIG / 8`): what `rt_sig*` calls take.
 pub const KERNEL_SIGSET_SIZE: usize = (crate::signal::NSIG as usize) / 8;

@@ -1,6 +1,6 @@
 //! Thin `unsafe` wrappers over `libc::syscall` for the pidfd syscalls, and for the few
 //! syscalls a child makes between `clone` and `execve` ([`rt_sigprocmask`],
-//! [`rt_sigaction_handler`], [`openat`], [`close`], [`dup3`], [`fcntl_int`], [`write`],
+//! [`rt_sigaction_handler`], [`openat`], [`close`], [`dup3`], [`fcntl_int`], [`write()`],
 //! [`chdir`], [`setsid`], [`setpgid`], [`execve`], [`exit_group`]): one `syscall(2)` each,
 //! never a C library wrapper that is a cancellation point or filters internal signals.
 //!

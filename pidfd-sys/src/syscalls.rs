@@ -712,12 +712,10 @@ pub unsafe fn dup3(old: RawFd, new: RawFd, flags: c_int) -> Result<RawFd> {
 ///
 /// As the command requires (`F_DUPFD*`: the caller owns the new fd).
 pub unsafe fn fcntl_int(fd: RawFd, cmd: c_int, arg: c_int) -> Result<c_int> {
-    #[cfg(all(target_pointer_width = "32", not(target_arch = "x86_64")))]
-    let number = libc::SYS_fcntl64;
-    #[cfg(not(all(target_pointer_width = "32", not(target_arch = "x86_64"))))]
-    let number = libc::SYS_fcntl;
+    // `fcntl` (not `fcntl64`): the int commands behave the same under both, and libc names
+    // the asm-generic 32-bit ABIs' only one (riscv32, csky) `SYS_fcntl`.
     // SAFETY: integer arguments only.
-    check_int(unsafe { libc::syscall(number, int(fd), int(cmd), int(arg)) })
+    check_int(unsafe { libc::syscall(libc::SYS_fcntl, int(fd), int(cmd), int(arg)) })
 }
 
 /// `write(fd, buf, len)`: bytes written.

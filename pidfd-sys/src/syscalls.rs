@@ -1,6 +1,7 @@
 //! Thin `unsafe` wrappers over `libc::syscall` for the pidfd syscalls, and for the few
 //! syscalls a child makes between `clone` and `execve` ([`rt_sigprocmask`],
-//! [`rt_sigaction_handler`], [`openat`], [`close`], [`dup3`], [`fcntl_int`], [`write()`],
+//! [`rt_sigaction_handler`], [`openat`], [`close`], [`dup3`], [`fcntl_int`], [`read()`],
+//! [`write()`],
 //! [`chdir`], [`setsid`], [`setpgid`], [`execve`], [`exit_group`]): one `syscall(2)` each,
 //! never a C library wrapper that is a cancellation point or filters internal signals.
 //!
@@ -730,6 +731,21 @@ pub unsafe fn fcntl_int(fd: RawFd, cmd: c_int, arg: c_int) -> Result<c_int> {
 pub unsafe fn write(fd: RawFd, buf: *const u8, len: usize) -> Result<usize> {
     // SAFETY: the kernel reads `len` bytes from `buf`.
     let ret = check(unsafe { libc::syscall(libc::SYS_write, int(fd), buf, len) })?;
+    usize::try_from(ret).map_err(|_| Errno::INVAL)
+}
+
+/// `read(fd, buf, len)`: bytes read (0 at end of file).
+///
+/// # Errors
+///
+/// As for `read(2)`.
+///
+/// # Safety
+///
+/// `buf` points to `len` writable bytes; `fd` is owned or borrowed.
+pub unsafe fn read(fd: RawFd, buf: *mut u8, len: usize) -> Result<usize> {
+    // SAFETY: the kernel writes at most `len` bytes to `buf`.
+    let ret = check(unsafe { libc::syscall(libc::SYS_read, int(fd), buf, len) })?;
     usize::try_from(ret).map_err(|_| Errno::INVAL)
 }
 

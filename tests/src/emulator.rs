@@ -80,6 +80,22 @@ pub fn pidfd_info_exit_works() -> bool {
         && !gap("pidfd ioctls are not forwarded (ENOSYS): checked as on a kernel before 6.15")
 }
 
+/// The emulator's major version (`qemu-user 10.0.2` → 10), if the runner names one.
+pub fn emulator_major() -> Option<u32> {
+    let name = emulator()?;
+    let version = name.split_whitespace().last()?;
+    version.split('.').next()?.parse().ok()
+}
+
+/// Whether the emulator gives spawned and forked children pidfds: qemu-user 8+ accepts
+/// `CLONE_PIDFD` on a legacy clone (7.2 says `EINVAL`, so everything falls back to pid mode
+/// there). Its `CLONE_VM | CLONE_VFORK` is a plain fork sharing no memory, so `Spawn` uses the
+/// fork-style `clone(CLONE_PIDFD)`, whose exec errors come through a pipe. `true` on a real
+/// kernel.
+pub fn clone_pidfd_emulated() -> bool {
+    emulator().is_none() || emulator_major().is_some_and(|major| major >= 8)
+}
+
 /// `n` iterations on a real kernel, a tenth of them under an emulator (where each spawn costs
 /// ten times as much): long loops that look for leaks still run through every case, in a
 /// time the full foreign-architecture matrix can afford.

@@ -12,14 +12,15 @@ use pidfd_sys::signal::SIGTERM;
 use pidfd_tests::TempDir;
 use pidfd_tests::cgroup::Cgroup2Leaf;
 
-/// The mode a spawned or forked child gets: pidfd mode on a real kernel; pid mode under
-/// qemu-user 7.2, which refuses clone3 (ENOSYS) and CLONE_PIDFD (EINVAL), so that Spawn and
-/// fork() fall back all the way.
+/// The mode a spawned or forked child gets: pidfd mode on a real kernel and under
+/// qemu-user 8+ (fork-style `clone(CLONE_PIDFD)`); pid mode under qemu-user 7.2, which
+/// refuses clone3 (ENOSYS) and CLONE_PIDFD (EINVAL), so that Spawn and fork() fall back all
+/// the way.
 fn expected_mode() -> Mode {
-    if pidfd_tests::emulator::emulator().is_some() {
-        Mode::Pid
-    } else {
+    if pidfd_tests::emulator::clone_pidfd_emulated() {
         Mode::PidFd
+    } else {
+        Mode::Pid
     }
 }
 

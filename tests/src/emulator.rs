@@ -96,6 +96,23 @@ pub fn clone_pidfd_emulated() -> bool {
     emulator().is_none() || emulator_major().is_some_and(|major| major >= 8)
 }
 
+/// Whether this ABI's raw `clone` is refused (sparc: the child would get the parent's PID,
+/// see `pidfd_sys::syscalls::clone`).
+const RAW_CLONE_REFUSED: bool = cfg!(any(target_arch = "sparc", target_arch = "sparc64"));
+
+/// Whether `pidfd_core::fork()` returns a pidfd-mode handle: it needs a raw
+/// `clone(CLONE_PIDFD)` (or clone3), so not on sparc, nor under qemu-user 7.2.
+pub fn fork_gets_pidfd() -> bool {
+    !RAW_CLONE_REFUSED && clone_pidfd_emulated()
+}
+
+/// Whether `pidfd_core::Spawn` returns a pidfd-mode child: always on a real kernel (the
+/// vfork-style clone); under qemu-user 8+ only through the fork-style raw clone, so not on
+/// sparc there; never under 7.2.
+pub fn spawn_gets_pidfd() -> bool {
+    emulator().is_none() || (!RAW_CLONE_REFUSED && clone_pidfd_emulated())
+}
+
 /// `n` iterations on a real kernel, a tenth of them under an emulator (where each spawn costs
 /// ten times as much): long loops that look for leaks still run through every case, in a
 /// time the full foreign-architecture matrix can afford.

@@ -601,7 +601,7 @@ fn spawn_falls_back_step_by_step() {
         return;
     };
     let emulated = pidfd_tests::emulator::emulator().is_some();
-    let emulated_pidfd = emulated && pidfd_tests::emulator::clone_pidfd_emulated();
+    let emulated_pidfd = emulated && pidfd_tests::emulator::spawn_gets_pidfd();
     let fastest = if emulated_pidfd {
         // qemu-user 8+: clone3 ENOSYS, CLONE_VM|CLONE_VFORK shares no memory (a plain fork:
         // the exec error slot would stay 0), CLONE_PIDFD works: fork-style clone.

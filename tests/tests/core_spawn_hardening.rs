@@ -703,14 +703,12 @@ fn a_real_pidfd_on_fd_0_is_kept() {
     let Some(out) = run("pidfd-on-fd-0", &[]) else {
         return;
     };
-    let expected = if pidfd_tests::emulator::clone_pidfd_emulated() {
-        "PidFd"
-    } else {
-        "Pid"
-    };
-    assert_eq!(out["spawn_mode"], expected, "{out:?}");
+    let mode = |pidfd: bool| if pidfd { "PidFd" } else { "Pid" };
+    let spawn_mode = mode(pidfd_tests::emulator::spawn_gets_pidfd());
+    let fork_mode = mode(pidfd_tests::emulator::fork_gets_pidfd());
+    assert_eq!(out["spawn_mode"], spawn_mode, "{out:?}");
     assert_eq!(out["spawn_wait"], "exit Some(6)", "{out:?}");
-    assert_eq!(out["fork_mode"], expected, "{out:?}");
+    assert_eq!(out["fork_mode"], fork_mode, "{out:?}");
     assert_eq!(out["fork_wait"], "exit Some(7)", "{out:?}");
     // (Under qemu-user 8+ the guest's pidfd is qemu's own host pidfd, numbered by qemu.)
     if pidfd_tests::emulator::emulator().is_none() {

@@ -848,14 +848,15 @@ mod tests {
         // SAFETY: reads only.
         let handler = unsafe { rt_sigaction_handler(33, None) };
         assert!(handler.is_ok(), "{handler:?}");
-        // SIGURG (default: ignore) set to SIG_IGN and back to SIG_DFL.
-        let sigurg = libc::SIGURG;
-        // SAFETY: SIG_IGN is a valid disposition.
-        let before = unsafe { rt_sigaction_handler(sigurg, Some(1)) }.unwrap();
+        // SIGUSR2 set to SIG_IGN and back. (This ABI's number from `crate::signal`: libc's
+        // are x86's on mips64, where its SIGURG, 23, is SIGSTOP: EINVAL.)
+        let sigusr2 = crate::signal::SIGUSR2;
+        // SAFETY: SIG_IGN is a valid disposition (nothing sends SIGUSR2 to a unit test).
+        let before = unsafe { rt_sigaction_handler(sigusr2, Some(1)) }.unwrap();
         // SAFETY: reads only.
-        assert_eq!(unsafe { rt_sigaction_handler(sigurg, None) }, Ok(1));
+        assert_eq!(unsafe { rt_sigaction_handler(sigusr2, None) }, Ok(1));
         // SAFETY: puts the previous disposition (SIG_DFL or SIG_IGN in a test) back.
-        assert_eq!(unsafe { rt_sigaction_handler(sigurg, Some(before)) }, Ok(1));
+        assert_eq!(unsafe { rt_sigaction_handler(sigusr2, Some(before)) }, Ok(1));
         // SAFETY: SIGKILL cannot be changed: EINVAL, nothing done.
         let sigkill = unsafe { rt_sigaction_handler(crate::signal::SIGKILL, Some(0)) };
         assert_eq!(sigkill, Err(Errno::INVAL));

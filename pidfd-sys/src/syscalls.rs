@@ -855,8 +855,15 @@ mod tests {
         let before = unsafe { rt_sigaction_handler(sigusr2, Some(1)) }.unwrap();
         // SAFETY: reads only.
         assert_eq!(unsafe { rt_sigaction_handler(sigusr2, None) }, Ok(1));
+        // The C library reads the kernel's struct with its own layout: it must see SIG_IGN
+        // where we wrote the handler (mips: after `sa_flags`), and we must see its SIG_DFL.
+        // SAFETY: SIG_DFL is a valid disposition.
+        let seen_by_libc = unsafe { libc::signal(sigusr2, libc::SIG_DFL) };
+        assert_eq!(seen_by_libc, libc::SIG_IGN);
+        // SAFETY: reads only.
+        assert_eq!(unsafe { rt_sigaction_handler(sigusr2, None) }, Ok(0));
         // SAFETY: puts the previous disposition (SIG_DFL or SIG_IGN in a test) back.
-        assert_eq!(unsafe { rt_sigaction_handler(sigusr2, Some(before)) }, Ok(1));
+        assert_eq!(unsafe { rt_sigaction_handler(sigusr2, Some(before)) }, Ok(0));
         // SAFETY: SIGKILL cannot be changed: EINVAL, nothing done.
         let sigkill = unsafe { rt_sigaction_handler(crate::signal::SIGKILL, Some(0)) };
         assert_eq!(sigkill, Err(Errno::INVAL));

@@ -9,6 +9,7 @@ use std::ptr;
 use pidfd_sys::flags::CloneFlags;
 use pidfd_sys::{Errno, syscalls};
 
+use crate::spawn::refused;
 use crate::{PidFd, Process};
 
 /// Which side of a [`fork`] this is.
@@ -66,7 +67,7 @@ pub unsafe fn fork() -> io::Result<Fork> {
     // SAFETY: fork-like clone3 (no shared memory); the caller takes on fork's rules for the
     // child. `args.pidfd` points to a live int.
     let mut result = unsafe { syscalls::clone3(&mut args, pidfd_sys::clone::CLONE_ARGS_SIZE_VER0) };
-    if matches!(result, Err(Errno::NOSYS | Errno::PERM | Errno::INVAL)) {
+    if result.is_err_and(refused) {
         pidfd = -1;
         // SAFETY: as above, with legacy clone; `pidfd` is the parent_tid slot.
         result = unsafe {
@@ -80,7 +81,7 @@ pub unsafe fn fork() -> io::Result<Fork> {
     let pid = match result {
         Ok(0) => return Ok(Fork::Child),
         Ok(pid) => pid,
-        Err(Errno::NOSYS | Errno::PERM | Errno::INVAL) => {
+        Err(errno) if refused(errno) => {
             // SAFETY: plain fork; the caller takes on fork's rules for the child.
             match unsafe { libc::fork() } {
                 -1 => return Err(io::Error::last_os_error()),

@@ -787,7 +787,9 @@ impl From<Errno> for Launch {
     }
 }
 
-fn refused(errno: Errno) -> bool {
+/// Whether a clone's errno means "this flavour is refused here" (old kernel, qemu-user,
+/// seccomp) rather than a real failure: the one set `Spawn` and [`crate::fork`] both use.
+pub(crate) fn refused(errno: Errno) -> bool {
     matches!(errno, Errno::NOSYS | Errno::PERM | Errno::INVAL)
 }
 

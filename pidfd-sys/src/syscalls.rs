@@ -863,7 +863,8 @@ mod tests {
         // SAFETY: reads only.
         assert_eq!(unsafe { rt_sigaction_handler(sigusr2, None) }, Ok(0));
         // SAFETY: puts the previous disposition (SIG_DFL or SIG_IGN in a test) back.
-        assert_eq!(unsafe { rt_sigaction_handler(sigusr2, Some(before)) }, Ok(0));
+        let restored = unsafe { rt_sigaction_handler(sigusr2, Some(before)) };
+        assert_eq!(restored, Ok(0));
         // SAFETY: SIGKILL cannot be changed: EINVAL, nothing done.
         let sigkill = unsafe { rt_sigaction_handler(crate::signal::SIGKILL, Some(0)) };
         assert_eq!(sigkill, Err(Errno::INVAL));

@@ -38,6 +38,7 @@ fn scenario_child() {
     match scenario.split(':').collect::<Vec<_>>().as_slice() {
         ["stdio-low", level] => stdio_low_scenario(level),
         ["pipe-collision", level] => pipe_collision_scenario(level),
+        ["pipe-on-stdio", level] => pipe_on_stdio_scenario(level),
         ["open-at-fd-limit"] => open_at_fd_limit_scenario(),
         ["pid-mode-reaped"] => pid_mode_reaped_scenario(),
         ["cancel-spawner"] => cancel_spawner_scenario(),
@@ -119,6 +120,36 @@ fn pipe_collision_scenario(level: &str) {
         say(&format!("missing_onto_{target}"), errno_of(result));
     }
     say("user_file_len", std::fs::metadata(&path).unwrap().len());
+}
+
+/// The parent has fds 0 and 2 closed, so a fresh pipe would be (0, 2): the exec-error pipe's
+/// write end must not be the stderr slot the child installs (a missing program must still be
+/// `ENOENT`, and the stderr file must stay empty).
+fn pipe_on_stdio_scenario(level: &str) {
+    if !refuse_down_to(level) {
+        return;
+    }
+    say(
+        "warmup",
+        wait_outcome(Spawn::new("true").spawn().and_then(|p| p.wait())),
+    );
+    let dir = TempDir::new("pipe-on-stdio");
+    let path = dir.path().join("stderr.txt");
+    let err_file = std::fs::File::create(&path).unwrap();
+    // SAFETY: closes our stdin and stderr (the parent test gave us /dev/null and a pipe it
+    // only shows on failure); nothing else uses them from here on.
+    unsafe {
+        libc::close(0);
+        libc::close(2);
+    }
+    // What pipe2 would hand out now.
+    let a = std::fs::File::open("/dev/null").unwrap();
+    let b = std::fs::File::open("/dev/null").unwrap();
+    say("pipe_fds", format!("{},{}", a.as_raw_fd(), b.as_raw_fd()));
+    drop((a, b));
+    let result = Spawn::new("/nonexistent/program").stderr(err_file).spawn();
+    say("missing", errno_of(result));
+    say("stderr_file_len", std::fs::metadata(&path).unwrap().len());
 }
 
 /// Lowers `RLIMIT_NOFILE` to 64 and opens `/dev/null` until no fd is left.
@@ -553,6 +584,19 @@ fn the_exec_error_pipe_never_collides_with_a_file_action_target() {
             out["user_file_len"], "0",
             "{level}: errno bytes leaked: {out:?}"
         );
+    }
+}
+
+#[test]
+fn the_exec_error_pipe_never_lands_on_a_stdio_slot() {
+    for level in LEVELS {
+        let Some(out) = run(&format!("pipe-on-stdio:{level}"), &[]) else {
+            return;
+        };
+        assert_eq!(out["warmup"], "exit Some(0)", "{level}: {out:?}");
+        assert_eq!(out["pipe_fds"], "0,2", "{level}: {out:?}");
+        assert_eq!(out["missing"], libc::ENOENT.to_string(), "{level}: {out:?}");
+        assert_eq!(out["stderr_file_len"], "0", "{level}: {out:?}");
     }
 }
 

@@ -136,12 +136,11 @@ fn pipe_on_stdio_scenario(level: &str) {
     let dir = TempDir::new("pipe-on-stdio");
     let path = dir.path().join("stderr.txt");
     let err_file = std::fs::File::create(&path).unwrap();
-    // SAFETY: closes our stdin and stderr (the parent test gave us /dev/null and a pipe it
-    // only shows on failure); nothing else uses them from here on.
-    unsafe {
-        libc::close(0);
-        libc::close(2);
-    }
+    // SAFETY: closes our stdin (the parent test gave us /dev/null); nothing uses it.
+    unsafe { libc::close(0) };
+    // SAFETY: closes our stderr (a pipe the parent test shows on failure only); nothing
+    // writes to it from here on.
+    unsafe { libc::close(2) };
     // What pipe2 would hand out now.
     let a = std::fs::File::open("/dev/null").unwrap();
     let b = std::fs::File::open("/dev/null").unwrap();

@@ -4,13 +4,12 @@
 #![allow(unsafe_code, reason = "a raw fork-style clone")]
 
 use std::io;
-use std::os::fd::FromRawFd;
 use std::ptr;
 
 use pidfd_sys::flags::CloneFlags;
 use pidfd_sys::{Errno, syscalls};
 
-use crate::process::Mode;
+use crate::spawn::refused;
 use crate::{PidFd, Process};
 
 /// Which side of a [`fork`] this is.
@@ -25,8 +24,11 @@ pub enum Fork {
 /// `fork(2)` returning a [`Process`] whose pidfd comes from the clone itself
 /// (`clone3(CLONE_PIDFD)`, else `clone(CLONE_PIDFD)`, Linux 5.2+), so it refers to the child
 /// even if something else reaps children. Where both are refused (`ENOSYS`, `EPERM`,
-/// `EINVAL`: old kernels, qemu-user, seccomp) it falls back to libc's `fork()` and a pid-mode
-/// handle.
+/// `EINVAL`: old kernels, qemu-user, seccomp), and where the probe refuses pidfds
+/// (`PIDFD_DISABLE=1`: then no pidfd syscall is made at all), it uses libc's `fork()` and a
+/// pid-mode handle. On sparc/sparc64 it always does: there is no clone3, and a raw `clone` cannot
+/// tell the child from the parent without inline assembly (see
+/// [`pidfd_sys::syscalls::clone`]).
 ///
 /// # Safety
 ///
@@ -55,6 +57,12 @@ pub enum Fork {
 /// # }
 /// ```
 pub unsafe fn fork() -> io::Result<Fork> {
+    // Where pidfds are refused (PIDFD_DISABLE=1, an old kernel, a seccomp filter, as the
+    // probe found for this thread): no pidfd syscall at all, a pid-mode handle.
+    if !crate::probe::features()?.pidfd_mode() {
+        // SAFETY: the caller takes on fork's rules for the child.
+        return unsafe { libc_fork() };
+    }
     let exit_signal = u64::try_from(pidfd_sys::signal::SIGCHLD).map_err(|_| Errno::INVAL)?;
     let mut pidfd: libc::c_int = -1;
     let mut args = pidfd_sys::clone_args {
@@ -66,7 +74,7 @@ pub unsafe fn fork() -> io::Result<Fork> {
     // SAFETY: fork-like clone3 (no shared memory); the caller takes on fork's rules for the
     // child. `args.pidfd` points to a live int.
     let mut result = unsafe { syscalls::clone3(&mut args, pidfd_sys::clone::CLONE_ARGS_SIZE_VER0) };
-    if matches!(result, Err(Errno::NOSYS | Errno::PERM | Errno::INVAL)) {
+    if result.is_err_and(refused) {
         pidfd = -1;
         // SAFETY: as above, with legacy clone; `pidfd` is the parent_tid slot.
         result = unsafe {
@@ -80,25 +88,33 @@ pub unsafe fn fork() -> io::Result<Fork> {
     let pid = match result {
         Ok(0) => return Ok(Fork::Child),
         Ok(pid) => pid,
-        Err(Errno::NOSYS | Errno::PERM | Errno::INVAL) => {
-            // SAFETY: plain fork; the caller takes on fork's rules for the child.
-            match unsafe { libc::fork() } {
-                -1 => return Err(io::Error::last_os_error()),
-                0 => return Ok(Fork::Child),
-                pid => {
-                    let pid = u32::try_from(pid).map_err(|_| Errno::INVAL)?;
-                    return Ok(Fork::Parent(Process::with_mode(pid, Mode::Pid)?));
-                }
-            }
-        }
+        // SAFETY: the caller takes on fork's rules for the child.
+        Err(errno) if refused(errno) => return unsafe { libc_fork() },
         Err(errno) => return Err(errno.into()),
     };
     let pid = u32::try_from(pid).map_err(|_| Errno::INVAL)?;
-    if pidfd < 0 {
-        // The kernel ignored CLONE_PIDFD (before 5.2): a pid-mode handle for our child.
-        return Ok(Fork::Parent(Process::with_mode(pid, Mode::Pid)?));
+    // SAFETY: a number above 2 was created for us by the clone (CLONE_PIDFD).
+    match unsafe { PidFd::from_clone(pidfd, pid) } {
+        Some(pidfd) => Ok(Fork::Parent(Process::from_spawned(pidfd, pid))),
+        // The kernel ignored CLONE_PIDFD (before 5.2), or an emulator wrote a number that is
+        // no pidfd (qemu-user 8+: 0): a pid-mode handle for our child.
+        None => Ok(Fork::Parent(Process::from_spawned_pid(pid)?)),
     }
-    // SAFETY: the kernel created this fd for us (CLONE_PIDFD).
-    let pidfd = unsafe { PidFd::from_raw_fd(pidfd) };
-    Ok(Fork::Parent(Process::from_spawned(pidfd, pid)))
+}
+
+/// libc's `fork()` and a pid-mode handle for the child.
+///
+/// # Safety
+///
+/// As [`fork`].
+unsafe fn libc_fork() -> io::Result<Fork> {
+    // SAFETY: plain fork; the caller takes on fork's rules for the child.
+    match unsafe { libc::fork() } {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(Fork::Child),
+        pid => {
+            let pid = u32::try_from(pid).map_err(|_| Errno::INVAL)?;
+            Ok(Fork::Parent(Process::from_spawned_pid(pid)?))
+        }
+    }
 }

@@ -52,5 +52,5 @@ pub use fork::{Fork, fork};
 pub use pidfd::{Ids, OpenFlags, PidFd, ProcessInfo, ResourceUsage, SignalFlags};
 pub use pidfd_sys as sys;
 pub use process::{Mode, Process};
-pub use reaper::{Exit, Key, Reaper, Watched};
+pub use reaper::{EntryError, Exit, Key, Reaper, Watched};
 pub use spawn::Spawn;

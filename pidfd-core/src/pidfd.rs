@@ -18,6 +18,7 @@ use pidfd_sys::flags::{P_PIDFD, PidfdFlags, PidfdSignalFlags, WaitIdOptions};
 use pidfd_sys::pidfs::PidfdInfoMask;
 use pidfd_sys::{Errno, pidfd_info, siginfo_t, syscalls};
 
+use crate::status::Reaped;
 use crate::{fdinfo, status};
 
 bitflags::bitflags! {
@@ -216,6 +217,28 @@ impl PidFd {
         self.fd.as_raw_fd()
     }
 
+    /// Takes the fd a `CLONE_PIDFD` clone wrote for its child `pid` — if it is one.
+    /// Negative: none (the kernel ignored `CLONE_PIDFD`, before Linux 5.2). 0, 1 or 2 only
+    /// when it really is a pidfd of `pid` (or of a process already reaped): qemu-user 8+
+    /// writes 0 when the host's `pidfd_open` fails, and taking that would close our stdin on
+    /// drop. A rejected number is left alone (not closed).
+    ///
+    /// # Safety
+    ///
+    /// A `raw` above 2 must be an fd the kernel just created for the caller, owned by no one
+    /// else.
+    pub(crate) unsafe fn from_clone(raw: RawFd, pid: u32) -> Option<PidFd> {
+        if raw < 0 {
+            return None;
+        }
+        if raw <= 2 && !is_pidfd_of(raw, pid) {
+            return None;
+        }
+        // SAFETY: above 2: guaranteed by the caller; 0–2: checked to be the child's pidfd,
+        // which only the kernel's clone can have put there for us.
+        Some(unsafe { PidFd::from_raw_fd(raw) })
+    }
+
     /// The PID of the process, in our PID namespace.
     ///
     /// Uses `PIDFD_GET_INFO` (Linux 6.13+), else the `Pid:` line of
@@ -371,6 +394,24 @@ impl PidFd {
                 io::ErrorKind::InvalidData,
                 "waitid returned no child",
             )),
+        }
+    }
+
+    /// [`PidFd::try_wait`] for [`crate::Process`]: what was reaped, kept raw when it does not
+    /// decode (see [`Reaped`]), so the caller can record the reap before decoding.
+    pub(crate) fn try_reap(&self) -> io::Result<Option<Reaped>> {
+        let id = u32::try_from(self.raw()).map_err(|_| Errno::BADF)?;
+        let mut info = siginfo_t::zeroed();
+        let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG;
+        let result = Errno::retry_on_intr(|| {
+            // SAFETY: `self.fd` is borrowed for the call.
+            unsafe { syscalls::waitid(P_PIDFD, id, &mut info, options, None) }
+        });
+        match result {
+            Ok(()) => Ok(Reaped::from_siginfo(&info)),
+            Err(Errno::CHILD) => Ok(Some(Reaped::Status(self.exit_status_after_theft()?))),
+            Err(Errno::AGAIN) => Ok(None),
+            Err(errno) => Err(errno.into()),
         }
     }
 
@@ -555,6 +596,17 @@ impl PidFd {
 const PIDFS_MAGIC: i64 = 0x5049_4446;
 
 /// (device, inode) of a pidfs fd; `Unsupported` if the fd is not on pidfs.
+/// Whether `fd` is a pidfd of the process `pid` (or of one already reaped: `ESRCH` is a
+/// pidfd-only answer). Borrows `fd` without closing it.
+pub(crate) fn is_pidfd_of(fd: RawFd, pid: u32) -> bool {
+    // SAFETY: a borrowed view of `fd` that is never dropped (ManuallyDrop), so never closed.
+    let borrowed = std::mem::ManuallyDrop::new(unsafe { PidFd::from_raw_fd(fd) });
+    match borrowed.pid() {
+        Ok(found) => found == pid,
+        Err(error) => error.raw_os_error() == Some(libc::ESRCH),
+    }
+}
+
 fn pidfs_identity(fd: RawFd) -> io::Result<(u64, u64)> {
     // SAFETY: statfs is plain data; all-zero is valid.
     let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
@@ -661,6 +713,34 @@ mod tests {
         }
         assert_eq!(check_pid(1).unwrap(), 1);
         assert_eq!(check_pid(i32::MAX as u32).unwrap(), i32::MAX);
+    }
+
+    #[test]
+    fn only_a_pidfd_of_the_child_is_taken_from_a_clone() {
+        let null = std::fs::File::open("/dev/null").unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("10")
+            .spawn()
+            .unwrap();
+        let pidfd = PidFd::open(child.id()).unwrap();
+        assert!(is_pidfd_of(pidfd.raw(), child.id()));
+        assert!(
+            !is_pidfd_of(pidfd.raw(), child.id() + 1),
+            "another process's pidfd"
+        );
+        assert!(!is_pidfd_of(null.as_raw_fd(), child.id()), "not a pidfd");
+        // Still open: the check never closes what it rejects.
+        let flags = {
+            // SAFETY: F_GETFD only reads the fd's flags.
+            unsafe { libc::fcntl(null.as_raw_fd(), libc::F_GETFD) }
+        };
+        assert_ne!(flags, -1);
+        // SAFETY: negative: nothing is taken.
+        assert!(unsafe { PidFd::from_clone(-1, child.id()) }.is_none());
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // Reaped elsewhere: still a pidfd (ESRCH is a pidfd-only answer).
+        assert!(is_pidfd_of(pidfd.raw(), child.id()));
     }
 
     #[test]

@@ -4,9 +4,17 @@
 //! is created): `pidfd_open`, `waitid(P_PIDFD)`, `pidfd_send_signal`, the `PIDFD_NONBLOCK`
 //! and `PIDFD_THREAD` flags and the `PIDFD_GET_INFO` ioctl. A probe that fails with
 //! `ENOSYS` (old kernel, emulator), `EPERM` (seccomp filters such as old Docker profiles) or
-//! `EINVAL` (unknown flag) means "unsupported", and the answer is cached for the life of the
-//! process. `EMFILE`/`ENFILE` (no fd to probe with) is returned to the caller and *not*
-//! cached, so a later call probes again.
+//! `EINVAL` (unknown flag) means "unsupported". `EMFILE`/`ENFILE` (no fd to probe with) is
+//! returned to the caller and *not* cached, so a later call probes again.
+//!
+//! # Caching: per process, or per thread
+//!
+//! An answer that allows pidfd mode is cached for the life of the process. One that does
+//! not is cached for the probing thread only: seccomp filters are per thread, so a refusal
+//! seen in one thread must not silently move every other thread to pid mode (and drop PID
+//! reuse protection everywhere). Each other thread re-verifies with a probe of its own
+//! (three syscalls, once per thread) — on a kernel without pidfds, every thread finds the
+//! same. `PIDFD_DISABLE=1` is the exception: it applies to the whole process.
 //!
 //! Set `PIDFD_DISABLE=1` in the environment to make every feature report unsupported without
 //! making any pidfd syscall — for sandboxes whose seccomp filter kills the process on an
@@ -80,7 +88,13 @@ impl Features {
 
 /// Bit 0 of the cache: the probe has run and its answer is stored.
 const PROBED: u32 = 1;
+/// Answers that allow pidfd mode (or `PIDFD_DISABLE=1`): for every thread.
 static CACHE: AtomicU32 = AtomicU32::new(0);
+
+thread_local! {
+    /// An answer that does not allow pidfd mode: for the thread that found it only.
+    static THREAD_CACHE: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
 
 /// The environment variable that turns pidfd use off.
 pub const DISABLE_ENV: &str = "PIDFD_DISABLE";
@@ -92,14 +106,28 @@ pub const DISABLE_ENV: &str = "PIDFD_DISABLE";
 /// `EMFILE`/`ENFILE` when no fd was available to probe with (not cached); any unexpected
 /// error from a probe.
 pub fn features() -> io::Result<Features> {
-    let cached = CACHE.load(Ordering::Acquire);
-    if cached & PROBED != 0 {
-        return Ok(Features::from_bits(cached));
+    if let Some(features) = cached() {
+        return Ok(features);
     }
     let features = probe()?;
-    // Two threads may probe at once; they store the same answer.
-    CACHE.store(features.to_bits(), Ordering::Release);
+    if features.pidfd_mode() || features.disabled_by_env {
+        // Two threads may probe at once; they store the same answer.
+        CACHE.store(features.to_bits(), Ordering::Release);
+    } else {
+        // Possibly a filter on this thread alone: the others re-verify (module docs).
+        let _ = THREAD_CACHE.try_with(|cell| cell.set(features.to_bits()));
+    }
     Ok(features)
+}
+
+/// The answer [`features`] would give the calling thread without probing, if known.
+pub(crate) fn cached() -> Option<Features> {
+    let process = CACHE.load(Ordering::Acquire);
+    if process & PROBED != 0 {
+        return Some(Features::from_bits(process));
+    }
+    let thread = THREAD_CACHE.try_with(std::cell::Cell::get).unwrap_or(0);
+    (thread & PROBED != 0).then(|| Features::from_bits(thread))
 }
 
 /// Whether `PIDFD_DISABLE` asks for pid mode (any value but empty and `0`).

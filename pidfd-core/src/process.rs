@@ -26,7 +26,8 @@ use pidfd_sys::flags::{P_PID, WaitIdOptions};
 use pidfd_sys::{Errno, siginfo_t, syscalls};
 
 use crate::state::{Closing, Finish, HandleState, Refused};
-use crate::{PidFd, probe, status};
+use crate::status::Reaped;
+use crate::{PidFd, probe};
 
 /// How a [`Process`] refers to its process, fixed for the handle's whole life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -80,9 +81,23 @@ enum Handle {
 pub struct Process {
     pid: u32,
     handle: Handle,
-    /// The cached exit status; `Some` means done. Reaping happens only under the write lock;
+    /// What the reaping wait returned (kept even when it does not decode); `Some` means
+    /// done. Reaping happens only under the write lock;
     /// pid-mode signals and blocking waits hold the read lock.
-    status: RwLock<Option<ExitStatus>>,
+    status: RwLock<Option<Reaped>>,
+}
+
+/// `pid` as a `pid_t` > 0, else `InvalidInput` (0 or a negative pid would address a group).
+fn positive_pid(pid: u32) -> io::Result<i32> {
+    i32::try_from(pid)
+        .ok()
+        .filter(|&raw| raw > 0)
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{pid} is not a process ID"),
+            )
+        })
 }
 
 fn ebadf() -> io::Error {
@@ -171,15 +186,7 @@ impl Process {
         match mode {
             Mode::PidFd => Ok(Self::from_pidfd_with_pid(PidFd::open(pid)?, pid)),
             Mode::Pid => {
-                let raw = i32::try_from(pid)
-                    .ok()
-                    .filter(|&raw| raw > 0)
-                    .ok_or_else(|| {
-                        io::Error::new(
-                            io::ErrorKind::InvalidInput,
-                            format!("{pid} is not a process ID"),
-                        )
-                    })?;
+                let raw = positive_pid(pid)?;
                 // SAFETY: kill with signal 0 only checks existence; raw > 0, so it never
                 // addresses a process group.
                 if unsafe { libc::kill(raw, 0) } != 0 {
@@ -188,14 +195,28 @@ impl Process {
                         return Err(errno.into());
                     }
                 }
-                Ok(Process {
-                    pid,
-                    handle: Handle::Pid {
-                        released: AtomicBool::new(false),
-                    },
-                    status: RwLock::new(None),
-                })
+                Ok(Self::pid_mode(pid))
             }
+        }
+    }
+
+    /// A pid-mode handle for a child this process just created (spawn, fork), without the
+    /// existence check of [`Process::with_mode`]: the child did run, and may already have
+    /// been reaped by a `waitpid(-1)` thief or `SIGCHLD = SIG_IGN` (then `wait` reports
+    /// `ECHILD`; signals fail with `ESRCH` or, if the PID was reused, reach the new owner —
+    /// the pid-mode caveat of reaping behind this handle's back).
+    pub(crate) fn from_spawned_pid(pid: u32) -> io::Result<Process> {
+        positive_pid(pid)?;
+        Ok(Self::pid_mode(pid))
+    }
+
+    fn pid_mode(pid: u32) -> Process {
+        Process {
+            pid,
+            handle: Handle::Pid {
+                released: AtomicBool::new(false),
+            },
+            status: RwLock::new(None),
         }
     }
 
@@ -320,44 +341,50 @@ impl Process {
         self.signal(pidfd_sys::signal::SIGKILL)
     }
 
-    /// The cached status, or `EBADF` after release.
+    /// The cached status (its decoding error if it has none), or `EBADF` after release.
     fn cached(&self) -> io::Result<Option<ExitStatus>> {
         if self.is_released() {
             return Err(ebadf());
         }
-        Ok(*read(&self.status))
+        read(&self.status).map(|reaped| reaped.status()).transpose()
     }
 
-    /// Reaps without blocking, under the write lock; caches the status and marks done.
+    /// Reaps without blocking, under the write lock; caches what was reaped and marks done
+    /// *before* decoding it (a status that does not decode is kept, and reported by every
+    /// later wait; in pid mode no signal is sent after the reap).
     fn reap_now(&self, borrowed: Option<&Borrowed<'_>>) -> io::Result<Option<ExitStatus>> {
         let mut status = write(&self.status);
-        if status.is_some() {
-            return Ok(*status);
+        if let Some(reaped) = *status {
+            return reaped.status().map(Some);
         }
         let reaped = match borrowed {
-            Some(borrowed) => borrowed.pidfd().try_wait()?,
-            None => self.pid_waitid(WaitIdOptions::EXITED | WaitIdOptions::NOHANG)?,
+            Some(borrowed) => borrowed.pidfd().try_reap()?,
+            None => Reaped::from_siginfo(
+                &self.pid_waitid(WaitIdOptions::EXITED | WaitIdOptions::NOHANG)?,
+            ),
         };
-        if let Some(reaped) = reaped {
-            *status = Some(reaped);
-            if let Handle::PidFd { fd, state } = &self.handle {
-                // The caller's transient reference keeps the fd open until it is dropped.
-                if state.finish(Finish::Done) == Closing::Close {
-                    close(*fd);
-                }
+        let Some(reaped) = reaped else {
+            return Ok(None);
+        };
+        *status = Some(reaped);
+        if let Handle::PidFd { fd, state } = &self.handle {
+            // The caller's transient reference keeps the fd open until it is dropped.
+            if state.finish(Finish::Done) == Closing::Close {
+                close(*fd);
             }
         }
-        Ok(reaped)
+        reaped.status().map(Some)
     }
 
-    /// `waitid(P_PID, pid, options)` for pid mode; `None` when nothing is waitable.
-    fn pid_waitid(&self, options: WaitIdOptions) -> io::Result<Option<ExitStatus>> {
+    /// `waitid(P_PID, pid, options)` for pid mode: the raw `siginfo_t` (zeroed when nothing
+    /// was waitable).
+    fn pid_waitid(&self, options: WaitIdOptions) -> io::Result<siginfo_t> {
         let mut info = siginfo_t::zeroed();
         Errno::retry_on_intr(|| {
             // SAFETY: P_PID takes no fd; `info` is a valid siginfo_t.
             unsafe { syscalls::waitid(P_PID, self.pid, &mut info, options, None) }
         })?;
-        status::from_siginfo(&info)
+        Ok(info)
     }
 
     /// Waits for the child to exit and reaps it; later calls return the same status.
@@ -366,6 +393,9 @@ impl Process {
     ///
     /// `ECHILD` when it is not our child (pidfd mode: unless Linux 6.15+ kept the status of
     /// a child reaped elsewhere); `EBADF` after release.
+    /// `InvalidData` when the child was reaped but its status has no `ExitStatus` form (mips:
+    /// killed by signal 127 or 128): the reap is recorded all the same (the handle is done,
+    /// `signal` fails with `ESRCH`) and every later wait returns that same error.
     pub fn wait(&self) -> io::Result<ExitStatus> {
         loop {
             if let Some(status) = self.wait_step(None)? {
@@ -398,8 +428,8 @@ impl Process {
                 // Pid mode: block without reaping, holding the read lock so that nobody can
                 // reap (and the PID cannot be reused) while we wait on it.
                 let status = read(&self.status);
-                if status.is_some() {
-                    return Ok(*status);
+                if let Some(reaped) = *status {
+                    return reaped.status().map(Some);
                 }
                 let options = WaitIdOptions::EXITED | WaitIdOptions::NOWAIT;
                 let options = if timeout.is_some() {
@@ -407,7 +437,9 @@ impl Process {
                 } else {
                     options
                 };
-                if self.pid_waitid(options)?.is_none() {
+                // (Peeking only: whether it decodes matters once it is reaped.)
+                let peeked = self.pid_waitid(options)?;
+                if matches!(peeked.child_status(), Ok(None)) {
                     drop(status);
                     // Not waitable yet, and pid mode cannot block with a timeout: back off.
                     if let Some(timeout) = timeout {
@@ -504,6 +536,35 @@ mod tests {
     #[test]
     fn process_is_send_and_sync() {
         assert_send_sync::<Process>();
+    }
+
+    #[test]
+    fn an_undecodable_reaped_status_is_kept_and_never_followed_by_a_kill() {
+        // pid 1 is never our child: were `signal` to call kill(1, 0) it would succeed (root)
+        // or fail with EPERM — never ESRCH.
+        let process = Process::pid_mode(1);
+        let info = crate::status::test_data::killed_by(127);
+        // What reap_now records when the reaping waitid returned signal 127 (mips).
+        *write(&process.status) = Reaped::from_siginfo(&info);
+        for _ in 0..2 {
+            for result in [process.wait().map(Some), process.try_wait()] {
+                let error = result.unwrap_err();
+                assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+                assert!(error.to_string().contains("reaped"), "{error}");
+            }
+            let timed = process.wait_timeout(Duration::from_millis(1)).unwrap_err();
+            assert_eq!(timed.kind(), io::ErrorKind::InvalidData);
+            assert_eq!(
+                process.signal(0).unwrap_err().raw_os_error(),
+                Some(libc::ESRCH),
+                "done: no kill after the reap"
+            );
+        }
+        process.release();
+        assert_eq!(
+            process.wait().unwrap_err().raw_os_error(),
+            Some(libc::EBADF)
+        );
     }
 
     #[test]

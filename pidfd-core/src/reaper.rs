@@ -50,6 +50,72 @@ impl Key {
     }
 }
 
+/// The payload of an error [`Reaper::next_exit`] returns about one entry: which entry
+/// failed (its [`Key`], to [`Reaper::remove`] it) and the underlying error.
+///
+/// The `io::Error` keeps the underlying error's [`io::ErrorKind`]; get the rest with
+/// [`EntryError::of`]:
+///
+/// ```no_run
+/// use pidfd_core::{EntryError, Reaper};
+///
+/// # fn main() -> std::io::Result<()> {
+/// let mut reaper: Reaper<&str> = Reaper::new()?;
+/// // ... add processes ...
+/// match reaper.next_exit(None) {
+///     Ok(exit) => println!("{exit:?}"),
+///     Err(error) => match EntryError::of(&error) {
+///         Some(entry) => {
+///             eprintln!("entry {:?} failed: {}", entry.key(), entry.error());
+///             reaper.remove(entry.key()); // stop seeing this error
+///         }
+///         None => return Err(error), // the reaper itself failed (epoll_wait)
+///     },
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct EntryError {
+    key: Key,
+    error: io::Error,
+}
+
+impl EntryError {
+    /// Wraps `error` about the entry `key` into an `io::Error` of the same kind.
+    fn wrap(key: Key, error: io::Error) -> io::Error {
+        io::Error::new(error.kind(), EntryError { key, error })
+    }
+
+    /// The entry payload of an error from [`Reaper::next_exit`] or
+    /// [`Reaper::try_next_exit`], or `None` for an error of the reaper itself (`epoll_wait`).
+    pub fn of(error: &io::Error) -> Option<&EntryError> {
+        error.get_ref()?.downcast_ref::<EntryError>()
+    }
+
+    /// The entry that failed.
+    pub fn key(&self) -> Key {
+        self.key
+    }
+
+    /// The underlying error (with its errno, e.g. from the reaping `waitid`).
+    pub fn error(&self) -> &io::Error {
+        &self.error
+    }
+}
+
+impl fmt::Display for EntryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "reaper entry {}: {}", self.key.0, self.error)
+    }
+}
+
+impl std::error::Error for EntryError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
 /// The handle an entry was added with, given back by [`Reaper::remove`] and in [`Exit`].
 #[derive(Debug)]
 pub enum Watched {
@@ -501,10 +567,12 @@ impl<T> Reaper<T> {
             Watched::Process(process) => process.reap_if_exited(),
             Watched::PidFd(pidfd) => pidfd.try_wait(),
         };
-        let outcome = looked(result, || entry.with_fd(readable_now))?;
+        let outcome = looked(result, || entry.with_fd(readable_now))
+            .map_err(|error| EntryError::wrap(Key(key), error))?;
         let Looked::Exited(status) = outcome else {
             // Spurious readiness: the one-shot registration needs re-arming.
-            self.rearm(key)?;
+            self.rearm(key)
+                .map_err(|error| EntryError::wrap(Key(key), error))?;
             return Ok(None);
         };
         let Some(entry) = self.entries.remove(&key) else {
@@ -556,8 +624,10 @@ impl<T> Reaper<T> {
     /// # Errors
     ///
     /// Errors of `epoll_wait` other than `EINTR`; errors of the reaping `waitid` other than
-    /// `ECHILD` (which means "exited, status unknown"). After an error the entry concerned
-    /// stays watched (remove it to stop seeing the error).
+    /// `ECHILD` (which means "exited, status unknown"). An error about one entry carries an
+    /// [`EntryError`] payload with the entry's [`Key`] (same [`io::ErrorKind`]; get it with
+    /// [`EntryError::of`]). After such an error the entry stays watched: remove it by that
+    /// key to stop seeing the error.
     pub fn next_exit(&mut self, timeout: Option<Duration>) -> io::Result<Option<Exit<T>>> {
         let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
         loop {

@@ -16,7 +16,7 @@
 
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::ptr;
 use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
@@ -24,7 +24,6 @@ use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 use pidfd_sys::Errno;
 use pidfd_sys::flags::CloneFlags;
 
-use crate::process::Mode;
 use crate::{PidFd, Process, probe};
 
 /// A builder for a new process, like std's `Command`, returning a [`Process`].
@@ -36,8 +35,20 @@ use crate::{PidFd, Process, probe};
 /// `CLONE_CLEAR_SIGHAND` on x86_64 (Linux 5.5+), else through libc's `clone()` (Linux 5.2+).
 /// Where that is refused (`ENOSYS`, `EPERM`, `EINVAL`: old kernels, qemu-user, seccomp), a
 /// fork-style `clone3`/`clone` with `CLONE_PIDFD` is used, and where pidfds are unavailable
-/// altogether the child is returned as a pid-mode [`Process`]. The choice is made once per
-/// process ([`Spawn::strategy`] says which).
+/// altogether the child is returned as a pid-mode [`Process`]. [`Spawn::strategy`] says
+/// which.
+///
+/// # Which refusals are remembered, and for whom
+///
+/// seccomp filters are per thread (inherited by the threads a thread creates later), so a
+/// refusal seen in one thread says little about the others. Each thread remembers the
+/// refusals it saw itself and starts its next spawn past them. Only `ENOSYS` (a missing
+/// syscall: an old kernel, an emulator, a container profile) moves the process-wide
+/// starting point, and only among the strategies that return a pidfd: no refusal seen in
+/// one thread ever moves another thread to pid mode. A thread reaches pid mode only after
+/// its own spawn found every pidfd flavour refused, or when [`crate::probe`] says pidfds
+/// are unusable (`PIDFD_DISABLE=1` included). Cost: a new thread may retry a refused
+/// flavour once (one failing syscall).
 ///
 /// The builder can spawn many times; each `stdin`/`stdout`/`stderr` fd is duplicated into
 /// every child.
@@ -203,20 +214,31 @@ impl Spawn {
     }
 
     /// In the child, duplicate fd `from` onto `to` (`posix_spawn_file_actions_adddup2`);
-    /// `from == to` clears close-on-exec. Applied after stdio, in the order added.
+    /// `from == to` clears close-on-exec. Applied after stdio, in the order added; `from`
+    /// names an fd of the child's table at that point (so `fd_dup2(1, 2)` joins stderr to
+    /// the stdout just installed).
+    ///
+    /// A number that can never be an fd (negative, or at or above `RLIMIT_NOFILE`) makes
+    /// [`Spawn::spawn`] fail with `EBADF` before any child is created.
     pub fn fd_dup2(&mut self, from: RawFd, to: RawFd) -> &mut Spawn {
         self.file_actions.push(FileAction::Dup2 { from, to });
         self
     }
 
-    /// In the child, close `fd` (`posix_spawn_file_actions_addclose`).
+    /// In the child, close `fd` (`posix_spawn_file_actions_addclose`). As in glibc 2.36+,
+    /// an `fd` that is not open in the child is no error; a number that can never be an fd
+    /// (negative, or at or above `RLIMIT_NOFILE`) makes [`Spawn::spawn`] fail with `EBADF`
+    /// before any child is created.
     pub fn fd_close(&mut self, fd: RawFd) -> &mut Spawn {
         self.file_actions.push(FileAction::Close(fd));
         self
     }
 
     /// In the child, open `path` with `flags` and `mode` (`open(2)`) as fd `fd`
-    /// (`posix_spawn_file_actions_addopen`).
+    /// (`posix_spawn_file_actions_addopen`). As POSIX asks (and glibc does), an open `fd`
+    /// is closed before the file is opened — which matters at the fd limit and for devices
+    /// that allow one open at a time. `fd` out of range: `EBADF`, as for
+    /// [`Spawn::fd_close`].
     pub fn fd_open(
         &mut self,
         fd: RawFd,
@@ -262,10 +284,16 @@ impl Spawn {
         self
     }
 
-    /// The spawn strategy this process uses (chosen on the first spawn, then kept, moving
-    /// down the list only when the kernel refuses one), or `None` before the first spawn.
+    /// The spawn strategy the calling thread's next spawn starts with (chosen on the first
+    /// spawn, then kept, moving down the list only when the kernel or a filter refuses one;
+    /// see [`Spawn`] for which refusals apply to which threads), or `None` before any spawn
+    /// in this process.
     pub fn strategy() -> Option<&'static str> {
-        Strategy::from_u8(CHOSEN.load(Ordering::Acquire)).map(Strategy::describe)
+        match probe::cached() {
+            Some(features) if !features.pidfd_mode() => Some(Strategy::VforkPid),
+            _ => Strategy::current(),
+        }
+        .map(Strategy::describe)
     }
 
     /// Starts the child directly in a cgroup v2 (`CLONE_INTO_CGROUP`, Linux 5.7+): `cgroup`
@@ -278,8 +306,9 @@ impl Spawn {
     ///
     /// # Errors (from [`Spawn::spawn`])
     ///
-    /// `Unsupported` where clone3 or `CLONE_INTO_CGROUP` is refused (before Linux 5.7,
-    /// qemu-user, seccomp); the kernel's errno otherwise: `EBADF` when the fd is not a
+    /// `Unsupported` where clone3 or `CLONE_INTO_CGROUP` is refused (before Linux 5.7 —
+    /// including 5.3–5.6, whose clone3 says `E2BIG` to the larger `clone_args` —, qemu-user,
+    /// seccomp); the kernel's errno otherwise: `EBADF` when the fd is not a
     /// cgroup v2 directory, `EBUSY` for a cgroup with controllers enabled in its
     /// `cgroup.subtree_control` (not a leaf), `EACCES` without write access to its
     /// `cgroup.procs`.
@@ -318,10 +347,10 @@ impl Spawn {
         let mut strategy = Strategy::chosen()?;
         loop {
             match launch(&prepared, strategy, None) {
-                Err(Launch::Refused) => match strategy.next() {
+                Err(Launch::Refused(errno)) => match strategy.next() {
                     Some(next) => {
-                        strategy.remember_refused(next);
-                        strategy = next;
+                        strategy.remember_refused(errno);
+                        strategy = next.first_usable();
                     }
                     None => return Err(io::Error::from(Errno::NOSYS)),
                 },
@@ -343,7 +372,15 @@ struct Prepared {
     /// copy, as `posix_spawn` callers pass it).
     envp: Option<(Vec<CString>, Vec<*const libc::c_char>)>,
     cwd: Option<CString>,
+    /// The fds to install on 0, 1, 2 (-1: inherit). None of them is <= 2 unless it is its
+    /// own target: a source on a lower slot would be replaced by an earlier slot's dup2
+    /// (fd 0 holding the stdout file, stdin `/dev/null`) — those are moved above 2 first.
     stdio: [RawFd; 3],
+    /// The parent-side copies made for `stdio` (closed when the spawn is over).
+    _stdio_moved: Vec<SpawnFd>,
+    /// The exec-error pipe's write end is moved to this number or above: past every fd a
+    /// file action names, so no action can replace or close it (as musl does).
+    pipe_floor: RawFd,
     setsid: bool,
     process_group: Option<libc::pid_t>,
     /// The child's signal mask, if set (else the parent's).
@@ -351,6 +388,95 @@ struct Prepared {
     /// Signals set to SIG_DFL in the child.
     default_signals: libc::sigset_t,
     file_actions: Vec<ChildFileAction>,
+}
+
+/// The raw stdio sources for the child, with every source <= 2 that is not its own target
+/// replaced by a close-on-exec copy above 2 (std does the same): the child installs slot 0
+/// first, which would otherwise replace a later slot's source 0 (the parent had fd 0 closed
+/// and the stdout file landed there). Returns the copies to keep open during the spawn.
+fn stdio_sources(stdio: &[Option<OwnedFd>; 3]) -> io::Result<([RawFd; 3], Vec<SpawnFd>)> {
+    let mut sources = [-1; 3];
+    let mut moved = Vec::new();
+    for ((target, slot), source) in (0..).zip(stdio).zip(&mut sources) {
+        let Some(fd) = slot else { continue };
+        let fd = fd.as_raw_fd();
+        *source = if fd <= 2 && fd != target {
+            let copy = dup_above(fd, 3)?;
+            let raw = copy.raw();
+            moved.push(copy);
+            raw
+        } else {
+            fd
+        };
+    }
+    Ok((sources, moved))
+}
+
+/// An fd the spawn machinery creates and closes itself, through the raw syscalls: glibc's
+/// `close` and `read` are cancellation points, and a `pthread_cancel` acted upon inside
+/// Rust code aborts the process (`spawn` is no cancellation point).
+struct SpawnFd(RawFd);
+
+impl SpawnFd {
+    fn raw(&self) -> RawFd {
+        self.0
+    }
+}
+
+impl Drop for SpawnFd {
+    fn drop(&mut self) {
+        // SAFETY: we own the fd and nothing uses it after this.
+        let _ = unsafe { pidfd_sys::syscalls::close(self.0) };
+    }
+}
+
+/// `fcntl(fd, F_DUPFD_CLOEXEC, floor)`: a close-on-exec copy of `fd` numbered `floor` or
+/// above.
+fn dup_above(fd: RawFd, floor: RawFd) -> io::Result<SpawnFd> {
+    // SAFETY: F_DUPFD_CLOEXEC creates a new fd (owned below) from one we hold.
+    let copy = unsafe { pidfd_sys::syscalls::fcntl_int(fd, libc::F_DUPFD_CLOEXEC, floor) }?;
+    Ok(SpawnFd(copy))
+}
+
+/// The soft `RLIMIT_NOFILE`: fd numbers at or above it can never be open.
+fn fd_limit() -> RawFd {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes a valid rlimit.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut limit) } != 0 {
+        return RawFd::MAX;
+    }
+    RawFd::try_from(limit.rlim_cur).unwrap_or(RawFd::MAX)
+}
+
+/// Like glibc's `posix_spawn_file_actions_add*`: an fd number that can never be valid
+/// (negative, or at or above `RLIMIT_NOFILE`) is `EBADF` before any child is created.
+fn check_file_action_fds(actions: &[FileAction]) -> io::Result<()> {
+    if actions.is_empty() {
+        return Ok(());
+    }
+    let limit = fd_limit();
+    if actions
+        .iter()
+        .flat_map(FileAction::fds)
+        .any(|fd| fd < 0 || fd >= limit)
+    {
+        return Err(io::Error::from(Errno::BADF));
+    }
+    Ok(())
+}
+
+impl FileAction {
+    /// Every fd number the action names (source and target).
+    fn fds(&self) -> impl Iterator<Item = RawFd> {
+        let (a, b) = match *self {
+            FileAction::Dup2 { from, to } => (from, Some(to)),
+            FileAction::Close(fd) | FileAction::Open { fd, .. } => (fd, None),
+        };
+        std::iter::once(a).chain(b)
+    }
 }
 
 /// A `sigset_t` holding `signals`; `InvalidInput` for a number outside `1..=NSIG`.
@@ -459,7 +585,14 @@ impl Prepared {
             .as_ref()
             .map(|dir| c_string(dir.as_bytes()))
             .transpose()?;
-        let stdio = [0, 1, 2].map(|i| spawn.stdio[i].as_ref().map_or(-1, AsRawFd::as_raw_fd));
+        let (stdio, stdio_moved) = stdio_sources(&spawn.stdio)?;
+        check_file_action_fds(&spawn.file_actions)?;
+        let pipe_floor = spawn
+            .file_actions
+            .iter()
+            .flat_map(FileAction::fds)
+            .fold(2, RawFd::max)
+            .saturating_add(1);
         Ok(Prepared {
             candidate_ptrs: null_terminated(&candidates),
             _candidates: candidates,
@@ -468,6 +601,8 @@ impl Prepared {
             envp,
             cwd,
             stdio,
+            _stdio_moved: stdio_moved,
+            pipe_floor,
             setsid: spawn.attributes.setsid,
             process_group: spawn.attributes.process_group,
             signal_mask: spawn
@@ -527,8 +662,16 @@ enum Strategy {
     VforkPid = 5,
 }
 
-/// The first strategy not yet found refused (0: not chosen yet).
+/// The process-wide first strategy, from the probe (0: not chosen yet).
 static CHOSEN: AtomicU8 = AtomicU8::new(0);
+/// Strategies refused with `ENOSYS` (a missing syscall), one bit each (`1 << strategy`):
+/// skipped by every thread. Pid mode is never in it (see [`Spawn`]).
+static MISSING: AtomicU8 = AtomicU8::new(0);
+
+thread_local! {
+    /// Strategies refused in this thread (any refusal), one bit each: skipped by it only.
+    static THREAD_REFUSED: std::cell::Cell<u8> = const { std::cell::Cell::new(0) };
+}
 
 impl Strategy {
     fn from_u8(value: u8) -> Option<Strategy> {
@@ -542,20 +685,50 @@ impl Strategy {
         })
     }
 
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+
+    /// The first of `self` and the strategies after it that neither this thread nor (by
+    /// `ENOSYS`) the process has seen refused; the last one (pid mode) is always tried.
+    fn first_usable(self) -> Strategy {
+        let thread = THREAD_REFUSED.try_with(std::cell::Cell::get).unwrap_or(0);
+        let refused = MISSING.load(Ordering::Acquire) | thread;
+        let mut strategy = self;
+        while refused & strategy.bit() != 0 {
+            match strategy.next() {
+                Some(next) => strategy = next,
+                None => break,
+            }
+        }
+        strategy
+    }
+
+    /// Where this thread starts, if a strategy was chosen in this process.
+    fn current() -> Option<Strategy> {
+        Strategy::from_u8(CHOSEN.load(Ordering::Acquire)).map(Strategy::first_usable)
+    }
+
     fn chosen() -> io::Result<Strategy> {
-        if let Some(strategy) = Strategy::from_u8(CHOSEN.load(Ordering::Acquire)) {
+        // The probe's answer may be this thread's alone (see `probe`): consult it first.
+        let features = probe::features()?;
+        if !features.pidfd_mode() {
+            if features.disabled_by_env {
+                CHOSEN.store(Strategy::VforkPid as u8, Ordering::Release);
+            }
+            return Ok(Strategy::VforkPid);
+        }
+        if let Some(strategy) = Strategy::current() {
             return Ok(strategy);
         }
-        let strategy = if !probe::features()?.pidfd_mode() {
-            Strategy::VforkPid
-        } else if pidfd_sys::syscalls::CLONE3_ON_STACK {
+        let strategy = if pidfd_sys::syscalls::CLONE3_ON_STACK {
             Strategy::Clone3Vfork
         } else {
             Strategy::VforkPidfd
         };
-        // Another thread may have found a strategy refused meanwhile: keep the later one.
-        CHOSEN.fetch_max(strategy as u8, Ordering::AcqRel);
-        Ok(Strategy::from_u8(CHOSEN.load(Ordering::Acquire)).unwrap_or(strategy))
+        // Two threads may choose at once; they choose the same.
+        CHOSEN.store(strategy as u8, Ordering::Release);
+        Ok(strategy.first_usable())
     }
 
     fn next(self) -> Option<Strategy> {
@@ -568,9 +741,18 @@ impl Strategy {
         }
     }
 
-    /// This strategy was refused: later spawns start at `next`.
-    fn remember_refused(self, next: Strategy) {
-        CHOSEN.fetch_max(next as u8, Ordering::AcqRel);
+    /// This strategy was refused with `errno`: this thread skips it from now on; every
+    /// thread does when the syscall is missing (`ENOSYS`). Pid mode is never skipped (it is
+    /// the last resort, and a filter on one thread must not take pidfds from the others:
+    /// only strategies are recorded, never a move to pid mode).
+    fn remember_refused(self, errno: Errno) {
+        if self == Strategy::VforkPid {
+            return;
+        }
+        let _ = THREAD_REFUSED.try_with(|cell| cell.set(cell.get() | self.bit()));
+        if errno == Errno::NOSYS {
+            MISSING.fetch_or(self.bit(), Ordering::AcqRel);
+        }
     }
 
     fn describe(self) -> &'static str {
@@ -587,8 +769,8 @@ impl Strategy {
 }
 
 enum Launch {
-    /// The kernel (or a filter) refused this clone flavour: try the next one.
-    Refused,
+    /// The kernel (or a filter) refused this clone flavour with this errno: try the next.
+    Refused(Errno),
     /// A real failure (exec error, EMFILE, ...).
     Failed(io::Error),
 }
@@ -605,8 +787,18 @@ impl From<Errno> for Launch {
     }
 }
 
-fn refused(errno: Errno) -> bool {
+/// Whether a clone's errno means "this flavour is refused here" (old kernel, qemu-user,
+/// seccomp) rather than a real failure: the one set `Spawn` and [`crate::fork`] both use.
+pub(crate) fn refused(errno: Errno) -> bool {
     matches!(errno, Errno::NOSYS | Errno::PERM | Errno::INVAL)
+}
+
+/// Linux 5.3–5.6 have clone3 but not `CLONE_INTO_CGROUP`: they refuse the larger
+/// `clone_args` it needs (non-zero bytes past the size they know) with `E2BIG`. From the
+/// clone itself (never from exec, whose `E2BIG` is reported as is), that means "no cgroup
+/// spawn here" — documented as `Unsupported`.
+fn cgroup_unknown(cgroup: Option<RawFd>, errno: Errno) -> bool {
+    cgroup.is_some() && errno == Errno::TOOBIG
 }
 
 /// Where the child reports its exec errno: the shared slot (vfork) or a CLOEXEC pipe (fork).
@@ -621,11 +813,16 @@ struct ChildContext<'a> {
     handlers_cleared: bool,
     /// The child's `envp` (NULL-terminated).
     envp: *const *const libc::c_char,
+    /// Set: a memory-sharing check only. The child stores 1 here (in the parent's memory,
+    /// if it is really shared) and exits at once.
+    vm_marker: *const AtomicI32,
 }
 
 unsafe extern "C" {
-    /// The C library's current environment (what `getenv` reads).
-    static environ: *const *const libc::c_char;
+    /// The C library's current environment (what `getenv` reads). `static mut`: `setenv`
+    /// and `putenv` reassign it, so an immutable declaration would let the compiler assume
+    /// a value that changes (UB by the language rules). Read only through a raw pointer.
+    static mut environ: *const *const libc::c_char;
 }
 
 impl Prepared {
@@ -637,41 +834,47 @@ impl Prepared {
     fn envp(&self) -> *const *const libc::c_char {
         match &self.envp {
             Some((_, pointers)) => pointers.as_ptr(),
-            // SAFETY: reads the pointer value of libc's `environ` (see above).
-            None => unsafe { environ },
+            None => {
+                // The address of libc's `environ` (no reference to the mutable static).
+                let slot = &raw const environ;
+                // SAFETY: reads its pointer value; races as described above.
+                unsafe { slot.read() }
+            }
         }
     }
 }
 
-/// Blocks every signal until dropped (restoring the previous mask).
+/// Blocks every signal until dropped (restoring the previous mask) — truly every one:
+/// through the raw `rt_sigprocmask`, so the C library's internal signals (glibc's
+/// SIGCANCEL and SIGSETXID, 32 and 33, which `pthread_sigmask` leaves unblocked) are blocked
+/// too, as glibc's own `posix_spawn` does; a child sharing our memory starts with them
+/// blocked.
 struct SignalsBlocked {
     old: libc::sigset_t,
 }
 
 impl SignalsBlocked {
     fn new() -> io::Result<SignalsBlocked> {
-        // SAFETY: sigset_t is plain data; sigfillset initialises it.
-        let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
-        // SAFETY: `all` is a valid sigset_t.
-        unsafe { libc::sigfillset(&raw mut all) };
-        // SAFETY: as above.
+        let all = pidfd_sys::syscalls::full_sigset();
+        // SAFETY: sigset_t is plain data; the kernel fills it.
         let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
         // SAFETY: both pointers are valid sigset_t.
-        let rc = unsafe {
-            libc::pthread_sigmask(pidfd_sys::signal::SIG_SETMASK, &raw const all, &raw mut old)
-        };
-        if rc != 0 {
-            return Err(io::Error::from_raw_os_error(rc));
-        }
+        unsafe {
+            pidfd_sys::syscalls::rt_sigprocmask(
+                pidfd_sys::signal::SIG_SETMASK,
+                &raw const all,
+                &raw mut old,
+            )
+        }?;
         Ok(SignalsBlocked { old })
     }
 }
 
 impl Drop for SignalsBlocked {
     fn drop(&mut self) {
-        // SAFETY: restores the mask saved in `new`.
-        unsafe {
-            libc::pthread_sigmask(
+        // SAFETY: restores the mask saved in `new`. It cannot fail (valid how and set).
+        let _ = unsafe {
+            pidfd_sys::syscalls::rt_sigprocmask(
                 pidfd_sys::signal::SIG_SETMASK,
                 &raw const self.old,
                 ptr::null_mut(),
@@ -682,46 +885,61 @@ impl Drop for SignalsBlocked {
 
 /// The child side. Async-signal-safe only; never returns.
 ///
+/// Raw syscalls only (`pidfd_sys::syscalls`), never the C library's wrappers: in the vfork
+/// strategies the child runs on its parent thread's TLS, and `open`/`close`/`write` are
+/// cancellation points that read and write that thread's cancellation state (a
+/// `pthread_cancel` of the spawning thread would act in the child, or hang it), while
+/// `sigaction`/`pthread_sigmask` filter the C library's internal signals.
+///
 /// # Safety
 ///
 /// `ctx` must point to a live `ChildContext` whose pointers are valid; call only in a fresh
 /// child between clone and exec.
 unsafe fn child_exec(ctx: *const ChildContext<'_>) -> ! {
+    use pidfd_sys::syscalls as sys;
     // SAFETY: the caller guarantees `ctx` is valid for the child's life (until exec/_exit).
     let ctx = unsafe { &*ctx };
+    if !ctx.vm_marker.is_null() {
+        // SAFETY: the marker lives in the parent's frame (in our copy of it, if the
+        // "CLONE_VM" was emulated by a fork).
+        unsafe { (*ctx.vm_marker).store(1, Ordering::Release) };
+        sys::exit_group(0);
+    }
     let prepared = ctx.prepared;
-    let fail = |errno: i32| -> ! {
+    // The error pipe's write end in this child's fd table (moved when an fd action targets
+    // its number).
+    let pipe = std::cell::Cell::new(ctx.error_pipe);
+    let fail = |errno: Errno| -> ! {
+        let errno = errno.raw_os_error();
         if !ctx.error_slot.is_null() {
             // SAFETY: the slot lives in the suspended parent's frame (CLONE_VM).
             unsafe { (*ctx.error_slot).store(errno, Ordering::Release) };
         }
-        if ctx.error_pipe >= 0 {
+        if pipe.get() >= 0 {
             let bytes = errno.to_ne_bytes();
             // SAFETY: writes 4 bytes from a live buffer to our pipe end.
-            unsafe { libc::write(ctx.error_pipe, bytes.as_ptr().cast(), bytes.len()) };
+            let _ = unsafe { sys::write(pipe.get(), bytes.as_ptr(), bytes.len()) };
         }
-        // SAFETY: _exit is async-signal-safe and never returns.
-        unsafe { libc::_exit(127) }
+        sys::exit_group(127)
     };
-    let errno = || Errno::last_os_error().raw_os_error();
-    // Reset every caught signal (and each one asked for) to its default, then restore the
-    // parent's mask: a handler of the parent must never run on the shared memory. Ignored
-    // signals stay ignored (POSIX exec semantics). `signal()` rather than `sigaction()`: it
-    // takes no struct, whose layout libc 0.2.191 gets wrong on mips64 glibc (erratum in
-    // pidfd_sys::upstream); glibc's signal() is one rt_sigaction syscall. SIGKILL and
-    // SIGSTOP cannot be caught; glibc refuses its internal signals (32, 33): SIG_ERR, skipped.
+    // Reset every caught signal (and each one asked for) to its default; ignored signals
+    // stay ignored (POSIX exec semantics). Then restore the parent's mask: a handler of the
+    // parent must never run on the shared memory. SIGKILL and SIGSTOP cannot be caught.
+    // The C library's internal signals (32, 33 on glibc) are reset like any other.
     let mut signal = 1;
     while signal <= pidfd_sys::signal::NSIG {
-        // SAFETY: `default_signals` is an initialised sigset_t.
-        let reset = unsafe { libc::sigismember(&raw const prepared.default_signals, signal) } == 1;
+        let reset = sys::sigset_contains(&prepared.default_signals, signal);
         let uncatchable =
             signal == pidfd_sys::signal::SIGKILL || signal == pidfd_sys::signal::SIGSTOP;
-        if reset || !(uncatchable || ctx.handlers_cleared) {
+        if reset {
             // SAFETY: installs SIG_DFL; no handler of ours is involved.
-            let previous = unsafe { libc::signal(signal, libc::SIG_DFL) };
-            if previous == libc::SIG_IGN && !reset {
-                // SAFETY: as above; puts the inherited SIG_IGN back.
-                unsafe { libc::signal(signal, libc::SIG_IGN) };
+            let _ = unsafe { sys::rt_sigaction_handler(signal, Some(SIG_DFL)) };
+        } else if !(uncatchable || ctx.handlers_cleared) {
+            // SAFETY: only reads the disposition.
+            let current = unsafe { sys::rt_sigaction_handler(signal, None) };
+            if current.is_ok_and(|handler| handler != SIG_DFL && handler != SIG_IGN) {
+                // SAFETY: installs SIG_DFL; no handler of ours is involved.
+                let _ = unsafe { sys::rt_sigaction_handler(signal, Some(SIG_DFL)) };
             }
         }
         signal += 1;
@@ -732,97 +950,129 @@ unsafe fn child_exec(ctx: *const ChildContext<'_>) -> ! {
         .map_or(ctx.old_mask, ptr::from_ref);
     if !mask.is_null() {
         // SAFETY: `mask` points to the requested mask or to the parent's saved one.
-        unsafe { libc::pthread_sigmask(pidfd_sys::signal::SIG_SETMASK, mask, ptr::null_mut()) };
+        let _ =
+            unsafe { sys::rt_sigprocmask(pidfd_sys::signal::SIG_SETMASK, mask, ptr::null_mut()) };
     }
-    // SAFETY: setsid takes no arguments.
-    if prepared.setsid && unsafe { libc::setsid() } == -1 {
-        fail(errno());
+    if prepared.setsid {
+        if let Err(errno) = sys::setsid() {
+            fail(errno);
+        }
     }
     if let Some(pgid) = prepared.process_group {
-        // SAFETY: setpgid takes integers only.
-        if unsafe { libc::setpgid(0, pgid) } != 0 {
-            fail(errno());
+        if let Err(errno) = sys::setpgid(0, pgid) {
+            fail(errno);
         }
     }
+    // Before fd `target` is replaced or closed: if it is the error pipe, move the pipe to
+    // another close-on-exec number first (musl does the same).
+    let spare_pipe = |target: RawFd| {
+        if target == pipe.get() {
+            // SAFETY: duplicates an fd of the child's table; the old number is replaced
+            // or closed by the caller right after.
+            match unsafe { sys::fcntl_int(target, libc::F_DUPFD_CLOEXEC, 3) } {
+                Ok(moved) => pipe.set(moved),
+                Err(errno) => fail(errno),
+            }
+        }
+    };
+    // `fd` onto `target` as dup2 does (same number: clear close-on-exec instead).
+    let dup2 = |fd: RawFd, target: RawFd| -> Result<(), Errno> {
+        if fd == target {
+            // SAFETY: clears FD_CLOEXEC on an fd of the child's table.
+            unsafe { sys::fcntl_int(fd, libc::F_SETFD, 0) }.map(drop)
+        } else {
+            // SAFETY: duplicates an fd of the child's table onto `target`.
+            unsafe { sys::dup3(fd, target, 0) }.map(drop)
+        }
+    };
     // Install stdio: dup2 onto 0/1/2 (dup2 clears CLOEXEC; same-number fds need it cleared).
+    // No source is <= 2 but its own target (moved in `stdio_sources`), so no earlier slot
+    // can have replaced a later one's source.
     for (target, &fd) in (0..).zip(prepared.stdio.iter()) {
         if fd >= 0 {
-            let rc = if fd == target {
-                // SAFETY: clears FD_CLOEXEC on an fd we hold.
-                unsafe { libc::fcntl(fd, libc::F_SETFD, 0) }
-            } else {
-                // SAFETY: duplicates an fd we hold onto the standard slot.
-                unsafe { libc::dup2(fd, target) }
-            };
-            if rc == -1 {
-                fail(errno());
+            spare_pipe(target);
+            if let Err(errno) = dup2(fd, target) {
+                fail(errno);
             }
         }
     }
+    // File actions as glibc 2.36+: closing an fd that is not open is no error (only numbers
+    // that can never be valid are, refused before the clone); open closes its target first.
     for action in &prepared.file_actions {
-        let rc = match action {
-            ChildFileAction::Dup2 { from, to } if from == to => {
-                // SAFETY: clears FD_CLOEXEC on an fd of the child's table.
-                unsafe { libc::fcntl(*from, libc::F_SETFD, 0) }
+        let result = match *action {
+            ChildFileAction::Dup2 { from, to } => {
+                spare_pipe(to);
+                dup2(from, to)
             }
-            // SAFETY: dup2 on fds of the child's table.
-            ChildFileAction::Dup2 { from, to } => unsafe { libc::dup2(*from, *to) },
-            // SAFETY: closes an fd of the child's table.
-            ChildFileAction::Close(fd) => unsafe { libc::close(*fd) },
+            ChildFileAction::Close(fd) => {
+                spare_pipe(fd);
+                // SAFETY: closes an fd of the child's table.
+                match unsafe { sys::close(fd) } {
+                    Err(Errno::BADF) => Ok(()),
+                    other => other,
+                }
+            }
             ChildFileAction::Open {
                 fd,
-                path,
+                ref path,
                 flags,
                 mode,
             } => {
+                spare_pipe(fd);
+                // POSIX: an open target is closed before the new file is opened (at the fd
+                // limit the open needs its slot). Not open: nothing to do.
+                // SAFETY: closes an fd of the child's table.
+                let _ = unsafe { sys::close(fd) };
                 // SAFETY: a NUL-terminated path prepared before the clone.
-                let opened = unsafe { libc::open(path.as_ptr(), *flags, *mode) };
-                if opened >= 0 && opened != *fd {
-                    // SAFETY: moves the new fd onto the requested number.
-                    let moved = unsafe { libc::dup2(opened, *fd) };
-                    // SAFETY: closes the temporary fd we just opened.
-                    unsafe { libc::close(opened) };
-                    moved
-                } else {
-                    opened
+                match unsafe { sys::openat(libc::AT_FDCWD, path.as_ptr(), flags, mode) } {
+                    Ok(opened) if opened != fd => {
+                        let moved = dup2(opened, fd);
+                        // SAFETY: closes the temporary fd we just opened.
+                        let _ = unsafe { sys::close(opened) };
+                        moved
+                    }
+                    other => other.map(drop),
                 }
             }
         };
-        if rc == -1 {
-            fail(errno());
+        if let Err(errno) = result {
+            fail(errno);
         }
     }
     if let Some(cwd) = &prepared.cwd {
         // SAFETY: a NUL-terminated path prepared before the clone.
-        if unsafe { libc::chdir(cwd.as_ptr()) } != 0 {
-            fail(errno());
+        if let Err(errno) = unsafe { sys::chdir(cwd.as_ptr()) } {
+            fail(errno);
         }
     }
     // Try each candidate like execvp: ENOENT/ENOTDIR move on, EACCES is remembered.
     let mut saw_eacces = false;
-    let mut last = Errno::NOENT.raw_os_error();
+    let mut last = Errno::NOENT;
     let mut candidate = prepared.candidate_ptrs.as_ptr();
     // SAFETY: the candidate list is NULL-terminated.
     while !unsafe { *candidate }.is_null() {
         // SAFETY: `candidate` points into the NULL-terminated list, before its end.
         let path = unsafe { *candidate };
         // SAFETY: path, argv and envp are NUL-terminated / NULL-terminated C data.
-        unsafe { libc::execve(path, prepared.argv_ptrs.as_ptr(), ctx.envp) };
-        last = errno();
-        if last == Errno::ACCESS.raw_os_error() {
+        last = unsafe { sys::execve(path, prepared.argv_ptrs.as_ptr(), ctx.envp) };
+        if last == Errno::ACCESS {
             saw_eacces = true;
-        } else if last != Errno::NOENT.raw_os_error() && last != Errno::NOTDIR.raw_os_error() {
+        } else if last != Errno::NOENT && last != Errno::NOTDIR {
             break;
         }
         // SAFETY: stays within the NULL-terminated list.
         candidate = unsafe { candidate.add(1) };
     }
-    fail(if saw_eacces && last == Errno::NOENT.raw_os_error() {
-        Errno::ACCESS.raw_os_error()
+    fail(if saw_eacces && last == Errno::NOENT {
+        Errno::ACCESS
     } else {
         last
     })
 }
+
+/// `SIG_DFL` and `SIG_IGN` as the kernel's handler values.
+const SIG_DFL: usize = 0;
+const SIG_IGN: usize = 1;
 
 extern "C" fn vfork_child_main(arg: *mut libc::c_void) -> libc::c_int {
     // SAFETY: `arg` is the ChildContext the parent passed to clone; the parent is suspended
@@ -945,7 +1195,7 @@ fn launch(
 /// Spawns into the cgroup `cgroup`: clone3 only (vfork-style where available).
 fn spawn_into_cgroup(prepared: &Prepared, cgroup: RawFd) -> io::Result<Process> {
     let vfork_style = pidfd_sys::syscalls::CLONE3_ON_STACK
-        && CHOSEN.load(Ordering::Acquire) <= Strategy::Clone3Vfork as u8;
+        && Strategy::current().is_none_or(|strategy| strategy == Strategy::Clone3Vfork);
     let attempts: &[Strategy] = if !probe::features()?.pidfd_mode() {
         &[]
     } else if vfork_style {
@@ -957,7 +1207,7 @@ fn spawn_into_cgroup(prepared: &Prepared, cgroup: RawFd) -> io::Result<Process> 
         match launch(prepared, strategy, Some(cgroup)) {
             Ok(process) => return Ok(process),
             Err(Launch::Failed(error)) => return Err(error),
-            Err(Launch::Refused) => {}
+            Err(Launch::Refused(_)) => {}
         }
     }
     Err(io::Error::new(
@@ -976,13 +1226,104 @@ enum VforkCall {
     Libc { with_pidfd: bool },
 }
 
+impl VforkCall {
+    /// The cgroup fd, for a `CLONE_INTO_CGROUP` call.
+    fn cgroup(self) -> Option<RawFd> {
+        match self {
+            VforkCall::Clone3 { cgroup } => cgroup,
+            VforkCall::Libc { .. } => None,
+        }
+    }
+}
+
+/// `VM_SHARED` bit: the clone3 vfork call was seen sharing memory.
+const VM_SHARED_CLONE3: u8 = 1;
+/// `VM_SHARED` bit: the libc `clone()` vfork call was seen sharing memory.
+const VM_SHARED_LIBC: u8 = 2;
+/// Which vfork calls were checked to really share memory with their child.
+static VM_SHARED: AtomicU8 = AtomicU8::new(0);
+
+/// Whether `call` really runs the child on our memory, checked once per process and call.
+///
+/// qemu-user 8+ accepts `CLONE_VM | CLONE_VFORK | CLONE_PIDFD` but runs a plain fork: the
+/// child's exec errno lands in its own copy of the error slot, so a missing program would
+/// be reported started (and exit 127). The check clones a child that only stores a marker
+/// and exits: we must see the marker once the clone returns (a real vfork child is done by
+/// then). `false` makes the strategy step aside for the fork-style ones, which report exec
+/// errors through a pipe. The pid-mode vfork needs no check: it always has the pipe too.
+fn vm_shared(prepared: &Prepared, call: VforkCall) -> Result<bool, Launch> {
+    let bit = match call {
+        VforkCall::Clone3 { .. } => VM_SHARED_CLONE3,
+        VforkCall::Libc { with_pidfd: true } => VM_SHARED_LIBC,
+        VforkCall::Libc { with_pidfd: false } => return Ok(true),
+    };
+    #[cfg(test)]
+    let cached = !tests::FAKE_UNSHARED_VM.with(std::cell::Cell::get)
+        && VM_SHARED.load(Ordering::Acquire) & bit != 0;
+    #[cfg(not(test))]
+    let cached = VM_SHARED.load(Ordering::Acquire) & bit != 0;
+    if cached {
+        return Ok(true);
+    }
+    // (The same call, cgroup included: it is refused or fails exactly as the real one.)
+    let shared = match vfork_clone(prepared, call, VforkMode::CheckSharing)? {
+        Cloned::Checked(shared) => shared,
+        Cloned::Child { .. } => false,
+    };
+    if shared {
+        VM_SHARED.fetch_or(bit, Ordering::AcqRel);
+    }
+    Ok(shared)
+}
+
+/// What a vfork-style clone is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum VforkMode {
+    /// Exec the prepared program.
+    Exec,
+    /// Only check that the child shares our memory ([`vm_shared`]).
+    CheckSharing,
+}
+
+/// The outcome of [`vfork_clone`].
+enum Cloned {
+    /// A child that exec'd (or failed to: `exec_errno`).
+    Child {
+        pid: u32,
+        pidfd: Option<libc::c_int>,
+        exec_errno: i32,
+    },
+    /// The sharing check's answer (its child is reaped).
+    Checked(bool),
+}
+
 fn launch_vfork(prepared: &Prepared, call: VforkCall) -> Result<Process, Launch> {
+    if !vm_shared(prepared, call)? {
+        // Memory is not shared (an emulator's fake vfork): a missing syscall, for every
+        // thread alike.
+        return Err(Launch::Refused(Errno::NOSYS));
+    }
+    match vfork_clone(prepared, call, VforkMode::Exec)? {
+        Cloned::Child {
+            pid,
+            pidfd,
+            exec_errno,
+        } => finish_launch(pid, pidfd, exec_errno),
+        Cloned::Checked(_) => Err(Launch::Failed(Errno::INVAL.into())),
+    }
+}
+
+/// The vfork-style clone itself.
+fn vfork_clone(prepared: &Prepared, call: VforkCall, mode: VforkMode) -> Result<Cloned, Launch> {
     let stack = ChildStack::take()?;
+    let vm_marker = AtomicI32::new(0);
     let error_slot = AtomicI32::new(0);
     // The last-resort strategy also reports through a pipe: where CLONE_VM is silently
     // emulated by a copy (qemu-user turns vfork into fork), the slot never changes.
     let error_pipe = match call {
-        VforkCall::Libc { with_pidfd: false } => Some(ErrorPipe::new()?),
+        VforkCall::Libc { with_pidfd: false } if mode == VforkMode::Exec => {
+            Some(ErrorPipe::new(prepared.pipe_floor)?)
+        }
         _ => None,
     };
     // With CLONE_CLEAR_SIGHAND no handler of ours can run in the child, so signals need not
@@ -1001,6 +1342,10 @@ fn launch_vfork(prepared: &Prepared, call: VforkCall) -> Result<Process, Launch>
         old_mask: blocked.as_ref().map_or(ptr::null(), |b| &raw const b.old),
         handlers_cleared,
         envp: prepared.envp(),
+        vm_marker: match mode {
+            VforkMode::Exec => ptr::null(),
+            VforkMode::CheckSharing => &raw const vm_marker,
+        },
     };
     let mut pidfd: libc::c_int = -1;
     let sigchld = pidfd_sys::signal::SIGCHLD;
@@ -1041,6 +1386,11 @@ fn launch_vfork(prepared: &Prepared, call: VforkCall) -> Result<Process, Launch>
         }
         VforkCall::Libc { with_pidfd } => {
             let mut flags = CloneFlags::VM | CloneFlags::VFORK;
+            #[cfg(test)]
+            if tests::FAKE_UNSHARED_VM.with(std::cell::Cell::get) {
+                // What qemu-user 8+ does: a plain fork on a copy of memory.
+                flags = CloneFlags::empty();
+            }
             if with_pidfd {
                 flags |= CloneFlags::PIDFD;
             }
@@ -1069,57 +1419,92 @@ fn launch_vfork(prepared: &Prepared, call: VforkCall) -> Result<Process, Launch>
     stack.give_back();
     let pid = match result {
         Ok(pid) => u32::try_from(pid).map_err(|_| Errno::INVAL)?,
-        Err(errno) if refused(errno) => return Err(Launch::Refused),
+        Err(errno) if refused(errno) || cgroup_unknown(call.cgroup(), errno) => {
+            return Err(Launch::Refused(errno));
+        }
         Err(errno) => return Err(Launch::Failed(errno.into())),
     };
     let with_pidfd = !matches!(call, VforkCall::Libc { with_pidfd: false });
+    if mode == VforkMode::CheckSharing {
+        // A real vfork child has stored the marker and exited by now.
+        let shared = vm_marker.load(Ordering::Acquire) == 1;
+        // SAFETY: a number above 2 was created for us by the clone (CLONE_PIDFD).
+        let pidfd = with_pidfd
+            .then(|| unsafe { PidFd::from_clone(pidfd, pid) })
+            .flatten();
+        // Reap the check child (errors: someone else reaped it — nothing left to do).
+        let _ = match pidfd {
+            Some(pidfd) => {
+                let status = pidfd.wait();
+                close_raw(pidfd);
+                status
+            }
+            None => Process::from_spawned_pid(pid).and_then(|process| process.wait()),
+        };
+        return Ok(Cloned::Checked(shared));
+    }
     let exec_errno = match (error_slot.load(Ordering::Acquire), error_pipe) {
         (0, Some(pipe)) => pipe.exec_errno(),
         (errno, _) => errno,
     };
-    finish_launch(pid, with_pidfd.then_some(pidfd), exec_errno)
+    Ok(Cloned::Child {
+        pid,
+        pidfd: with_pidfd.then_some(pidfd),
+        exec_errno,
+    })
 }
 
 /// After the clone: reap a child whose exec failed, else wrap it in a Process.
 fn finish_launch(pid: u32, pidfd: Option<libc::c_int>, exec_errno: i32) -> Result<Process, Launch> {
-    let pidfd = match pidfd {
-        Some(fd) if fd >= 0 => {
-            // SAFETY: the kernel created this fd for us (CLONE_PIDFD).
-            Some(unsafe { PidFd::from_raw_fd(fd) })
-        }
-        // The kernel ignored CLONE_PIDFD (before 5.2): the child exists without a pidfd.
-        Some(_) | None => None,
-    };
+    // The kernel ignored CLONE_PIDFD (before 5.2), or an emulator wrote a number that is no
+    // pidfd (qemu-user 8+: 0): the child exists without a pidfd.
+    // SAFETY: a number above 2 was created for us by the clone (CLONE_PIDFD).
+    let pidfd = pidfd.and_then(|fd| unsafe { PidFd::from_clone(fd, pid) });
     if exec_errno != 0 {
-        match &pidfd {
-            Some(pidfd) => drop(pidfd.wait()),
-            None => drop(Process::with_mode(pid, Mode::Pid).and_then(|p| p.wait())),
+        match pidfd {
+            Some(pidfd) => {
+                drop(pidfd.wait());
+                close_raw(pidfd);
+            }
+            None => drop(Process::from_spawned_pid(pid).and_then(|p| p.wait())),
         }
         return Err(Launch::Failed(io::Error::from_raw_os_error(exec_errno)));
     }
     Ok(match pidfd {
         Some(pidfd) => Process::from_spawned(pidfd, pid),
-        None => Process::with_mode(pid, Mode::Pid)?,
+        None => Process::from_spawned_pid(pid)?,
     })
+}
+
+/// Closes a pidfd of ours through the raw syscall (see [`SpawnFd`]).
+fn close_raw(pidfd: PidFd) {
+    drop(SpawnFd(pidfd.into_raw_fd()));
 }
 
 /// A CLOEXEC pipe for the exec errno: closed by a successful exec (EOF), or carries it.
 struct ErrorPipe {
-    reader: OwnedFd,
-    writer: Option<OwnedFd>,
+    reader: SpawnFd,
+    writer: Option<SpawnFd>,
 }
 
 impl ErrorPipe {
-    fn new() -> io::Result<ErrorPipe> {
+    /// A pipe whose write end is numbered `floor` or above when possible (the child also
+    /// moves it off any target it meets, as a backstop).
+    fn new(floor: RawFd) -> io::Result<ErrorPipe> {
         let mut ends = [-1; 2];
         // SAFETY: pipe2 writes two fds into a valid array.
         if unsafe { libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
             return Err(io::Error::last_os_error());
         }
-        // SAFETY: just created by pipe2 and owned here.
-        let reader = unsafe { OwnedFd::from_raw_fd(ends[0]) };
-        // SAFETY: as above.
-        let writer = unsafe { OwnedFd::from_raw_fd(ends[1]) };
+        let reader = SpawnFd(ends[0]);
+        let writer = SpawnFd(ends[1]);
+        // Above every fd a file action names. Failing that (no fd left for the copy), the
+        // original stays and the child moves it when an action targets it.
+        let writer = if writer.raw() < floor {
+            dup_above(writer.raw(), floor).unwrap_or(writer)
+        } else {
+            writer
+        };
         Ok(ErrorPipe {
             reader,
             writer: Some(writer),
@@ -1128,21 +1513,18 @@ impl ErrorPipe {
 
     /// The end the child writes to.
     fn writer(&self) -> RawFd {
-        self.writer.as_ref().map_or(-1, AsRawFd::as_raw_fd)
+        self.writer.as_ref().map_or(-1, SpawnFd::raw)
     }
 
     /// After the clone: closes our write end and reads the child's errno (0: it exec'd).
     fn exec_errno(mut self) -> i32 {
         drop(self.writer.take());
         let mut bytes = [0_u8; 4];
-        let read = loop {
+        let read = Errno::retry_on_intr(|| {
             // SAFETY: reads up to 4 bytes into a live buffer from our pipe end.
-            let n = unsafe { libc::read(self.reader.as_raw_fd(), bytes.as_mut_ptr().cast(), 4) };
-            if n >= 0 || Errno::last_os_error() != Errno::INTR {
-                break n;
-            }
-        };
-        if read == 4 {
+            unsafe { pidfd_sys::syscalls::read(self.reader.raw(), bytes.as_mut_ptr(), 4) }
+        });
+        if read == Ok(4) {
             i32::from_ne_bytes(bytes)
         } else {
             0
@@ -1155,7 +1537,7 @@ fn launch_fork(
     strategy: Strategy,
     cgroup: Option<RawFd>,
 ) -> Result<Process, Launch> {
-    let error_pipe = ErrorPipe::new()?;
+    let error_pipe = ErrorPipe::new(prepared.pipe_floor)?;
     let blocked = SignalsBlocked::new()?;
     let ctx = ChildContext {
         prepared,
@@ -1164,6 +1546,7 @@ fn launch_fork(
         old_mask: &raw const blocked.old,
         handlers_cleared: false,
         envp: prepared.envp(),
+        vm_marker: ptr::null(),
     };
     let mut pidfd: libc::c_int = -1;
     let exit_signal = u64::try_from(pidfd_sys::signal::SIGCHLD).map_err(|_| Errno::INVAL)?;
@@ -1209,7 +1592,54 @@ fn launch_fork(
             let pid = u32::try_from(pid).map_err(|_| Errno::INVAL)?;
             finish_launch(pid, Some(pidfd), exec_errno)
         }
-        Err(errno) if refused(errno) => Err(Launch::Refused),
+        Err(errno) if refused(errno) || cgroup_unknown(cgroup, errno) => {
+            Err(Launch::Refused(errno))
+        }
         Err(errno) => Err(Launch::Failed(errno.into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    thread_local! {
+        /// Makes this thread's libc-clone vfork a plain fork (what qemu-user 8+ does).
+        pub(super) static FAKE_UNSHARED_VM: std::cell::Cell<bool> =
+            const { std::cell::Cell::new(false) };
+    }
+
+    /// Runs `f` with this thread's vfork faked as a fork on a copy of memory.
+    fn with_unshared_vm<T>(f: impl FnOnce() -> T) -> T {
+        FAKE_UNSHARED_VM.with(|fake| fake.set(true));
+        let result = f();
+        FAKE_UNSHARED_VM.with(|fake| fake.set(false));
+        result
+    }
+
+    #[test]
+    fn a_vfork_that_does_not_share_memory_never_reports_a_failed_exec_as_started() {
+        let missing = Prepared::new(&Spawn::new("/nonexistent/program")).unwrap();
+        let call = VforkCall::Libc { with_pidfd: true };
+        // The real thing: the exec error comes back through the shared slot. (Under
+        // qemu-user the call is refused: 7.2 says EINVAL to CLONE_PIDFD, 8+ shares no
+        // memory. The test-arches runner names the emulator.)
+        let emulated = std::env::var_os("PIDFD_TEST_EMULATOR").is_some_and(|name| !name.is_empty());
+        match launch_vfork(&missing, call) {
+            Err(Launch::Failed(error)) => assert_eq!(error.raw_os_error(), Some(libc::ENOENT)),
+            Err(Launch::Refused(_)) if emulated => {}
+            Err(Launch::Refused(errno)) => panic!("refused: {errno:?}"),
+            Ok(_) => panic!("a missing program started"),
+        }
+        // A fake vfork (unshared memory): the strategy must step aside (refused), never
+        // return a child that only ran to fail its exec.
+        match with_unshared_vm(|| launch_vfork(&missing, call)) {
+            Err(Launch::Refused(_)) => {}
+            Err(Launch::Failed(error)) => panic!("failed instead of refused: {error}"),
+            Ok(process) => panic!(
+                "a missing program was reported started: {:?}",
+                process.wait()
+            ),
+        }
     }
 }

@@ -60,3 +60,71 @@ static_assertions::const_assert_eq!(offset_of!(clone_args, tls), 56);
 static_assertions::const_assert_eq!(offset_of!(clone_args, set_tid), CLONE_ARGS_SIZE_VER0);
 static_assertions::const_assert_eq!(offset_of!(clone_args, set_tid_size), 72);
 static_assertions::const_assert_eq!(offset_of!(clone_args, cgroup), CLONE_ARGS_SIZE_VER1);
+
+/// What a fork-style `clone`/`fork`/`vfork` trap returned, per the SunOS convention the
+/// sparc kernels keep: `%o0` holds the *parent's* PID in the child and the child's PID in
+/// the parent; `%o1` is 1 in the child and 0 in the parent; the carry flag marks an error,
+/// with the positive errno in `%o0`. glibc's sparc `fork`/`clone` wrappers turn this into
+/// the usual "0 in the child"; `syscall(2)` only returns `%o0`, so a raw clone made through
+/// it cannot tell the child from the parent there (which is why
+/// [`crate::syscalls::clone`] refuses to run on sparc).
+///
+/// This is the pure decoding a sparc wrapper that reads `%o1` (inline assembly, unstable for
+/// sparc in Rust so far: `asm_experimental_arch`) must apply: `Ok(0)` in the child,
+/// `Ok(child_pid)` in the parent, `Err(errno)` on failure.
+///
+/// # Errors
+///
+/// The errno in `o0` when `carry` is set (or `EINVAL` when it is not a valid errno, or the
+/// parent's value is not a valid PID).
+pub fn decode_sunos_fork_return(o0: i64, o1: i64, carry: bool) -> crate::Result<core::ffi::c_int> {
+    if carry {
+        return Err(core::ffi::c_int::try_from(o0)
+            .ok()
+            .filter(|errno| (1..4096).contains(errno))
+            .map_or(crate::Errno::INVAL, crate::Errno::from_raw_os_error));
+    }
+    if o1 != 0 {
+        // The child: %o0 is the parent's PID, not a return value.
+        return Ok(0);
+    }
+    core::ffi::c_int::try_from(o0)
+        .ok()
+        .filter(|&pid| pid > 0)
+        .ok_or(crate::Errno::INVAL)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Errno;
+
+    #[test]
+    fn sunos_fork_return_tells_the_child_from_the_parent() {
+        // In the child, %o0 is the parent's PID and %o1 = 1: the child gets 0.
+        assert_eq!(decode_sunos_fork_return(4321, 1, false), Ok(0));
+        // In the parent, %o0 is the child's PID and %o1 = 0.
+        assert_eq!(decode_sunos_fork_return(4322, 0, false), Ok(4322));
+        // Carry set: %o0 is the positive errno, whatever %o1 says.
+        assert_eq!(
+            decode_sunos_fork_return(i64::from(Errno::AGAIN.raw_os_error()), 0, true),
+            Err(Errno::AGAIN)
+        );
+        assert_eq!(
+            decode_sunos_fork_return(i64::from(Errno::NOMEM.raw_os_error()), 1, true),
+            Err(Errno::NOMEM)
+        );
+        // Garbage never becomes a PID or a child.
+        assert_eq!(decode_sunos_fork_return(0, 0, false), Err(Errno::INVAL));
+        assert_eq!(decode_sunos_fork_return(-5, 0, false), Err(Errno::INVAL));
+        assert_eq!(
+            decode_sunos_fork_return(1 << 40, 0, false),
+            Err(Errno::INVAL)
+        );
+        assert_eq!(decode_sunos_fork_return(0, 0, true), Err(Errno::INVAL));
+        assert_eq!(
+            decode_sunos_fork_return(1 << 40, 0, true),
+            Err(Errno::INVAL)
+        );
+    }
+}

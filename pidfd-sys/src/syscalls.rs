@@ -1,4 +1,9 @@
-//! Thin `unsafe` wrappers over `libc::syscall` for the pidfd syscalls.
+//! Thin `unsafe` wrappers over `libc::syscall` for the pidfd syscalls, and for the few
+//! syscalls a child makes between `clone` and `execve` ([`rt_sigprocmask`],
+//! [`rt_sigaction_handler`], [`openat`], [`close`], [`dup3`], [`fcntl_int`], [`read()`],
+//! [`write()`],
+//! [`chdir`], [`setsid`], [`setpgid`], [`execve`], [`exit_group`]): one `syscall(2)` each,
+//! never a C library wrapper that is a cancellation point or filters internal signals.
 //!
 //! # Safety
 //!
@@ -346,10 +351,18 @@ unsafe fn clone3_on_stack_arch(
 /// Kernels before 5.2 ignore `CLONE_PIDFD`: check that `*parent_tid` was written (prefill
 /// it with -1).
 ///
+/// Not on sparc/sparc64 (`ENOSYS` without a syscall): the sparc kernels return the
+/// *parent's* PID in `%o0` in the child too, marking the child with `%o1 = 1` (the SunOS
+/// convention, see [`crate::clone::decode_sunos_fork_return`]); `syscall(2)` returns `%o0`
+/// only, so both sides would run as the parent. Reading `%o1` needs inline assembly, which
+/// Rust does not offer on sparc on stable. Callers fall back as for any `ENOSYS` (libc's
+/// `fork`, whose wrapper decodes `%o1`). qemu-user cannot show the problem: its sparc
+/// `clone` emulation forks on the host and writes the host's 0 to the child's `%o0`.
+///
 /// # Errors
 ///
 /// As for `fork(2)`; `EINVAL` for `CLONE_PIDFD` together with `CLONE_DETACHED` or
-/// `CLONE_PARENT_SETTID`, or under qemu-user 7.2.
+/// `CLONE_PARENT_SETTID`, or under qemu-user 7.2; `ENOSYS` on sparc (above).
 ///
 /// # Safety
 ///
@@ -363,6 +376,9 @@ pub unsafe fn clone(flags: u64, parent_tid: *mut c_int, child_tid: *mut c_int) -
     let register_flags = usize::try_from(flags).map_err(|_| Errno::INVAL)?;
     if clone_flags.intersects(shares_memory) {
         return Err(Errno::INVAL);
+    }
+    if cfg!(any(target_arch = "sparc", target_arch = "sparc64")) {
+        return Err(Errno::NOSYS);
     }
     // Every argument as a register-sized integer, in this ABI's order. The stack pointer and
     // TLS are 0: the child continues on its copy of the caller's stack.
@@ -477,4 +493,380 @@ pub unsafe fn pidfd_get_namespace(pidfd: RawFd, namespace: PidfdNamespace) -> Re
     // SAFETY: the `_IO` namespace requests read no memory; the argument is a plain 0.
     let ret = unsafe { libc::ioctl(pidfd, request(namespace.request()), arg) };
     check_int(ret.into())
+}
+
+// ---- Raw syscalls for a child between clone and exec ----
+//
+// A `CLONE_VM | CLONE_VFORK` child shares its parent thread's memory *and* its thread
+// pointer: the C library's `open`, `close`, `write` are cancellation points that read (and
+// write) the parent thread's cancellation state, `sigaction`/`pthread_sigmask` refuse or
+// filter the C library's internal signals. These wrappers are one `syscall(2)` each, with
+// no cancellation point and no hidden state but `errno` (`syscall(2)` sets the calling
+// thread's `errno` on failure, which the suspended parent does not read across the clone).
+// Kernel versions: all of these syscalls exist on every kernel this crate supports (dup3,
+// the newest, is Linux 2.6.27).
+
+/// The kernel's signal-set size in bytes (`_NSIG / 8`): what `rt_sig*` calls take.
+pub const KERNEL_SIGSET_SIZE: usize = (crate::signal::NSIG as usize) / 8;
+
+/// A signal set with every signal `1..=NSIG` in it, *including* the C library's internal
+/// ones (glibc's `sigfillset` leaves out 32 and 33, so `pthread_sigmask` cannot block
+/// them). The kernel ignores `SIGKILL` and `SIGSTOP` in a mask.
+pub fn full_sigset() -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data (an array of words); every bit pattern is valid.
+    let mut set: libc::sigset_t = unsafe { core::mem::zeroed() };
+    // SAFETY: writes `size_of::<sigset_t>()` bytes into `set`, which has that size.
+    unsafe {
+        ptr::write_bytes(
+            ptr::from_mut(&mut set).cast::<u8>(),
+            0xff,
+            size_of::<libc::sigset_t>(),
+        )
+    };
+    set
+}
+
+/// Whether `signal` is in `set` (the kernel's layout: bit `signal - 1`, in `unsigned long`
+/// words, which the C library's `sigset_t` starts with). Pure: no C library call.
+pub fn sigset_contains(set: &libc::sigset_t, signal: c_int) -> bool {
+    let Ok(index) = usize::try_from(signal - 1) else {
+        return false;
+    };
+    let bits = core::ffi::c_ulong::BITS as usize;
+    let words = size_of::<libc::sigset_t>() / size_of::<core::ffi::c_ulong>();
+    if index / bits >= words {
+        return false;
+    }
+    let words_ptr = ptr::from_ref(set).cast::<core::ffi::c_ulong>();
+    // SAFETY: sigset_t is an array of `words` unsigned longs; the index is in range.
+    let word_ptr = unsafe { words_ptr.add(index / bits) };
+    // SAFETY: `word_ptr` points into `set`.
+    let word = unsafe { word_ptr.read_unaligned() };
+    word & (1 << (index % bits)) != 0
+}
+
+/// `rt_sigprocmask(how, set, old, _NSIG / 8)`: `how` is [`crate::signal::SIG_SETMASK`] etc.
+/// Unlike `pthread_sigmask`, blocks the C library's internal signals too.
+///
+/// # Errors
+///
+/// `EINVAL` for a bad `how`; `EFAULT`.
+///
+/// # Safety
+///
+/// `set` and `old` are null or point to valid `sigset_t`s.
+pub unsafe fn rt_sigprocmask(
+    how: c_int,
+    set: *const libc::sigset_t,
+    old: *mut libc::sigset_t,
+) -> Result<()> {
+    // SAFETY: the kernel reads/writes `_NSIG / 8` bytes, the start of each sigset_t.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            int(how),
+            set,
+            old,
+            KERNEL_SIGSET_SIZE,
+        )
+    })
+    .map(drop)
+}
+
+/// The kernel's `struct sigaction`, large enough for every ABI (at most 32 bytes: handler,
+/// flags, restorer, a 16-byte mask on mips), zeroed but for the handler.
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct KernelSigaction([usize; 8]);
+
+impl KernelSigaction {
+    /// The handler's word: mips starts with `unsigned int sa_flags` (padded to a pointer),
+    /// every other Linux ABI with the handler.
+    const HANDLER: usize = if cfg!(any(
+        target_arch = "mips",
+        target_arch = "mips32r6",
+        target_arch = "mips64",
+        target_arch = "mips64r6"
+    )) {
+        1
+    } else {
+        0
+    };
+}
+
+/// `rt_sigaction(signal, new, old)` through the raw syscall, setting (when `new` is `Some`)
+/// the handler to `new` (`SIG_DFL` = 0, `SIG_IGN` = 1) with no flags and an empty mask, and
+/// returning the previous handler. Works on the C library's internal signals too.
+///
+/// # Errors
+///
+/// `EINVAL` for an invalid signal, or for setting `SIGKILL`/`SIGSTOP`.
+///
+/// # Safety
+///
+/// `new` must be `SIG_DFL`, `SIG_IGN` or a function that is a valid signal handler for the
+/// whole process.
+pub unsafe fn rt_sigaction_handler(signal: c_int, new: Option<usize>) -> Result<usize> {
+    let mut act = KernelSigaction([0; 8]);
+    let mut old = KernelSigaction([0; 8]);
+    let act_ptr = match new {
+        Some(handler) => {
+            act.0[KernelSigaction::HANDLER] = handler;
+            ptr::from_ref(&act)
+        }
+        None => ptr::null(),
+    };
+    let old_ptr = ptr::from_mut(&mut old);
+    // The kernel reads `act` (or nothing) and writes `old`, each at most
+    // `sizeof(struct sigaction)` <= 64 bytes. sparc takes a restorer (null) before the size.
+    let ret = if cfg!(any(target_arch = "sparc", target_arch = "sparc64")) {
+        // SAFETY: as said above.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                int(signal),
+                act_ptr,
+                old_ptr,
+                ptr::null::<u8>(),
+                KERNEL_SIGSET_SIZE,
+            )
+        }
+    } else {
+        // SAFETY: as said above.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                int(signal),
+                act_ptr,
+                old_ptr,
+                KERNEL_SIGSET_SIZE,
+            )
+        }
+    };
+    check(ret)?;
+    Ok(old.0[KernelSigaction::HANDLER])
+}
+
+/// `openat(dirfd, path, flags | O_LARGEFILE, mode)`.
+///
+/// # Errors
+///
+/// As for `openat(2)`.
+///
+/// # Safety
+///
+/// `path` is NUL-terminated; the caller owns the returned fd.
+pub unsafe fn openat(
+    dirfd: RawFd,
+    path: *const libc::c_char,
+    flags: c_int,
+    mode: c_uint,
+) -> Result<RawFd> {
+    // SAFETY: the kernel reads the NUL-terminated path.
+    check_int(unsafe {
+        libc::syscall(
+            libc::SYS_openat,
+            int(dirfd),
+            path,
+            int(flags | libc::O_LARGEFILE),
+            uint(mode),
+        )
+    })
+}
+
+/// `close(fd)`.
+///
+/// # Errors
+///
+/// `EBADF` when `fd` is not open; `EINTR`/`EIO` (the fd is closed anyway on Linux).
+///
+/// # Safety
+///
+/// The caller owns `fd`, and nothing uses it afterwards.
+pub unsafe fn close(fd: RawFd) -> Result<()> {
+    // SAFETY: close takes an integer.
+    check(unsafe { libc::syscall(libc::SYS_close, int(fd)) }).map(drop)
+}
+
+/// `dup3(old, new, flags)` (`EINVAL` when `old == new`).
+///
+/// # Errors
+///
+/// As for `dup3(2)`.
+///
+/// # Safety
+///
+/// `new` is replaced: the caller owns it (or it is not open).
+pub unsafe fn dup3(old: RawFd, new: RawFd, flags: c_int) -> Result<RawFd> {
+    // SAFETY: dup3 takes integers.
+    check_int(unsafe { libc::syscall(libc::SYS_dup3, int(old), int(new), int(flags)) })
+}
+
+/// `fcntl(fd, cmd, arg)` for the commands that take an `int` (`F_SETFD`,
+/// `F_DUPFD_CLOEXEC`, ...).
+///
+/// # Errors
+///
+/// As for `fcntl(2)`.
+///
+/// # Safety
+///
+/// As the command requires (`F_DUPFD*`: the caller owns the new fd).
+pub unsafe fn fcntl_int(fd: RawFd, cmd: c_int, arg: c_int) -> Result<c_int> {
+    // `fcntl` (not `fcntl64`): the int commands behave the same under both, and libc names
+    // the asm-generic 32-bit ABIs' only one (riscv32, csky) `SYS_fcntl`.
+    // SAFETY: integer arguments only.
+    check_int(unsafe { libc::syscall(libc::SYS_fcntl, int(fd), int(cmd), int(arg)) })
+}
+
+/// `write(fd, buf, len)`: bytes written.
+///
+/// # Errors
+///
+/// As for `write(2)`.
+///
+/// # Safety
+///
+/// `buf` points to `len` readable bytes; `fd` is owned or borrowed.
+pub unsafe fn write(fd: RawFd, buf: *const u8, len: usize) -> Result<usize> {
+    // SAFETY: the kernel reads `len` bytes from `buf`.
+    let ret = check(unsafe { libc::syscall(libc::SYS_write, int(fd), buf, len) })?;
+    usize::try_from(ret).map_err(|_| Errno::INVAL)
+}
+
+/// `read(fd, buf, len)`: bytes read (0 at end of file).
+///
+/// # Errors
+///
+/// As for `read(2)`.
+///
+/// # Safety
+///
+/// `buf` points to `len` writable bytes; `fd` is owned or borrowed.
+pub unsafe fn read(fd: RawFd, buf: *mut u8, len: usize) -> Result<usize> {
+    // SAFETY: the kernel writes at most `len` bytes to `buf`.
+    let ret = check(unsafe { libc::syscall(libc::SYS_read, int(fd), buf, len) })?;
+    usize::try_from(ret).map_err(|_| Errno::INVAL)
+}
+
+/// `chdir(path)`.
+///
+/// # Errors
+///
+/// As for `chdir(2)`.
+///
+/// # Safety
+///
+/// `path` is NUL-terminated.
+pub unsafe fn chdir(path: *const libc::c_char) -> Result<()> {
+    // SAFETY: the kernel reads the NUL-terminated path.
+    check(unsafe { libc::syscall(libc::SYS_chdir, path) }).map(drop)
+}
+
+/// `setsid()`: the new session ID.
+///
+/// # Errors
+///
+/// `EPERM` for a process-group leader.
+pub fn setsid() -> Result<c_int> {
+    // SAFETY: no arguments.
+    check_int(unsafe { libc::syscall(libc::SYS_setsid) })
+}
+
+/// `setpgid(pid, pgid)`.
+///
+/// # Errors
+///
+/// As for `setpgid(2)`.
+pub fn setpgid(pid: c_int, pgid: c_int) -> Result<()> {
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::syscall(libc::SYS_setpgid, int(pid), int(pgid)) }).map(drop)
+}
+
+/// `execve(path, argv, envp)`: returns only on failure, with its errno.
+///
+/// # Safety
+///
+/// `path` is NUL-terminated; `argv` and `envp` are NULL-terminated arrays of
+/// NUL-terminated strings.
+pub unsafe fn execve(
+    path: *const libc::c_char,
+    argv: *const *const libc::c_char,
+    envp: *const *const libc::c_char,
+) -> Errno {
+    // SAFETY: the kernel reads the C data the caller guarantees.
+    match check(unsafe { libc::syscall(libc::SYS_execve, path, argv, envp) }) {
+        Ok(_) => Errno::INVAL,
+        Err(errno) => errno,
+    }
+}
+
+/// `exit_group(status)`: ends the process at once (what `_exit` does), no C library
+/// cleanup.
+pub fn exit_group(status: c_int) -> ! {
+    loop {
+        // SAFETY: exit_group never returns; the loop only satisfies the type.
+        unsafe { libc::syscall(libc::SYS_exit_group, int(status)) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_sigset_holds_every_signal_including_the_internal_ones() {
+        let set = full_sigset();
+        for signal in 1..=crate::signal::NSIG {
+            assert!(sigset_contains(&set, signal), "{signal}");
+        }
+        assert!(!sigset_contains(&set, 0));
+        assert!(!sigset_contains(&set, -1));
+        assert!(!sigset_contains(&set, 1 << 20));
+    }
+
+    #[test]
+    fn sigset_contains_reads_the_kernel_bit() {
+        // SAFETY: plain data; sigemptyset/sigaddset initialise it.
+        let mut set: libc::sigset_t = unsafe { core::mem::zeroed() };
+        // SAFETY: `set` is a valid sigset_t.
+        unsafe { libc::sigemptyset(&raw mut set) };
+        // SAFETY: as above; valid signal numbers.
+        unsafe { libc::sigaddset(&raw mut set, crate::signal::SIGTERM) };
+        // SAFETY: as above.
+        unsafe { libc::sigaddset(&raw mut set, 40) };
+        for signal in 1..=crate::signal::NSIG {
+            let expected = signal == crate::signal::SIGTERM || signal == 40;
+            assert_eq!(sigset_contains(&set, signal), expected, "{signal}");
+        }
+    }
+
+    #[test]
+    fn rt_sigaction_handler_round_trips_on_an_internal_signal() {
+        // glibc's sigaction refuses 32/33 (EINVAL); the raw syscall reads them. Reading
+        // changes nothing.
+        // SAFETY: reads only.
+        let handler = unsafe { rt_sigaction_handler(33, None) };
+        assert!(handler.is_ok(), "{handler:?}");
+        // SIGUSR2 set to SIG_IGN and back. (This ABI's number from `crate::signal`: libc's
+        // are x86's on mips64, where its SIGURG, 23, is SIGSTOP: EINVAL.)
+        let sigusr2 = crate::signal::SIGUSR2;
+        // SAFETY: SIG_IGN is a valid disposition (nothing sends SIGUSR2 to a unit test).
+        let before = unsafe { rt_sigaction_handler(sigusr2, Some(1)) }.unwrap();
+        // SAFETY: reads only.
+        assert_eq!(unsafe { rt_sigaction_handler(sigusr2, None) }, Ok(1));
+        // The C library reads the kernel's struct with its own layout: it must see SIG_IGN
+        // where we wrote the handler (mips: after `sa_flags`), and we must see its SIG_DFL.
+        // SAFETY: SIG_DFL is a valid disposition.
+        let seen_by_libc = unsafe { libc::signal(sigusr2, libc::SIG_DFL) };
+        assert_eq!(seen_by_libc, libc::SIG_IGN);
+        // SAFETY: reads only.
+        assert_eq!(unsafe { rt_sigaction_handler(sigusr2, None) }, Ok(0));
+        // SAFETY: puts the previous disposition (SIG_DFL or SIG_IGN in a test) back.
+        let restored = unsafe { rt_sigaction_handler(sigusr2, Some(before)) };
+        assert_eq!(restored, Ok(0));
+        // SAFETY: SIGKILL cannot be changed: EINVAL, nothing done.
+        let sigkill = unsafe { rt_sigaction_handler(crate::signal::SIGKILL, Some(0)) };
+        assert_eq!(sigkill, Err(Errno::INVAL));
+    }
 }

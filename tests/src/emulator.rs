@@ -122,6 +122,39 @@ pub fn pidfd_info_exit_works() -> bool {
     false
 }
 
+/// The emulator's major version (`qemu-user 10.0.2` → 10), if the runner names one.
+pub fn emulator_major() -> Option<u32> {
+    let name = emulator()?;
+    let version = name.split_whitespace().last()?;
+    version.split('.').next()?.parse().ok()
+}
+
+/// Whether the emulator gives spawned and forked children pidfds: qemu-user 8+ accepts
+/// `CLONE_PIDFD` on a legacy clone (7.2 says `EINVAL`, so everything falls back to pid mode
+/// there). Its `CLONE_VM | CLONE_VFORK` is a plain fork sharing no memory, so `Spawn` uses the
+/// fork-style `clone(CLONE_PIDFD)`, whose exec errors come through a pipe. `true` on a real
+/// kernel.
+pub fn clone_pidfd_emulated() -> bool {
+    emulator().is_none() || emulator_major().is_some_and(|major| major >= 8)
+}
+
+/// Whether this ABI's raw `clone` is refused (sparc: the child would get the parent's PID,
+/// see `pidfd_sys::syscalls::clone`).
+const RAW_CLONE_REFUSED: bool = cfg!(any(target_arch = "sparc", target_arch = "sparc64"));
+
+/// Whether `pidfd_core::fork()` returns a pidfd-mode handle: it needs a raw
+/// `clone(CLONE_PIDFD)` (or clone3), so not on sparc, nor under qemu-user 7.2.
+pub fn fork_gets_pidfd() -> bool {
+    !RAW_CLONE_REFUSED && clone_pidfd_emulated()
+}
+
+/// Whether `pidfd_core::Spawn` returns a pidfd-mode child: always on a real kernel (the
+/// vfork-style clone); under qemu-user 8+ only through the fork-style raw clone, so not on
+/// sparc there; never under 7.2.
+pub fn spawn_gets_pidfd() -> bool {
+    emulator().is_none() || (!RAW_CLONE_REFUSED && clone_pidfd_emulated())
+}
+
 /// `n` iterations on a real kernel, a tenth of them under an emulator (where each spawn costs
 /// ten times as much): long loops that look for leaks still run through every case, in a
 /// time the full foreign-architecture matrix can afford.

@@ -136,15 +136,13 @@ pub fn pidfds_or_skip() -> bool {
     false
 }
 
-/// The mode `Spawn` and `fork()` give a child: pidfd mode where the crate's probe allows
-/// it; pid mode under qemu-user 7.2, which refuses clone3 (ENOSYS) and CLONE_PIDFD
-/// (EINVAL), so that Spawn and fork() fall back all the way, and where the probe refuses
-/// pidfds.
+/// The mode `Spawn` gives a child: pidfd mode where the crate's probe allows it and the
+/// emulator, if any, can (see [`emulator::spawn_gets_pidfd`]); pid mode otherwise.
 pub fn expected_spawn_mode() -> pidfd_core::Mode {
-    if emulator::emulator().is_some() || !pidfd_mode_allowed() {
-        pidfd_core::Mode::Pid
-    } else {
+    if emulator::spawn_gets_pidfd() && pidfd_mode_allowed() {
         pidfd_core::Mode::PidFd
+    } else {
+        pidfd_core::Mode::Pid
     }
 }
 

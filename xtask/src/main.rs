@@ -2,7 +2,7 @@
 //!
 //! * `check-arches [--targets a,b] [--list]` — compile `pidfd-sys` for every Linux ABI Rust
 //!   targets, so its compile-time layout and number checks run on each.
-//! * `test-arches [--targets a,b] [--list] [--install]` — run the test suites for foreign
+//! * `test-arches [--targets a,b] [--list] [--install] [--qemu-dir DIR]` — run the test suites for foreign
 //!   architectures (i686 natively, the rest under qemu-user), emulator gaps counted as skips.
 //! * `fuzz [--smoke]` — run every cargo-fuzz target for a bounded time.
 //! * `bench [signal|spawn|create_pidfd] [options]` — run the benchmarks (ratios against
@@ -37,13 +37,15 @@ tasks:
       compile-time layout/number assertions and the libc/linux-raw-sys cross-checks run on
       each. Installs the rustup targets and nightly rust-src it needs (and says so).
       Prints a table and exits non-zero if any target fails.
-  test-arches [--targets T1,T2] [--list] [--install]
+  test-arches [--targets T1,T2] [--list] [--install] [--qemu-dir DIR]
       Build and run every crate's tests (but xtask's) for foreign targets: i686 natively,
       aarch64, armv7, riscv64gc, powerpc, powerpc64, powerpc64le, s390x under qemu-user
       (stable), mips, mipsel, mips64, mips64el, sparc64 under qemu-user (nightly
       -Zbuild-std); x32, loongarch64, riscv32, csky, hexagon, m68k compile-only
       (check-arches). Documented emulator gaps are counted skips with reasons. Names what
       is missing (Debian packages, rustup targets, nightly rust-src); --install installs it.
+      --qemu-dir DIR (or PIDFD_QEMU_DIR) takes qemu-<arch> from DIR instead of PATH, e.g.
+      bookworm-backports' qemu-user 10.x unpacked beside the system's 7.2.
   fuzz [--smoke] [--seconds N] [--targets a,b] [--install]
       Run every cargo-fuzz target in fuzz/ (nightly) for N seconds each (--smoke: 20 s);
       fails on a crash. Needs cargo-fuzz (--install installs it).

@@ -8,6 +8,13 @@
 //! reason there (`pidfd_tests::emulator`), and the table counts them. On a real kernel nothing
 //! is skipped. Nothing is installed unless `--install` is given: missing packages, rustup
 //! targets and nightly `rust-src` are named instead.
+//!
+//! The emulators are `qemu-<arch>` from `PATH`, or from the directory given with
+//! `--qemu-dir DIR` (or `PIDFD_QEMU_DIR`), to run the matrix under another qemu-user than the
+//! system's — e.g. Debian bookworm's 7.2 and bookworm-backports' 10.x unpacked beside it
+//! (`apt-get download -t bookworm-backports qemu-user`, `dpkg-deb -x`, then
+//! `--qemu-dir <dir>/usr/bin`): qemu 8+ emulates `CLONE_PIDFD` and turns vfork into fork,
+//! which exercises other fallbacks than 7.2.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -185,6 +192,9 @@ pub(crate) fn run_task(args: &[String]) -> Result<(), String> {
     let mut wanted: Option<Vec<String>> = None;
     let mut list = false;
     let mut install = false;
+    let mut qemu_dir: Option<PathBuf> = std::env::var_os(QEMU_DIR_ENV)
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from);
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
@@ -194,6 +204,10 @@ pub(crate) fn run_task(args: &[String]) -> Result<(), String> {
             }
             "--list" => list = true,
             "--install" => install = true,
+            "--qemu-dir" => {
+                let value = rest.next().ok_or("--qemu-dir needs a directory")?;
+                qemu_dir = Some(PathBuf::from(value));
+            }
             other => return Err(format!("test-arches: unknown option {other:?}")),
         }
     }
@@ -223,11 +237,12 @@ pub(crate) fn run_task(args: &[String]) -> Result<(), String> {
         }
         return Ok(());
     }
-    prepare(&runs, install)?;
+    let qemu = Qemu { dir: qemu_dir };
+    prepare(&runs, install, &qemu)?;
     let started = Instant::now();
     let mut rows = Vec::new();
     for target in &runs {
-        rows.push(test_one(target)?);
+        rows.push(test_one(target, &qemu)?);
     }
     if !compile_only.is_empty() {
         let selected = targets::select(Some(&compile_only.join(",")))?;
@@ -265,21 +280,62 @@ fn describe(target: &RunTarget) -> String {
     }
 }
 
+/// The environment variable naming the emulator directory (as `--qemu-dir`).
+const QEMU_DIR_ENV: &str = "PIDFD_QEMU_DIR";
+
+/// Where the `qemu-<arch>` binaries come from.
+struct Qemu {
+    /// `--qemu-dir` / `PIDFD_QEMU_DIR`; `None`: from `PATH`.
+    dir: Option<PathBuf>,
+}
+
+impl Qemu {
+    /// The command to run `qemu` (a binary name such as `qemu-aarch64`).
+    fn program(&self, qemu: &str) -> String {
+        match &self.dir {
+            Some(dir) => dir.join(qemu).display().to_string(),
+            None => qemu.to_owned(),
+        }
+    }
+
+    /// Whether `qemu` is there.
+    fn has(&self, qemu: &str) -> bool {
+        match &self.dir {
+            Some(dir) => dir.join(qemu).is_file(),
+            None => on_path(qemu),
+        }
+    }
+}
+
 fn on_path(program: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
 }
 
 /// Checks (and with `install`, installs) what the runs need; names what is missing.
-fn prepare(runs: &[RunTarget], install: bool) -> Result<(), String> {
+fn prepare(runs: &[RunTarget], install: bool, qemu: &Qemu) -> Result<(), String> {
     let mut packages: Vec<&str> = Vec::new();
+    if let Some(dir) = &qemu.dir {
+        let absent: Vec<&str> = runs
+            .iter()
+            .filter(|t| t.how != How::Native && !qemu.has(t.qemu))
+            .map(|t| t.qemu)
+            .collect();
+        if !absent.is_empty() {
+            return Err(format!(
+                "test-arches: not in {}: {}",
+                dir.display(),
+                absent.join(" ")
+            ));
+        }
+    }
     for target in runs {
         let compiler = format!("{}-gcc", target.gnu);
         let sysroot_lib = Path::new("/usr").join(target.gnu).join("lib");
         if !on_path(&compiler) || !sysroot_lib.is_dir() {
             packages.extend(target.packages);
         }
-        if target.how != How::Native && !on_path(target.qemu) && !packages.contains(&"qemu-user") {
+        if target.how != How::Native && !qemu.has(target.qemu) && !packages.contains(&"qemu-user") {
             packages.push("qemu-user");
         }
     }
@@ -363,7 +419,7 @@ fn qemu_version(qemu: &str) -> String {
 }
 
 /// Builds and runs the workspace's tests (all but xtask) for one target.
-fn test_one(target: &RunTarget) -> Result<Row, String> {
+fn test_one(target: &RunTarget, qemu: &Qemu) -> Result<Row, String> {
     let started = Instant::now();
     let env_triple = target.triple.to_uppercase().replace('-', "_");
     let root = cmd::workspace_root();
@@ -410,11 +466,15 @@ fn test_one(target: &RunTarget) -> Result<Row, String> {
             // in the table, not a stuck matrix).
             let runner = format!(
                 "timeout --kill-after=10 {QEMU_BINARY_TIMEOUT} {} -L /usr/{}",
-                target.qemu, target.gnu
+                qemu.program(target.qemu),
+                target.gnu
             );
             command
                 .env(format!("CARGO_TARGET_{env_triple}_RUNNER"), &runner)
-                .env("PIDFD_TEST_EMULATOR", qemu_version(target.qemu))
+                .env(
+                    "PIDFD_TEST_EMULATOR",
+                    qemu_version(&qemu.program(target.qemu)),
+                )
                 .env("PIDFD_TEST_RUNNER", &runner)
                 .env("PIDFD_TEST_SKIP_LOG", &skip_log);
         }

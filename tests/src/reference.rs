@@ -27,6 +27,17 @@ pub struct Helper {
 }
 
 impl Helper {
+    /// Starts scenario `scenario`; `None` under an emulator (a recorded gap): there the
+    /// helper would run through the emulator's runner, whose PID is not the helper's.
+    pub fn start_or_gap(env_var: &str, scenario: &str) -> Option<Helper> {
+        if crate::emulator::gap(
+            "helper processes run through the emulator's runner (its PID is not theirs)",
+        ) {
+            return None;
+        }
+        Some(Self::start(env_var, scenario))
+    }
+
     /// Starts scenario `scenario`.
     pub fn start(env_var: &str, scenario: &str) -> Helper {
         let exe = std::env::current_exe().expect("current_exe");

@@ -264,10 +264,13 @@ fn nspid_lists_every_level_and_outside_processes_are_eremote() {
     if out.contains_key("skipped") {
         return;
     }
-    assert_eq!(
-        out["own_pid"], "1",
-        "the inner scenario is PID 1 of its namespace: {out:?}"
-    );
+    if pidfd_tests::emulator::emulator().is_none() {
+        // (Under an emulator the runner, not the scenario, is PID 1 there.)
+        assert_eq!(
+            out["own_pid"], "1",
+            "the inner scenario is PID 1 of its namespace: {out:?}"
+        );
+    }
     assert_eq!(out["pid"], libc::EREMOTE.to_string(), "{out:?}");
     assert_eq!(out["fdinfo_pid"], "Some([0])", "{out:?}");
     assert_eq!(out["fdinfo_nspid"], "Some([0])", "{out:?}");
@@ -381,7 +384,9 @@ fn send_signal_with_siginfo_reaches_the_handler() {
         );
         return;
     }
-    let mut helper = Helper::start(ENV, "siginfo-receiver");
+    let Some(mut helper) = Helper::start_or_gap(ENV, "siginfo-receiver") else {
+        return;
+    };
     let pidfd = PidFd::open(helper.id()).unwrap();
     let ready = helper.expect("ready");
     assert_eq!(ready, "true");

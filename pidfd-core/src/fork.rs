@@ -9,7 +9,7 @@ use std::ptr;
 use pidfd_sys::flags::CloneFlags;
 use pidfd_sys::{Errno, syscalls};
 
-use crate::spawn::refused;
+use crate::spawn::strategy::refused;
 use crate::{PidFd, Process};
 
 /// Which side of a [`fork`] this is.

@@ -384,37 +384,13 @@ fn launch_fork(
     };
     let mut pidfd: libc::c_int = -1;
     let exit_signal = u64::try_from(pidfd_sys::signal::SIGCHLD).map_err(|_| Errno::INVAL)?;
-    let result = match strategy {
-        Strategy::Clone3Pidfd => {
-            let (flags, size) = match cgroup {
-                Some(_) => (
-                    CloneFlags::PIDFD | CloneFlags::INTO_CGROUP,
-                    pidfd_sys::clone::CLONE_ARGS_SIZE_VER2,
-                ),
-                None => (CloneFlags::PIDFD, pidfd_sys::clone::CLONE_ARGS_SIZE_VER0),
-            };
-            let mut args = pidfd_sys::clone_args {
-                flags: flags.bits(),
-                pidfd: (&raw mut pidfd) as u64,
-                exit_signal,
-                cgroup: cgroup.map_or(0, |fd| u64::try_from(fd).unwrap_or(u64::MAX)),
-                ..pidfd_sys::clone_args::default()
-            };
-            // SAFETY: fork-like clone3; the child only runs `child_exec` (async-signal-safe)
-            // on its private copy of memory.
-            unsafe { pidfd_sys::syscalls::clone3(&mut args, size) }
-        }
-        _ => {
-            // SAFETY: as above, with legacy clone; `pidfd` is a live int (parent_tid).
-            unsafe {
-                pidfd_sys::syscalls::clone(
-                    CloneFlags::PIDFD.bits() | exit_signal,
-                    &raw mut pidfd,
-                    ptr::null_mut(),
-                )
-            }
-        }
+    let syscall = match strategy {
+        Strategy::Clone3Pidfd => ForkSyscall::Clone3,
+        _ => ForkSyscall::Clone,
     };
+    // SAFETY: fork-like clone; the child only runs `child_exec` (async-signal-safe) on its
+    // private copy of memory. `pidfd` is a live int.
+    let result = unsafe { fork_clone(syscall, exit_signal, cgroup, &mut pidfd) };
     match result {
         Ok(0) => {
             // SAFETY: we are the fresh child; `ctx` lives in our copy of the parent's stack.
@@ -430,6 +406,63 @@ fn launch_fork(
             Err(Launch::Refused(errno))
         }
         Err(errno) => Err(Launch::Failed(errno.into())),
+    }
+}
+
+/// Which syscall a [`fork_clone`] makes.
+#[derive(Clone, Copy)]
+pub(crate) enum ForkSyscall {
+    /// `clone3` (`clone_args` VER0; VER2 with a cgroup).
+    Clone3,
+    /// The legacy `clone`, with `pidfd` as its parent_tid slot.
+    Clone,
+}
+
+/// A fork-style clone (no shared memory, no separate stack) with `CLONE_PIDFD`, plus
+/// `CLONE_INTO_CGROUP` when `cgroup` is set (`clone3` only): the kernel writes the child's
+/// pidfd to `pidfd`. Returns 0 in the child and the child's pid in the parent. Used by the
+/// fork-style strategies and by [`crate::fork`].
+///
+/// # Safety
+///
+/// As for `fork(2)` in a multithreaded program: the caller takes on fork's rules for the
+/// child (only async-signal-safe work until it execs or `_exit`s).
+pub(crate) unsafe fn fork_clone(
+    syscall: ForkSyscall,
+    exit_signal: u64,
+    cgroup: Option<RawFd>,
+    pidfd: &mut libc::c_int,
+) -> Result<libc::c_int, Errno> {
+    match syscall {
+        ForkSyscall::Clone3 => {
+            let (flags, size) = match cgroup {
+                Some(_) => (
+                    CloneFlags::PIDFD | CloneFlags::INTO_CGROUP,
+                    pidfd_sys::clone::CLONE_ARGS_SIZE_VER2,
+                ),
+                None => (CloneFlags::PIDFD, pidfd_sys::clone::CLONE_ARGS_SIZE_VER0),
+            };
+            let mut args = pidfd_sys::clone_args {
+                flags: flags.bits(),
+                pidfd: ptr::from_mut(pidfd) as u64,
+                exit_signal,
+                cgroup: cgroup.map_or(0, |fd| u64::try_from(fd).unwrap_or(u64::MAX)),
+                ..pidfd_sys::clone_args::default()
+            };
+            // SAFETY: fork-like clone3 (no shared memory); the caller takes on fork's rules
+            // for the child. `args.pidfd` points to a live int.
+            unsafe { pidfd_sys::syscalls::clone3(&mut args, size) }
+        }
+        ForkSyscall::Clone => {
+            // SAFETY: as above, with legacy clone; `pidfd` is a live int (parent_tid).
+            unsafe {
+                pidfd_sys::syscalls::clone(
+                    CloneFlags::PIDFD.bits() | exit_signal,
+                    pidfd,
+                    ptr::null_mut(),
+                )
+            }
+        }
     }
 }
 

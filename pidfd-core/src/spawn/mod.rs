@@ -100,8 +100,10 @@ pub struct Spawn {
 }
 
 /// posix_spawn-style file actions, applied in order in the child after stdio is set up.
+/// The builder holds paths as `OsString`; the child gets them as C strings
+/// (`prepare::ChildFileAction`).
 #[derive(Debug, Clone)]
-enum FileAction {
+enum FileAction<P = OsString> {
     Dup2 {
         from: RawFd,
         to: RawFd,
@@ -109,7 +111,7 @@ enum FileAction {
     Close(RawFd),
     Open {
         fd: RawFd,
-        path: OsString,
+        path: P,
         flags: i32,
         mode: u32,
     },

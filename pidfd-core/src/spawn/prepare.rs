@@ -75,19 +75,7 @@ impl FromIterator<CString> for CStringArray {
 }
 
 /// A file action as C data for the child.
-pub(super) enum ChildFileAction {
-    Dup2 {
-        from: RawFd,
-        to: RawFd,
-    },
-    Close(RawFd),
-    Open {
-        fd: RawFd,
-        path: CString,
-        flags: libc::c_int,
-        mode: libc::mode_t,
-    },
-}
+pub(super) type ChildFileAction = FileAction<CString>;
 
 /// The raw stdio sources for the child, with every source <= 2 that is not its own target
 /// replaced by a close-on-exec copy above 2 (std does the same): the child installs slot 0

@@ -1,5 +1,5 @@
 //! The parent side of the clone: the vfork-style launchers (`clone3` on a separate stack,
-//! libc's `clone()`), the fork-style ones (`clone3`/`clone`, also [`crate::fork`]'s), the
+//! libc's `clone()`), the fork-style ones (`clone3`/`clone`, also [`crate::fork()`]'s), the
 //! exec-error pipe, and reaping a child whose exec failed.
 
 #![allow(unsafe_code, reason = "the clone calls; each block says why")]
@@ -421,7 +421,7 @@ pub(crate) enum ForkSyscall {
 /// A fork-style clone (no shared memory, no separate stack) with `CLONE_PIDFD`, plus
 /// `CLONE_INTO_CGROUP` when `cgroup` is set (`clone3` only): the kernel writes the child's
 /// pidfd to `pidfd`. Returns 0 in the child and the child's pid in the parent. Used by the
-/// fork-style strategies and by [`crate::fork`].
+/// fork-style strategies and by [`crate::fork()`].
 ///
 /// # Safety
 ///

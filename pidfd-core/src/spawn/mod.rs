@@ -9,9 +9,9 @@
 //!   the file actions, the signal sets;
 //! * `strategy` — how the child is created (`Strategy`, from fastest to most compatible),
 //!   which refusals each thread remembers, the set of errnos that mean "refused" (shared
-//!   with [`crate::fork`]) and the choice for a cgroup spawn;
+//!   with [`crate::fork()`]) and the choice for a cgroup spawn;
 //! * `launch` — the parent side of the clone: the vfork-style (`clone3` on a separate
-//!   stack, libc's `clone()`) and fork-style (`clone3`/`clone`, also [`crate::fork`]'s)
+//!   stack, libc's `clone()`) and fork-style (`clone3`/`clone`, also [`crate::fork()`]'s)
 //!   launchers, the exec-error pipe, reaping a child whose exec failed;
 //! * `child` — the child side between clone and exec: async-signal-safe, raw syscalls only;
 //! * `stack` — the mmap'd stack a vfork-style child runs on;

@@ -1,6 +1,7 @@
 //! How the child is created ([`Strategy`], from fastest to most compatible), which
-//! refusals each thread remembers (see [`Spawn`]), the set of errnos that mean "refused"
-//! ([`refused`], shared with [`crate::fork`]), and the choice for a cgroup spawn.
+//! refusals each thread remembers (see [`Spawn`](super::Spawn)), the set of errnos that
+//! mean "refused" ([`refused`], shared with [`crate::fork()`]), and the choice for a cgroup
+//! spawn.
 
 use std::io;
 use std::os::fd::RawFd;
@@ -8,8 +9,6 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use pidfd_sys::Errno;
 
-#[cfg(doc)]
-use super::Spawn;
 use super::launch::{Launch, launch};
 use super::prepare::Prepared;
 use crate::{Process, probe};
@@ -34,7 +33,7 @@ pub(super) enum Strategy {
 /// The process-wide first strategy, from the probe (0: not chosen yet).
 static CHOSEN: AtomicU8 = AtomicU8::new(0);
 /// Strategies refused with `ENOSYS` (a missing syscall), one bit each (`1 << strategy`):
-/// skipped by every thread. Pid mode is never in it (see [`Spawn`]).
+/// skipped by every thread. Pid mode is never in it (see [`Spawn`](super::Spawn)).
 static MISSING: AtomicU8 = AtomicU8::new(0);
 
 thread_local! {
@@ -138,7 +137,7 @@ impl Strategy {
 }
 
 /// Whether a clone's errno means "this flavour is refused here" (old kernel, qemu-user,
-/// seccomp) rather than a real failure: the one set `Spawn` and [`crate::fork`] both use.
+/// seccomp) rather than a real failure: the one set `Spawn` and [`crate::fork()`] both use.
 pub(crate) fn refused(errno: Errno) -> bool {
     matches!(errno, Errno::NOSYS | Errno::PERM | Errno::INVAL)
 }

@@ -4,12 +4,11 @@
 #![allow(unsafe_code, reason = "a raw fork-style clone")]
 
 use std::io;
-use std::ptr;
 
-use pidfd_sys::flags::CloneFlags;
-use pidfd_sys::{Errno, syscalls};
+use pidfd_sys::Errno;
 
-use crate::spawn::refused;
+use crate::spawn::launch::{ForkSyscall, fork_clone};
+use crate::spawn::strategy::refused;
 use crate::{PidFd, Process};
 
 /// Which side of a [`fork`] this is.
@@ -65,25 +64,13 @@ pub unsafe fn fork() -> io::Result<Fork> {
     }
     let exit_signal = u64::try_from(pidfd_sys::signal::SIGCHLD).map_err(|_| Errno::INVAL)?;
     let mut pidfd: libc::c_int = -1;
-    let mut args = pidfd_sys::clone_args {
-        flags: CloneFlags::PIDFD.bits(),
-        pidfd: (&raw mut pidfd) as u64,
-        exit_signal,
-        ..pidfd_sys::clone_args::default()
-    };
     // SAFETY: fork-like clone3 (no shared memory); the caller takes on fork's rules for the
-    // child. `args.pidfd` points to a live int.
-    let mut result = unsafe { syscalls::clone3(&mut args, pidfd_sys::clone::CLONE_ARGS_SIZE_VER0) };
+    // child. `pidfd` is a live int.
+    let mut result = unsafe { fork_clone(ForkSyscall::Clone3, exit_signal, None, &mut pidfd) };
     if result.is_err_and(refused) {
         pidfd = -1;
-        // SAFETY: as above, with legacy clone; `pidfd` is the parent_tid slot.
-        result = unsafe {
-            syscalls::clone(
-                CloneFlags::PIDFD.bits() | exit_signal,
-                &raw mut pidfd,
-                ptr::null_mut(),
-            )
-        };
+        // SAFETY: as above, with legacy clone.
+        result = unsafe { fork_clone(ForkSyscall::Clone, exit_signal, None, &mut pidfd) };
     }
     let pid = match result {
         Ok(0) => return Ok(Fork::Child),

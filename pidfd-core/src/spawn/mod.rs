@@ -1,0 +1,365 @@
+//! [`Spawn`]: start a program and get a [`Process`] whose pidfd came from the clone itself.
+//!
+//! The files, split as Rust std splits `sys/process/unix`:
+//!
+//! * this one — the [`Spawn`] builder: its public API and docs, the posix_spawn-style
+//!   attributes and file actions, and [`Spawn::spawn`], which runs the strategies in turn;
+//! * `prepare` — everything the child needs as C data, made before the clone: argv, envp
+//!   and the PATH search candidates (each one `CStringArray`), the cwd, the stdio sources,
+//!   the file actions, the signal sets;
+//! * `strategy` — how the child is created (`Strategy`, from fastest to most compatible),
+//!   which refusals each thread remembers, the set of errnos that mean "refused" (shared
+//!   with [`crate::fork()`]) and the choice for a cgroup spawn;
+//! * `launch` — the parent side of the clone: the vfork-style (`clone3` on a separate
+//!   stack, libc's `clone()`) and fork-style (`clone3`/`clone`, also [`crate::fork()`]'s)
+//!   launchers, the exec-error pipe, reaping a child whose exec failed;
+//! * `child` — the child side between clone and exec: async-signal-safe, raw syscalls only;
+//! * `stack` — the mmap'd stack a vfork-style child runs on;
+//! * `sys` — the parent side's thin safe wrappers over raw calls (fds the spawn closes
+//!   itself, signal sets and the blocked mask, `RLIMIT_NOFILE`, libc's `environ`).
+//!
+//! `unsafe` is denied here and in `prepare` and `strategy`; `child`, `launch`, `stack` and
+//! `sys` allow it, with a `// SAFETY:` comment on each block. What the child side may do
+//! between clone and exec, and why, is in `child`'s docs (its `# Safety`).
+
+#![deny(unsafe_code)]
+
+mod child;
+pub(crate) mod launch;
+mod prepare;
+mod stack;
+pub(crate) mod strategy;
+mod sys;
+
+use std::ffi::{OsStr, OsString};
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use pidfd_sys::Errno;
+
+use crate::{Process, probe};
+use launch::{Launch, launch};
+use prepare::Prepared;
+use strategy::{Strategy, spawn_into_cgroup};
+
+/// A builder for a new process, like std's `Command`, returning a [`Process`].
+///
+/// The pidfd comes from `clone(CLONE_PIDFD)` itself — never from `pidfd_open(pid)` after the
+/// fact — so it refers to the child even if something else reaps children. The fast path is
+/// `CLONE_VM | CLONE_VFORK | CLONE_PIDFD` on a separate stack (the `posix_spawn` technique:
+/// the cost does not grow with the parent's memory): through `clone3` with
+/// `CLONE_CLEAR_SIGHAND` on x86_64 (Linux 5.5+), else through libc's `clone()` (Linux 5.2+).
+/// Where that is refused (`ENOSYS`, `EPERM`, `EINVAL`: old kernels, qemu-user, seccomp), a
+/// fork-style `clone3`/`clone` with `CLONE_PIDFD` is used, and where pidfds are unavailable
+/// altogether the child is returned as a pid-mode [`Process`]. [`Spawn::strategy`] says
+/// which.
+///
+/// # Which refusals are remembered, and for whom
+///
+/// seccomp filters are per thread (inherited by the threads a thread creates later), so a
+/// refusal seen in one thread says little about the others. Each thread remembers the
+/// refusals it saw itself and starts its next spawn past them. Only `ENOSYS` (a missing
+/// syscall: an old kernel, an emulator, a container profile) moves the process-wide
+/// starting point, and only among the strategies that return a pidfd: no refusal seen in
+/// one thread ever moves another thread to pid mode. A thread reaches pid mode only after
+/// its own spawn found every pidfd flavour refused, or when [`crate::probe`] says pidfds
+/// are unusable (`PIDFD_DISABLE=1` included). Cost: a new thread may retry a refused
+/// flavour once (one failing syscall).
+///
+/// The builder can spawn many times; each `stdin`/`stdout`/`stderr` fd is duplicated into
+/// every child.
+///
+/// Signals in the child: every handler the parent caught is reset to the default, ignored
+/// signals stay ignored (POSIX exec semantics) — except `SIGPIPE`, which is always reset to
+/// the default like `std::process::Command` does, since the Rust runtime ignores it in the
+/// parent and programs such as `yes | head` rely on dying of it. [`Spawn::default_signals`]
+/// resets more; [`Spawn::signal_mask`] sets the mask (default: the parent's).
+///
+/// # Example
+///
+/// ```
+/// use pidfd_core::Spawn;
+///
+/// # fn main() -> std::io::Result<()> {
+/// let process = Spawn::new("sh").args(["-c", "exit 5"]).spawn()?;
+/// assert_eq!(process.wait()?.code(), Some(5));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Spawn {
+    program: OsString,
+    args: Vec<OsString>,
+    env_clear: bool,
+    env: Vec<(OsString, Option<OsString>)>,
+    cwd: Option<OsString>,
+    stdio: [Option<OwnedFd>; 3],
+    attributes: Attributes,
+    file_actions: Vec<FileAction>,
+    cgroup: Option<OwnedFd>,
+}
+
+/// posix_spawn-style file actions, applied in order in the child after stdio is set up.
+/// The builder holds paths as `OsString`; the child gets them as C strings
+/// (`prepare::ChildFileAction`).
+#[derive(Debug, Clone)]
+enum FileAction<P = OsString> {
+    Dup2 {
+        from: RawFd,
+        to: RawFd,
+    },
+    Close(RawFd),
+    Open {
+        fd: RawFd,
+        path: P,
+        flags: i32,
+        mode: u32,
+    },
+}
+
+/// posix_spawn-style attributes, applied in the child before exec.
+#[derive(Debug, Clone, Default)]
+struct Attributes {
+    setsid: bool,
+    process_group: Option<libc::pid_t>,
+    signal_mask: Option<Vec<i32>>,
+    default_signals: Vec<i32>,
+}
+
+impl Spawn {
+    /// A builder for `program`, searched in `PATH` (like `execvp`) when it has no `/`.
+    pub fn new(program: impl AsRef<OsStr>) -> Spawn {
+        Spawn {
+            program: program.as_ref().to_owned(),
+            args: Vec::new(),
+            env_clear: false,
+            env: Vec::new(),
+            cwd: None,
+            stdio: [None, None, None],
+            attributes: Attributes::default(),
+            file_actions: Vec::new(),
+            cgroup: None,
+        }
+    }
+
+    /// Adds an argument.
+    pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Spawn {
+        self.args.push(arg.as_ref().to_owned());
+        self
+    }
+
+    /// Adds arguments.
+    pub fn args<I, S>(&mut self, args: I) -> &mut Spawn
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.args
+            .extend(args.into_iter().map(|arg| arg.as_ref().to_owned()));
+        self
+    }
+
+    /// Sets an environment variable for the child.
+    pub fn env(&mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Spawn {
+        self.env
+            .push((key.as_ref().to_owned(), Some(value.as_ref().to_owned())));
+        self
+    }
+
+    /// Sets environment variables for the child.
+    pub fn envs<I, K, V>(&mut self, vars: I) -> &mut Spawn
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        for (key, value) in vars {
+            self.env(key, value);
+        }
+        self
+    }
+
+    /// Removes an environment variable from the child's environment.
+    pub fn env_remove(&mut self, key: impl AsRef<OsStr>) -> &mut Spawn {
+        self.env.push((key.as_ref().to_owned(), None));
+        self
+    }
+
+    /// Starts the child with an empty environment (plus what `env` adds afterwards).
+    pub fn env_clear(&mut self) -> &mut Spawn {
+        self.env_clear = true;
+        self.env.clear();
+        self
+    }
+
+    /// The child's working directory.
+    pub fn current_dir(&mut self, dir: impl AsRef<OsStr>) -> &mut Spawn {
+        self.cwd = Some(dir.as_ref().to_owned());
+        self
+    }
+
+    /// The child's standard input (default: inherited).
+    pub fn stdin(&mut self, fd: impl Into<OwnedFd>) -> &mut Spawn {
+        self.stdio[0] = Some(fd.into());
+        self
+    }
+
+    /// The child's standard output (default: inherited).
+    pub fn stdout(&mut self, fd: impl Into<OwnedFd>) -> &mut Spawn {
+        self.stdio[1] = Some(fd.into());
+        self
+    }
+
+    /// The child's standard error (default: inherited).
+    pub fn stderr(&mut self, fd: impl Into<OwnedFd>) -> &mut Spawn {
+        self.stdio[2] = Some(fd.into());
+        self
+    }
+
+    /// In the child, duplicate fd `from` onto `to` (`posix_spawn_file_actions_adddup2`);
+    /// `from == to` clears close-on-exec. Applied after stdio, in the order added; `from`
+    /// names an fd of the child's table at that point (so `fd_dup2(1, 2)` joins stderr to
+    /// the stdout just installed).
+    ///
+    /// A number that can never be an fd (negative, or at or above `RLIMIT_NOFILE`) makes
+    /// [`Spawn::spawn`] fail with `EBADF` before any child is created.
+    pub fn fd_dup2(&mut self, from: RawFd, to: RawFd) -> &mut Spawn {
+        self.file_actions.push(FileAction::Dup2 { from, to });
+        self
+    }
+
+    /// In the child, close `fd` (`posix_spawn_file_actions_addclose`). As in glibc 2.36+,
+    /// an `fd` that is not open in the child is no error; a number that can never be an fd
+    /// (negative, or at or above `RLIMIT_NOFILE`) makes [`Spawn::spawn`] fail with `EBADF`
+    /// before any child is created.
+    pub fn fd_close(&mut self, fd: RawFd) -> &mut Spawn {
+        self.file_actions.push(FileAction::Close(fd));
+        self
+    }
+
+    /// In the child, open `path` with `flags` and `mode` (`open(2)`) as fd `fd`
+    /// (`posix_spawn_file_actions_addopen`). As POSIX asks (and glibc does), an open `fd`
+    /// is closed before the file is opened — which matters at the fd limit and for devices
+    /// that allow one open at a time. `fd` out of range: `EBADF`, as for
+    /// [`Spawn::fd_close`].
+    pub fn fd_open(
+        &mut self,
+        fd: RawFd,
+        path: impl AsRef<OsStr>,
+        flags: i32,
+        mode: u32,
+    ) -> &mut Spawn {
+        self.file_actions.push(FileAction::Open {
+            fd,
+            path: path.as_ref().to_owned(),
+            flags,
+            mode,
+        });
+        self
+    }
+
+    /// Starts the child in a new session (`setsid(2)`, like `POSIX_SPAWN_SETSID`): it leads
+    /// a new session and process group and has no controlling terminal.
+    pub fn new_session(&mut self, yes: bool) -> &mut Spawn {
+        self.attributes.setsid = yes;
+        self
+    }
+
+    /// Puts the child in process group `pgid` (`setpgid(0, pgid)`, like std's
+    /// `CommandExt::process_group`); 0 makes it the leader of a new group with its own PID.
+    pub fn process_group(&mut self, pgid: i32) -> &mut Spawn {
+        self.attributes.process_group = Some(pgid);
+        self
+    }
+
+    /// The child's signal mask: exactly these signals blocked (default: the parent's mask).
+    pub fn signal_mask(&mut self, blocked: &[i32]) -> &mut Spawn {
+        self.attributes.signal_mask = Some(blocked.to_vec());
+        self
+    }
+
+    /// Signals whose disposition is reset to the default in the child — in particular ones
+    /// the parent ignores, which would otherwise stay ignored across exec (like
+    /// `POSIX_SPAWN_SETSIGDEF`). Caught signals are always reset, and so is `SIGPIPE` (see
+    /// [`Spawn`]).
+    pub fn default_signals(&mut self, signals: &[i32]) -> &mut Spawn {
+        self.attributes.default_signals = signals.to_vec();
+        self
+    }
+
+    /// The spawn strategy the calling thread's next spawn starts with (chosen on the first
+    /// spawn, then kept, moving down the list only when the kernel or a filter refuses one;
+    /// see [`Spawn`] for which refusals apply to which threads), or `None` before any spawn
+    /// in this process.
+    pub fn strategy() -> Option<&'static str> {
+        match probe::cached() {
+            Some(features) if !features.pidfd_mode() => Some(Strategy::VforkPid),
+            _ => Strategy::current(),
+        }
+        .map(Strategy::describe)
+    }
+
+    /// Starts the child directly in a cgroup v2 (`CLONE_INTO_CGROUP`, Linux 5.7+): `cgroup`
+    /// is an fd of the cgroup's directory (opened `O_RDONLY | O_DIRECTORY` or `O_PATH`). The
+    /// child is never visible in the parent's cgroup, so a limit applies from its first
+    /// instruction — unlike writing its pid to `cgroup.procs` afterwards.
+    ///
+    /// This needs `clone3`: on x86_64 the child is still created vfork-style; elsewhere a
+    /// fork-style `clone3` is used (cost grows with the parent's memory).
+    ///
+    /// # Errors (from [`Spawn::spawn`])
+    ///
+    /// `Unsupported` where clone3 or `CLONE_INTO_CGROUP` is refused (before Linux 5.7 —
+    /// including 5.3–5.6, whose clone3 says `E2BIG` to the larger `clone_args` —, qemu-user,
+    /// seccomp); the kernel's errno otherwise: `EBADF` when the fd is not a
+    /// cgroup v2 directory, `EBUSY` for a cgroup with controllers enabled in its
+    /// `cgroup.subtree_control` (not a leaf), `EACCES` without write access to its
+    /// `cgroup.procs`.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use std::fs::File;
+    /// use pidfd_core::Spawn;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let cgroup = File::open("/sys/fs/cgroup/jobs/job-1")?;
+    /// let process = Spawn::new("make").cgroup(cgroup).spawn()?;
+    /// process.wait()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn cgroup(&mut self, cgroup: impl Into<OwnedFd>) -> &mut Spawn {
+        self.cgroup = Some(cgroup.into());
+        self
+    }
+
+    /// Starts the program.
+    ///
+    /// # Errors
+    ///
+    /// The child's `execve` errno when the program cannot be run (`NotFound`/`ENOENT`,
+    /// `PermissionDenied`/`EACCES` also for directories, `ENOEXEC`, ...) — the failed child
+    /// is reaped and nothing leaks; `InvalidInput` for a NUL byte in an argument, variable
+    /// or path; `EMFILE`, `EAGAIN`, `ENOMEM` from the clone.
+    pub fn spawn(&self) -> io::Result<Process> {
+        let prepared = Prepared::new(self)?;
+        if let Some(cgroup) = &self.cgroup {
+            return spawn_into_cgroup(&prepared, cgroup.as_raw_fd());
+        }
+        let mut strategy = Strategy::chosen()?;
+        loop {
+            match launch(&prepared, strategy, None) {
+                Err(Launch::Refused(errno)) => match strategy.next() {
+                    Some(next) => {
+                        strategy.remember_refused(errno);
+                        strategy = next.first_usable();
+                    }
+                    None => return Err(io::Error::from(Errno::NOSYS)),
+                },
+                Err(Launch::Failed(error)) => return Err(error),
+                Ok(process) => return Ok(process),
+            }
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! Everything the child needs, as C data prepared before the clone: argv, envp and the
+//! PATH search candidates (each a [`CStringArray`]), the working directory, the stdio
+//! sources, the file actions and the signal sets. No `unsafe` here: the raw calls it needs
+//! are `super::sys`'s.
+
+use std::ffi::{CString, OsString};
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::ptr;
+
+use pidfd_sys::Errno;
+
+use super::sys::{SpawnFd, dup_above, fd_limit, parent_environ, signal_set};
+use super::{FileAction, Spawn};
+
+/// Everything the child needs, as C data prepared before the clone.
+pub(super) struct Prepared {
+    /// Paths to try in order (one, or the PATH search candidates).
+    pub(super) candidates: CStringArray,
+    pub(super) argv: CStringArray,
+    /// The child's environment; `None`: the parent's `environ`, read at clone time (no
+    /// copy, as `posix_spawn` callers pass it).
+    envp: Option<CStringArray>,
+    pub(super) cwd: Option<CString>,
+    /// The fds to install on 0, 1, 2 (-1: inherit). None of them is <= 2 unless it is its
+    /// own target: a source on a lower slot would be replaced by an earlier slot's dup2
+    /// (fd 0 holding the stdout file, stdin `/dev/null`) — those are moved above 2 first.
+    pub(super) stdio: [RawFd; 3],
+    /// The parent-side copies made for `stdio` (closed when the spawn is over).
+    _stdio_moved: Vec<SpawnFd>,
+    /// The exec-error pipe's write end is moved to this number or above: past every fd a
+    /// file action names, so no action can replace or close it (as musl does).
+    pub(super) pipe_floor: RawFd,
+    pub(super) setsid: bool,
+    pub(super) process_group: Option<libc::pid_t>,
+    /// The child's signal mask, if set (else the parent's).
+    pub(super) signal_mask: Option<libc::sigset_t>,
+    /// Signals set to SIG_DFL in the child.
+    pub(super) default_signals: libc::sigset_t,
+    pub(super) file_actions: Vec<ChildFileAction>,
+}
+
+/// NUL-terminated C strings and a NULL-terminated array of pointers to them, as `execve`
+/// takes argv and envp (like std's `CStringArray`): one owner for argv, envp and the PATH
+/// search candidates. The pointers stay valid as long as the array: each `CString` keeps
+/// its heap buffer where it is when it moves into `_items`.
+pub(super) struct CStringArray {
+    /// The strings (owned only: `ptrs` points into them).
+    _items: Vec<CString>,
+    /// A pointer to each of `_items`, in order, then NULL.
+    ptrs: Vec<*const libc::c_char>,
+}
+
+impl CStringArray {
+    /// The NULL-terminated pointer array, valid while `self` lives.
+    pub(super) fn as_ptr(&self) -> *const *const libc::c_char {
+        self.ptrs.as_ptr()
+    }
+}
+
+impl FromIterator<CString> for CStringArray {
+    fn from_iter<I: IntoIterator<Item = CString>>(strings: I) -> CStringArray {
+        let items: Vec<CString> = strings.into_iter().collect();
+        let ptrs = items
+            .iter()
+            .map(|s| s.as_ptr())
+            .chain(std::iter::once(ptr::null()))
+            .collect();
+        CStringArray {
+            _items: items,
+            ptrs,
+        }
+    }
+}
+
+/// A file action as C data for the child.
+pub(super) type ChildFileAction = FileAction<CString>;
+
+/// The raw stdio sources for the child, with every source <= 2 that is not its own target
+/// replaced by a close-on-exec copy above 2 (std does the same): the child installs slot 0
+/// first, which would otherwise replace a later slot's source 0 (the parent had fd 0 closed
+/// and the stdout file landed there). Returns the copies to keep open during the spawn.
+fn stdio_sources(stdio: &[Option<OwnedFd>; 3]) -> io::Result<([RawFd; 3], Vec<SpawnFd>)> {
+    let mut sources = [-1; 3];
+    let mut moved = Vec::new();
+    for ((target, slot), source) in (0..).zip(stdio).zip(&mut sources) {
+        let Some(fd) = slot else { continue };
+        let fd = fd.as_raw_fd();
+        *source = if fd <= 2 && fd != target {
+            let copy = dup_above(fd, 3)?;
+            let raw = copy.raw();
+            moved.push(copy);
+            raw
+        } else {
+            fd
+        };
+    }
+    Ok((sources, moved))
+}
+
+/// Like glibc's `posix_spawn_file_actions_add*`: an fd number that can never be valid
+/// (negative, or at or above `RLIMIT_NOFILE`) is `EBADF` before any child is created.
+fn check_file_action_fds(actions: &[FileAction]) -> io::Result<()> {
+    if actions.is_empty() {
+        return Ok(());
+    }
+    let limit = fd_limit();
+    if actions
+        .iter()
+        .flat_map(FileAction::fds)
+        .any(|fd| fd < 0 || fd >= limit)
+    {
+        return Err(io::Error::from(Errno::BADF));
+    }
+    Ok(())
+}
+
+impl FileAction {
+    /// Every fd number the action names (source and target).
+    fn fds(&self) -> impl Iterator<Item = RawFd> {
+        let (a, b) = match *self {
+            FileAction::Dup2 { from, to } => (from, Some(to)),
+            FileAction::Close(fd) | FileAction::Open { fd, .. } => (fd, None),
+        };
+        std::iter::once(a).chain(b)
+    }
+}
+
+fn c_string(bytes: impl Into<Vec<u8>>) -> io::Result<CString> {
+    CString::new(bytes)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte in spawn argument"))
+}
+
+impl Prepared {
+    pub(super) fn new(spawn: &Spawn) -> io::Result<Prepared> {
+        let inherit_env = !spawn.env_clear && spawn.env.is_empty();
+        let env: Vec<(OsString, OsString)> = if inherit_env {
+            Vec::new()
+        } else {
+            let mut env: Vec<(OsString, OsString)> = if spawn.env_clear {
+                Vec::new()
+            } else {
+                std::env::vars_os().collect()
+            };
+            for (key, value) in &spawn.env {
+                env.retain(|(existing, _)| existing != key);
+                if let Some(value) = value {
+                    env.push((key.clone(), value.clone()));
+                }
+            }
+            env
+        };
+        let envp = if inherit_env {
+            None
+        } else {
+            let strings: CStringArray = env
+                .iter()
+                .map(|(key, value)| {
+                    let mut entry = key.as_bytes().to_vec();
+                    entry.push(b'=');
+                    entry.extend_from_slice(value.as_bytes());
+                    c_string(entry)
+                })
+                .collect::<io::Result<_>>()?;
+            Some(strings)
+        };
+        let program = spawn.program.as_bytes();
+        let candidates: CStringArray = if program.contains(&b'/') {
+            std::iter::once(c_string(program)?).collect()
+        } else if program.is_empty() {
+            return Err(io::Error::from(Errno::NOENT));
+        } else {
+            // The child's PATH decides, as for execvp(3) after the environment is set.
+            let path = if inherit_env {
+                std::env::var_os("PATH")
+            } else {
+                env.iter()
+                    .find(|(key, _)| key == "PATH")
+                    .map(|(_, value)| value.clone())
+            }
+            .unwrap_or_else(|| OsString::from("/usr/local/bin:/usr/bin:/bin"));
+            path.as_bytes()
+                .split(|&b| b == b':')
+                .map(|dir| {
+                    let dir = if dir.is_empty() { &b"."[..] } else { dir };
+                    let mut full = dir.to_vec();
+                    full.push(b'/');
+                    full.extend_from_slice(program);
+                    c_string(full)
+                })
+                .collect::<io::Result<_>>()?
+        };
+        let argv: CStringArray = std::iter::once(c_string(program)?)
+            .map(Ok)
+            .chain(
+                spawn
+                    .args
+                    .iter()
+                    .map(|arg| c_string(arg.clone().into_vec())),
+            )
+            .collect::<io::Result<_>>()?;
+        let cwd = spawn
+            .cwd
+            .as_ref()
+            .map(|dir| c_string(dir.as_bytes()))
+            .transpose()?;
+        let (stdio, stdio_moved) = stdio_sources(&spawn.stdio)?;
+        check_file_action_fds(&spawn.file_actions)?;
+        let pipe_floor = spawn
+            .file_actions
+            .iter()
+            .flat_map(FileAction::fds)
+            .fold(2, RawFd::max)
+            .saturating_add(1);
+        Ok(Prepared {
+            candidates,
+            argv,
+            envp,
+            cwd,
+            stdio,
+            _stdio_moved: stdio_moved,
+            pipe_floor,
+            setsid: spawn.attributes.setsid,
+            process_group: spawn.attributes.process_group,
+            signal_mask: spawn
+                .attributes
+                .signal_mask
+                .as_deref()
+                .map(signal_set)
+                .transpose()?,
+            default_signals: signal_set(
+                &[pidfd_sys::signal::SIGPIPE]
+                    .into_iter()
+                    .chain(spawn.attributes.default_signals.iter().copied())
+                    .collect::<Vec<_>>(),
+            )?,
+            file_actions: spawn
+                .file_actions
+                .iter()
+                .map(|action| {
+                    Ok(match action {
+                        FileAction::Dup2 { from, to } => ChildFileAction::Dup2 {
+                            from: *from,
+                            to: *to,
+                        },
+                        FileAction::Close(fd) => ChildFileAction::Close(*fd),
+                        FileAction::Open {
+                            fd,
+                            path,
+                            flags,
+                            mode,
+                        } => ChildFileAction::Open {
+                            fd: *fd,
+                            path: c_string(path.as_bytes())?,
+                            flags: *flags,
+                            mode: *mode,
+                        },
+                    })
+                })
+                .collect::<io::Result<_>>()?,
+        })
+    }
+}
+
+impl Prepared {
+    /// The `envp` to exec with: the prepared one, or the parent's `environ` right now
+    /// (see [`parent_environ`] for the race that rules out).
+    pub(super) fn envp(&self) -> *const *const libc::c_char {
+        match &self.envp {
+            Some(strings) => strings.as_ptr(),
+            None => parent_environ(),
+        }
+    }
+}

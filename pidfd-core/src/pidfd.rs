@@ -1,24 +1,23 @@
 //! [`PidFd`]: an owned process file descriptor.
 //!
-//! # Safety
-//!
-//! This module calls the raw `pidfd-sys` wrappers. Every fd passed to them is the `OwnedFd`
-//! inside a `PidFd` (borrowed for the call) or one created by the call and wrapped in an
-//! `OwnedFd` at once, so no call ever runs on a closed or foreign fd number.
-
-#![allow(unsafe_code, reason = "calls the raw syscall wrappers on fds it owns")]
+//! Its syscalls go through the safe wrappers of [`crate::sys`] on the `OwnedFd` inside a
+//! `PidFd` (borrowed for the call). The only `unsafe` left here is fd-ownership transfer:
+//! `FromRawFd` and [`PidFd::from_clone`] (a fresh fd from `CLONE_PIDFD`), each with an
+//! item-level `allow`.
 
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::process::ExitStatus;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use pidfd_sys::flags::{P_PIDFD, PidfdFlags, PidfdSignalFlags, WaitIdOptions};
+use pidfd_sys::flags::{PidfdFlags, PidfdSignalFlags, WaitIdOptions};
 use pidfd_sys::pidfs::PidfdInfoMask;
-use pidfd_sys::{Errno, pidfd_info, siginfo_t, syscalls};
+use pidfd_sys::{Errno, pidfd_info, siginfo_t};
 
 use crate::status::Reaped;
+use crate::sys;
+use crate::sys::time::Deadline;
 use crate::{fdinfo, status};
 
 bitflags::bitflags! {
@@ -158,8 +157,9 @@ pub struct PidFd {
 }
 
 /// Checks a PID before any syscall: 0 and values above `i32::MAX` would mean "the caller's
-/// process group" or wrap negative.
-fn check_pid(pid: u32) -> io::Result<i32> {
+/// process group" or wrap negative (the one PID check of pidfd-core: [`PidFd`] and
+/// [`crate::Process`] use it).
+pub(crate) fn check_pid(pid: u32) -> io::Result<i32> {
     match i32::try_from(pid) {
         Ok(pid) if pid > 0 => Ok(pid),
         _ => Err(io::Error::new(
@@ -193,10 +193,8 @@ impl PidFd {
     /// As [`PidFd::open`]; `InvalidInput` (`EINVAL`) for a flag the kernel does not know.
     pub fn open_with(pid: u32, flags: OpenFlags) -> io::Result<PidFd> {
         let pid = check_pid(pid)?;
-        // SAFETY: pidfd_open creates a new fd, owned below.
-        match unsafe { syscalls::pidfd_open(pid, PidfdFlags::from_bits_retain(flags.bits())) } {
-            // SAFETY: a fresh fd that nothing else owns.
-            Ok(fd) => Ok(unsafe { PidFd::from_raw_fd(fd) }),
+        match sys::pidfd::pidfd_open(pid, PidfdFlags::from_bits_retain(flags.bits())) {
+            Ok(fd) => Ok(PidFd { fd }),
             // With valid flags, EINVAL means the pid's task is gone mid-exit
             // (systemd #36982): report it as the process being gone.
             Err(Errno::INVAL) if flags.is_empty() => Err(Errno::SRCH.into()),
@@ -227,6 +225,7 @@ impl PidFd {
     ///
     /// A `raw` above 2 must be an fd the kernel just created for the caller, owned by no one
     /// else.
+    #[allow(unsafe_code, reason = "takes ownership of a fresh fd from CLONE_PIDFD")]
     pub(crate) unsafe fn from_clone(raw: RawFd, pid: u32) -> Option<PidFd> {
         if raw < 0 {
             return None;
@@ -256,8 +255,7 @@ impl PidFd {
             mask: PidfdInfoMask::PID.bits(),
             ..pidfd_info::default()
         };
-        // SAFETY: `self.fd` is borrowed for the call.
-        match unsafe { syscalls::pidfd_get_info(self.raw(), &mut info) } {
+        match sys::pidfd::pidfd_get_info(self.fd.as_fd(), &mut info) {
             Ok(()) if PidfdInfoMask::from_bits_retain(info.mask).contains(PidfdInfoMask::PID) => {
                 return if info.pid == 0 {
                     Err(Errno::REMOTE.into())
@@ -295,8 +293,7 @@ impl PidFd {
     /// As [`PidFd::send_signal`]; `InvalidInput` for flags an older kernel does not know.
     pub fn send_signal_with(&self, signal: i32, flags: SignalFlags) -> io::Result<()> {
         let flags = PidfdSignalFlags::from_bits_retain(flags.bits());
-        // SAFETY: `self.fd` is borrowed for the call.
-        unsafe { syscalls::pidfd_send_signal(self.raw(), signal, None, flags) }.map_err(Into::into)
+        sys::pidfd::pidfd_send_signal(self.fd.as_fd(), signal, flags).map_err(Into::into)
     }
 
     /// Sends `SIGKILL`.
@@ -315,12 +312,10 @@ impl PidFd {
         options: WaitIdOptions,
         rusage: Option<&mut libc::rusage>,
     ) -> io::Result<(Option<ExitStatus>, bool)> {
-        let id = u32::try_from(self.raw()).map_err(|_| Errno::BADF)?;
         let mut info = siginfo_t::zeroed();
         let mut rusage = rusage;
         let result = Errno::retry_on_intr(|| {
-            // SAFETY: `self.fd` is borrowed for the call.
-            unsafe { syscalls::waitid(P_PIDFD, id, &mut info, options, rusage.as_deref_mut()) }
+            sys::pidfd::waitid_pidfd(self.fd.as_fd(), &mut info, options, rusage.as_deref_mut())
         });
         match result {
             Ok(()) => Ok((status::from_siginfo(&info)?, true)),
@@ -385,8 +380,7 @@ impl PidFd {
     ///
     /// As [`PidFd::wait`].
     pub fn wait_with_rusage(&self) -> io::Result<(ExitStatus, Option<ResourceUsage>)> {
-        // SAFETY: rusage is plain data; all-zero is a valid value.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let mut usage = sys::pidfd::zeroed_rusage();
         match self.waitid(WaitIdOptions::EXITED, Some(&mut usage))? {
             (Some(status), true) => Ok((status, Some(ResourceUsage::from_rusage(&usage)))),
             (Some(status), false) => Ok((status, None)),
@@ -400,12 +394,10 @@ impl PidFd {
     /// [`PidFd::try_wait`] for [`crate::Process`]: what was reaped, kept raw when it does not
     /// decode (see [`Reaped`]), so the caller can record the reap before decoding.
     pub(crate) fn try_reap(&self) -> io::Result<Option<Reaped>> {
-        let id = u32::try_from(self.raw()).map_err(|_| Errno::BADF)?;
         let mut info = siginfo_t::zeroed();
         let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG;
         let result = Errno::retry_on_intr(|| {
-            // SAFETY: `self.fd` is borrowed for the call.
-            unsafe { syscalls::waitid(P_PIDFD, id, &mut info, options, None) }
+            sys::pidfd::waitid_pidfd(self.fd.as_fd(), &mut info, options, None)
         });
         match result {
             Ok(()) => Ok(Reaped::from_siginfo(&info)),
@@ -436,13 +428,12 @@ impl PidFd {
     ///
     /// As [`PidFd::wait`].
     pub fn wait_timeout(&self, timeout: Duration) -> io::Result<Option<ExitStatus>> {
-        let deadline = Instant::now().checked_add(timeout);
+        let deadline = Deadline::after(Some(timeout));
         loop {
             if let Some(status) = self.try_wait()? {
                 return Ok(Some(status));
             }
-            let remaining =
-                deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
+            let remaining = deadline.remaining();
             if remaining == Some(Duration::ZERO) {
                 return Ok(None);
             }
@@ -458,10 +449,9 @@ impl PidFd {
     ///
     /// Errors from `poll(2)`; `EINTR` is retried.
     pub fn wait_for_exit(&self, timeout: Option<Duration>) -> io::Result<bool> {
-        let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
+        let deadline = Deadline::after(timeout);
         loop {
-            let remaining =
-                deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
+            let remaining = deadline.remaining();
             if self.poll_readable(remaining)? {
                 return Ok(true);
             }
@@ -474,29 +464,10 @@ impl PidFd {
     /// One `poll(2)` for `POLLIN` with the timeout rounded up to whole milliseconds
     /// (`None`: forever). Returns whether the fd is readable; `EINTR` counts as "not yet".
     fn poll_readable(&self, timeout: Option<Duration>) -> io::Result<bool> {
-        let millis = match timeout {
-            None => -1,
-            Some(timeout) => {
-                let ceil = timeout.as_nanos().div_ceil(1_000_000);
-                libc::c_int::try_from(ceil).unwrap_or(libc::c_int::MAX)
-            }
-        };
-        let mut pollfd = libc::pollfd {
-            fd: self.raw(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd for a borrowed fd.
-        let ready = unsafe { libc::poll(&raw mut pollfd, 1, millis) };
-        if ready < 0 {
-            let errno = Errno::last_os_error();
-            return if errno == Errno::INTR {
-                Ok(false)
-            } else {
-                Err(errno.into())
-            };
+        match sys::poll::readable(self.fd.as_fd(), timeout) {
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => Ok(false),
+            result => result,
         }
-        Ok(ready > 0 && pollfd.revents & (libc::POLLIN | libc::POLLHUP) != 0)
     }
 
     /// `pidfd_getfd(2)`: a duplicate of the process's fd `target_fd` (Linux 5.6+). The new
@@ -507,10 +478,7 @@ impl PidFd {
     /// `EBADF` when the process has no such fd; `EPERM` without ptrace-attach permission;
     /// `ESRCH` when the process is gone; `Unsupported` before Linux 5.6.
     pub fn get_fd(&self, target_fd: RawFd) -> io::Result<OwnedFd> {
-        // SAFETY: `self.fd` is borrowed; the new fd is owned below.
-        let fd = unsafe { syscalls::pidfd_getfd(self.raw(), target_fd, 0) }?;
-        // SAFETY: a fresh fd that nothing else owns.
-        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+        Ok(sys::pidfd::pidfd_getfd(self.fd.as_fd(), target_fd)?)
     }
 
     /// What the kernel knows about the process (`PIDFD_GET_INFO`, Linux 6.13+), including the
@@ -529,8 +497,7 @@ impl PidFd {
             mask: wanted.bits(),
             ..pidfd_info::default()
         };
-        // SAFETY: `self.fd` is borrowed for the call.
-        match unsafe { syscalls::pidfd_get_info(self.raw(), &mut raw) } {
+        match sys::pidfd::pidfd_get_info(self.fd.as_fd(), &mut raw) {
             Ok(()) => {}
             Err(Errno::NOTTY | Errno::NOSYS) => {
                 return Err(io::Error::new(
@@ -587,7 +554,10 @@ impl PidFd {
                 "pidfs inode numbers are not unique on 32-bit targets",
             ));
         }
-        let (a, b) = (pidfs_identity(self.raw())?, pidfs_identity(other.raw())?);
+        let (a, b) = (
+            pidfs_identity(self.fd.as_fd())?,
+            pidfs_identity(other.fd.as_fd())?,
+        );
         Ok(a == b)
     }
 }
@@ -598,6 +568,10 @@ const PIDFS_MAGIC: i64 = 0x5049_4446;
 /// (device, inode) of a pidfs fd; `Unsupported` if the fd is not on pidfs.
 /// Whether `fd` is a pidfd of the process `pid` (or of one already reaped: `ESRCH` is a
 /// pidfd-only answer). Borrows `fd` without closing it.
+#[allow(
+    unsafe_code,
+    reason = "a non-owning view of an fd number the caller vouches for"
+)]
 pub(crate) fn is_pidfd_of(fd: RawFd, pid: u32) -> bool {
     // SAFETY: a borrowed view of `fd` that is never dropped (ManuallyDrop), so never closed.
     let borrowed = std::mem::ManuallyDrop::new(unsafe { PidFd::from_raw_fd(fd) });
@@ -607,37 +581,14 @@ pub(crate) fn is_pidfd_of(fd: RawFd, pid: u32) -> bool {
     }
 }
 
-fn pidfs_identity(fd: RawFd) -> io::Result<(u64, u64)> {
-    // SAFETY: statfs is plain data; all-zero is valid.
-    let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `fd` is borrowed from a live PidFd; `fs` is writable.
-    if unsafe { libc::fstatfs(fd, &raw mut fs) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    #[allow(
-        clippy::unnecessary_cast,
-        clippy::cast_lossless,
-        clippy::cast_possible_wrap,
-        reason = "f_type is i64, i32 or u32 depending on the ABI"
-    )]
-    let fs_type = fs.f_type as i64;
-    if fs_type != PIDFS_MAGIC {
+fn pidfs_identity(fd: BorrowedFd<'_>) -> io::Result<(u64, u64)> {
+    if sys::pidfd::fs_type(fd)? != PIDFS_MAGIC {
         return Err(io::Error::new(
             io::ErrorKind::Unsupported,
             "pidfd is not on pidfs (needs Linux 6.9)",
         ));
     }
-    // SAFETY: stat is plain data; all-zero is valid.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: `fd` is borrowed from a live PidFd; `st` is writable.
-    if unsafe { libc::fstat(fd, &raw mut st) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    #[allow(
-        clippy::useless_conversion,
-        reason = "dev_t/ino_t widths differ per ABI"
-    )]
-    Ok((u64::from(st.st_dev), u64::from(st.st_ino)))
+    sys::pidfd::dev_ino(fd)
 }
 
 impl fmt::Debug for PidFd {
@@ -670,6 +621,10 @@ impl IntoRawFd for PidFd {
     }
 }
 
+#[allow(
+    unsafe_code,
+    reason = "FromRawFd: fd-ownership transfer, the caller's promise"
+)]
 impl FromRawFd for PidFd {
     /// # Safety
     ///
@@ -696,6 +651,7 @@ impl From<PidFd> for OwnedFd {
 }
 
 #[cfg(test)]
+#[allow(unsafe_code, reason = "tests: a raw fcntl, and from_clone's contract")]
 mod tests {
     use super::*;
 
@@ -745,8 +701,7 @@ mod tests {
 
     #[test]
     fn resource_usage_clamps_garbage() {
-        // SAFETY: plain data.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let mut usage = sys::pidfd::zeroed_rusage();
         usage.ru_utime.tv_sec = -5;
         usage.ru_utime.tv_usec = 5_000_000;
         usage.ru_maxrss = -1;

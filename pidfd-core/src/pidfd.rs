@@ -156,6 +156,17 @@ pub struct PidFd {
     fd: OwnedFd,
 }
 
+/// What one `waitid(P_PIDFD)` found ([`PidFd::waitid`]).
+#[derive(Debug)]
+enum Waited {
+    /// `WNOHANG`, and the child has not exited.
+    Running,
+    /// Reaped by this `waitid` (so its `rusage`, if one was given, is filled in).
+    Reaped(ExitStatus),
+    /// Reaped elsewhere before (`ECHILD`); the status is the kernel's `PIDFD_INFO_EXIT`.
+    ReapedElsewhere(ExitStatus),
+}
+
 /// Checks a PID before any syscall: 0 and values above `i32::MAX` would mean "the caller's
 /// process group" or wrap negative (the one PID check of pidfd-core: [`PidFd`] and
 /// [`crate::Process`] use it).
@@ -305,21 +316,23 @@ impl PidFd {
         self.send_signal(pidfd_sys::signal::SIGKILL)
     }
 
-    /// `waitid(P_PIDFD)`, retried on `EINTR`. The flag says whether the status came from
-    /// this `waitid` (so `rusage` was filled in) rather than from `PIDFD_INFO_EXIT`.
+    /// `waitid(P_PIDFD)`, retried on `EINTR`: see [`Waited`].
     fn waitid(
         &self,
         options: WaitIdOptions,
         rusage: Option<&mut libc::rusage>,
-    ) -> io::Result<(Option<ExitStatus>, bool)> {
+    ) -> io::Result<Waited> {
         let mut info = siginfo_t::zeroed();
         let mut rusage = rusage;
         let result = Errno::retry_on_intr(|| {
             sys::pidfd::waitid_pidfd(self.fd.as_fd(), &mut info, options, rusage.as_deref_mut())
         });
         match result {
-            Ok(()) => Ok((status::from_siginfo(&info)?, true)),
-            Err(Errno::CHILD) => Ok((Some(self.exit_status_after_theft()?), false)),
+            Ok(()) => Ok(match status::from_siginfo(&info)? {
+                Some(status) => Waited::Reaped(status),
+                None => Waited::Running,
+            }),
+            Err(Errno::CHILD) => Ok(Waited::ReapedElsewhere(self.exit_status_after_theft()?)),
             Err(errno) => Err(errno.into()),
         }
     }
@@ -363,9 +376,9 @@ impl PidFd {
     /// `InvalidInput` before Linux 5.4.
     pub fn wait(&self) -> io::Result<ExitStatus> {
         match self.waitid(WaitIdOptions::EXITED, None)? {
-            (Some(status), _) => Ok(status),
+            Waited::Reaped(status) | Waited::ReapedElsewhere(status) => Ok(status),
             // A blocking WEXITED wait returns only with a child state change.
-            (None, _) => Err(io::Error::new(
+            Waited::Running => Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 "waitid returned no child",
             )),
@@ -382,9 +395,9 @@ impl PidFd {
     pub fn wait_with_rusage(&self) -> io::Result<(ExitStatus, Option<ResourceUsage>)> {
         let mut usage = sys::pidfd::zeroed_rusage();
         match self.waitid(WaitIdOptions::EXITED, Some(&mut usage))? {
-            (Some(status), true) => Ok((status, Some(ResourceUsage::from_rusage(&usage)))),
-            (Some(status), false) => Ok((status, None)),
-            (None, _) => Err(io::Error::new(
+            Waited::Reaped(status) => Ok((status, Some(ResourceUsage::from_rusage(&usage)))),
+            Waited::ReapedElsewhere(status) => Ok((status, None)),
+            Waited::Running => Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 "waitid returned no child",
             )),
@@ -414,7 +427,8 @@ impl PidFd {
     /// As [`PidFd::wait`], except that a running child gives `Ok(None)`.
     pub fn try_wait(&self) -> io::Result<Option<ExitStatus>> {
         match self.waitid(WaitIdOptions::EXITED | WaitIdOptions::NOHANG, None) {
-            Ok((status, _)) => Ok(status),
+            Ok(Waited::Reaped(status) | Waited::ReapedElsewhere(status)) => Ok(Some(status)),
+            Ok(Waited::Running) => Ok(None),
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => Ok(None),
             Err(error) => Err(error),
         }

@@ -1,6 +1,8 @@
 //! [`Reaper`]: wait for the exit of many processes at once through one `epoll` fd.
 //!
-//! Its `epoll`, `eventfd`, `signalfd` and `poll` calls go through [`crate::sys`].
+//! Its `epoll`, `eventfd`, `signalfd` and `poll` calls go through [`crate::sys`]. This
+//! module holds the API and the entries; the `SIGCHLD` fallback for pid-mode children is in
+//! `pid_mode`.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
@@ -9,9 +11,11 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::process::ExitStatus;
 use std::time::Duration;
 
-use crate::sys::time::{Deadline, PID_MODE_RECHECK, capped};
-use crate::sys::{epoll, eventfd, poll, sigset};
+use crate::sys::time::Deadline;
+use crate::sys::{epoll, eventfd, poll};
 use crate::{Mode, PidFd, Process};
+
+mod pid_mode;
 
 /// The epoll key of the wake-up eventfd.
 const WAKE_KEY: u64 = 0;
@@ -368,40 +372,6 @@ impl<T> Reaper<T> {
         Ok(Key(key))
     }
 
-    /// [`Reaper::add`] for a pid-mode process.
-    fn add_by_pid(&mut self, process: Process, token: T) -> io::Result<Key> {
-        let exited = match process.try_wait() {
-            Ok(status) => status.is_some(),
-            Err(error) if error.raw_os_error() == Some(libc::ECHILD) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::Unsupported,
-                    "Reaper cannot watch a pid-mode Process that is not our child",
-                ));
-            }
-            Err(error) => return Err(error),
-        };
-        if self.sigchld.is_none() {
-            let fd = sigchld_fd()?;
-            epoll_ctl(&self.epoll, epoll::CTL_ADD, fd.as_fd(), SIGCHLD_KEY, false)?;
-            self.sigchld = Some(fd);
-        }
-        let key = self.new_key();
-        if exited {
-            self.signal_pending()?;
-            self.pending.push_back(key);
-        } else {
-            self.pid_mode.insert(key);
-        }
-        self.entries.insert(
-            key,
-            Entry {
-                token,
-                watched: Watched::Process(process),
-            },
-        );
-        Ok(Key(key))
-    }
-
     /// Watches the process `pidfd` refers to (a child, or any other process); its exit will
     /// be reported once with `token`.
     ///
@@ -557,10 +527,7 @@ impl<T> Reaper<T> {
     pub fn next_exit(&mut self, timeout: Option<Duration>) -> io::Result<Option<Exit<T>>> {
         let deadline = Deadline::after(timeout);
         loop {
-            // Pid-mode entries have no readiness of their own: look at each, every round.
-            if self.pid_round.is_empty() {
-                self.pid_round.extend(self.pid_mode.iter().copied());
-            }
+            self.start_pid_round();
             if let Some(exit) = self.drain()? {
                 return Ok(Some(exit));
             }
@@ -569,11 +536,7 @@ impl<T> Reaper<T> {
             }
             let remaining = deadline.remaining();
             // An unrepresentable deadline (`remaining` is `None`) is as good as no limit.
-            let wait = if self.pid_mode.is_empty() {
-                remaining
-            } else {
-                capped(remaining, PID_MODE_RECHECK)
-            };
+            let wait = self.pid_mode_wait(remaining);
             let got = self.wait_events(wait)?;
             if got == 0 && remaining.is_some_and(|remaining| remaining.is_zero()) {
                 return Ok(None);
@@ -612,21 +575,6 @@ impl<T> Reaper<T> {
             self.ready.push_back(key);
         }
         Ok(count)
-    }
-}
-
-/// A non-blocking signalfd for `SIGCHLD` (the caller's mask is left alone).
-fn sigchld_fd() -> io::Result<OwnedFd> {
-    sigset::SigSet::new(&[pidfd_sys::signal::SIGCHLD])?.signalfd()
-}
-
-impl<T> Reaper<T> {
-    /// Consumes the queued `SIGCHLD`s (the signalfd is non-blocking: stops at `EAGAIN`).
-    fn drain_sigchld(&self) {
-        let Some(fd) = &self.sigchld else {
-            return;
-        };
-        while sigset::read_signal(fd.as_fd()).is_ok() {}
     }
 }
 

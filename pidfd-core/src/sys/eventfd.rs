@@ -44,3 +44,25 @@ pub fn take(fd: BorrowedFd<'_>) -> io::Result<u64> {
         Ok(value)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn counter_adds_and_resets() {
+        let fd = nonblocking().unwrap();
+        assert_eq!(
+            take(fd.as_fd()).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+        add(fd.as_fd(), 2).unwrap();
+        add(fd.as_fd(), 3).unwrap();
+        assert_eq!(take(fd.as_fd()).unwrap(), 5);
+        assert_eq!(
+            take(fd.as_fd()).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+    }
+}

@@ -49,3 +49,19 @@ pub fn readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<boo
         .first()
         .is_some_and(|revents| revents & (libc::POLLIN | libc::POLLHUP) != 0))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn an_eventfd_is_readable_once_written() {
+        let fd = super::super::eventfd::nonblocking().unwrap();
+        assert!(!readable(fd.as_fd(), Some(Duration::ZERO)).unwrap());
+        assert_eq!(poll_in(&[fd.as_fd()], Some(Duration::ZERO)).unwrap(), [0]);
+        super::super::eventfd::add(fd.as_fd(), 1).unwrap();
+        assert!(readable(fd.as_fd(), Some(Duration::from_secs(5))).unwrap());
+        assert!(poll_in(&[], Some(Duration::ZERO)).unwrap().is_empty());
+    }
+}

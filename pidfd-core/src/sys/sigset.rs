@@ -110,3 +110,35 @@ pub fn read_signal(fd: BorrowedFd<'_>) -> io::Result<i32> {
     i32::try_from(info.ssi_signo)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "signal number out of range"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pidfd_sys::signal::{SIGCHLD, SIGUSR1};
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn sets_hold_what_was_added() {
+        let set = SigSet::new(&[SIGCHLD, SIGUSR1]).unwrap();
+        assert!(pidfd_sys::syscalls::sigset_contains(set.as_raw(), SIGCHLD));
+        assert!(pidfd_sys::syscalls::sigset_contains(set.as_raw(), SIGUSR1));
+        assert!(!pidfd_sys::syscalls::sigset_contains(set.as_raw(), 2));
+        let mut numbers = [SIGCHLD, SIGUSR1];
+        numbers.sort_unstable();
+        assert_eq!(format!("{set:?}"), format!("SigSet({numbers:?})"));
+        assert_eq!(
+            SigSet::new(&[0]).unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
+    }
+
+    #[test]
+    fn an_empty_signalfd_would_block() {
+        // Not blocked in this thread, so nothing is ever queued on it: reading never blocks.
+        let fd = SigSet::new(&[SIGUSR1]).unwrap().signalfd().unwrap();
+        assert_eq!(
+            read_signal(fd.as_fd()).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+    }
+}

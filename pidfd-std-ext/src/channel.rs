@@ -1,7 +1,8 @@
 //! The channel from children to their parent: a `SOCK_SEQPACKET` socket pair (one per process
 //! for `create_pidfd(true)`, one per call for `spawn_with_pidfd`), the `pre_exec` hooks that
 //! send a child's own pidfd over it with `SCM_RIGHTS` (or retract it), and the parent's
-//! non-blocking receive side. Also the two raw liveness checks the registry uses.
+//! non-blocking receive side. Also the two liveness checks the registry uses (through the
+//! safe `waitid`/`poll` wrappers of `pidfd_core::sys`).
 //!
 //! Every fd made here is >= 3 ([`above_stdio`]): with fd 0, 1 or 2 closed in the parent, a
 //! socket on one of those numbers would be replaced by std's stdio setup in the child.
@@ -18,8 +19,7 @@
 
 #![allow(
     unsafe_code,
-    reason = "socketpair/sendmsg/recvmsg with SCM_RIGHTS, std's pre_exec, waitid and poll; \
-              each block says why"
+    reason = "socketpair/sendmsg/recvmsg with SCM_RIGHTS and std's pre_exec; each block says why"
 )]
 
 use std::io;

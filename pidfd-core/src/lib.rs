@@ -47,10 +47,10 @@ mod spawn;
 mod state;
 mod status;
 mod sync;
+pub mod sys;
 
 pub use fork::{Fork, fork};
 pub use pidfd::{Ids, OpenFlags, PidFd, ProcessInfo, ResourceUsage, SignalFlags};
-pub use pidfd_sys as sys;
 pub use process::{Mode, Process};
 pub use reaper::{EntryError, Exit, Key, Reaper, Watched};
 pub use spawn::Spawn;

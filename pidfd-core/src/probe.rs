@@ -19,15 +19,18 @@
 //! Set `PIDFD_DISABLE=1` in the environment to make every feature report unsupported without
 //! making any pidfd syscall — for sandboxes whose seccomp filter kills the process on an
 //! unknown syscall (`SIGSYS`) instead of failing it.
-
-#![allow(unsafe_code, reason = "probes raw syscalls on fds this module owns")]
+//!
+//! The probes go through the safe wrappers of [`crate::sys`]; the refusal set is the spawn
+//! strategies' (`crate::spawn::refused`), so the probe and spawn can never disagree on it.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use pidfd_sys::flags::{P_PIDFD, PidfdFlags, PidfdSignalFlags, WaitIdOptions};
-use pidfd_sys::{Errno, pidfd_info, siginfo_t, syscalls};
+use pidfd_sys::flags::{PidfdFlags, PidfdSignalFlags, WaitIdOptions};
+use pidfd_sys::{Errno, pidfd_info, siginfo_t};
+
+use crate::sys;
 
 /// The pidfd features the running kernel (and any seccomp filter or emulator) allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -135,20 +138,21 @@ fn disabled_by_env() -> bool {
     std::env::var_os(DISABLE_ENV).is_some_and(|value| !value.is_empty() && value != "0")
 }
 
-/// What a probe's failure means.
+/// What a probe's failure means: "unsupported" for the refusals of spawn's strategies
+/// (`ENOSYS`, `EPERM`, `EINVAL`: [`crate::spawn::refused`]) and, for the `PIDFD_GET_INFO`
+/// ioctl, `ENOTTY`/`EOPNOTSUPP` (no such ioctl on this kernel or fd).
 fn unsupported(errno: Errno) -> io::Result<bool> {
-    match errno {
-        Errno::NOSYS | Errno::PERM | Errno::INVAL | Errno::NOTTY | Errno::OPNOTSUPP => Ok(false),
-        other => Err(other.into()),
+    if crate::spawn::refused(errno) || matches!(errno, Errno::NOTTY | Errno::OPNOTSUPP) {
+        Ok(false)
+    } else {
+        Err(errno.into())
     }
 }
 
 fn probe_open(flags: PidfdFlags) -> io::Result<Option<OwnedFd>> {
     let pid = i32::try_from(std::process::id()).map_err(|_| Errno::INVAL)?;
-    // SAFETY: pidfd_open creates a new fd that we own from here on.
-    match unsafe { syscalls::pidfd_open(pid, flags) } {
-        // SAFETY: a fresh fd nothing else owns.
-        Ok(fd) => Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) })),
+    match sys::pidfd::pidfd_open(pid, flags) {
+        Ok(fd) => Ok(Some(fd)),
         Err(errno) => unsupported(errno).map(|_| None),
     }
 }
@@ -163,7 +167,7 @@ fn probe() -> io::Result<Features> {
     let Some(own) = probe_open(PidfdFlags::empty())? else {
         return Ok(Features::default());
     };
-    let fd = own.as_raw_fd();
+    let fd = own.as_fd();
     let mut features = Features {
         pidfd_open: true,
         ..Features::default()
@@ -172,25 +176,20 @@ fn probe() -> io::Result<Features> {
     // P_PIDFD says ECHILD; one that does not says EINVAL.
     let mut info = siginfo_t::zeroed();
     let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG;
-    let fd_id = u32::try_from(fd).map_err(|_| Errno::BADF)?;
-    // SAFETY: `own` is borrowed for the call.
-    features.waitid_pidfd =
-        match unsafe { syscalls::waitid(P_PIDFD, fd_id, &mut info, options, None) } {
-            Err(Errno::CHILD) => true,
-            Ok(()) => true,
-            Err(errno) => unsupported(errno)?,
-        };
-    // SAFETY: `own` is borrowed; signal 0 only checks that we exist.
-    features.send_signal =
-        match unsafe { syscalls::pidfd_send_signal(fd, 0, None, PidfdSignalFlags::empty()) } {
-            Ok(()) => true,
-            Err(errno) => unsupported(errno)?,
-        };
+    features.waitid_pidfd = match sys::pidfd::waitid_pidfd(fd, &mut info, options, None) {
+        Err(Errno::CHILD) => true,
+        Ok(()) => true,
+        Err(errno) => unsupported(errno)?,
+    };
+    // Signal 0 only checks that we exist.
+    features.send_signal = match sys::pidfd::pidfd_send_signal(fd, 0, PidfdSignalFlags::empty()) {
+        Ok(()) => true,
+        Err(errno) => unsupported(errno)?,
+    };
     features.nonblock = probe_open(PidfdFlags::NONBLOCK)?.is_some();
     features.thread = probe_open(PidfdFlags::THREAD)?.is_some();
     let mut pidfd_info = pidfd_info::default();
-    // SAFETY: `own` is borrowed for the call.
-    features.get_info = match unsafe { syscalls::pidfd_get_info(fd, &mut pidfd_info) } {
+    features.get_info = match sys::pidfd::pidfd_get_info(fd, &mut pidfd_info) {
         Ok(()) => true,
         Err(errno) => unsupported(errno)?,
     };

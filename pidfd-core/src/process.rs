@@ -4,14 +4,11 @@
 //!
 //! The pidfd mode keeps the fd as a raw number whose lifetime is governed by
 //! [`crate::state::HandleState`]: every use happens under a transient reference, and the fd
-//! is closed exactly once, by whoever drops the last reference. Pid mode sends `kill(2)` only
-//! to the stored PID (always > 0) and only under the read side of the reap lock, while the
-//! child is known not to be reaped.
-
-#![allow(
-    unsafe_code,
-    reason = "fd lifetime by refcount; kill(2) and waitid(2) in pid mode"
-)]
+//! is closed exactly once, by whoever drops the last reference. Those two fd-ownership
+//! steps (a non-owning view, the final close) are the only `unsafe` here, each with an
+//! item-level `allow`. Pid mode sends `kill(2)` (through [`crate::sys`]) only to the stored
+//! PID (always > 0) and only under the read side of the reap lock, while the child is known
+//! not to be reaped.
 
 use std::fmt;
 use std::io;
@@ -20,14 +17,16 @@ use std::os::fd::{FromRawFd, IntoRawFd, RawFd};
 use std::process::ExitStatus;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pidfd_sys::flags::{P_PID, WaitIdOptions};
-use pidfd_sys::{Errno, siginfo_t, syscalls};
+use pidfd_sys::{Errno, siginfo_t};
 
+use crate::pidfd::check_pid;
 use crate::state::{Closing, Finish, HandleState, Refused};
 use crate::status::Reaped;
-use crate::{PidFd, probe};
+use crate::sys::time::Deadline;
+use crate::{PidFd, probe, sys};
 
 /// How a [`Process`] refers to its process, fixed for the handle's whole life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -87,19 +86,6 @@ pub struct Process {
     status: RwLock<Option<Reaped>>,
 }
 
-/// `pid` as a `pid_t` > 0, else `InvalidInput` (0 or a negative pid would address a group).
-fn positive_pid(pid: u32) -> io::Result<i32> {
-    i32::try_from(pid)
-        .ok()
-        .filter(|&raw| raw > 0)
-        .ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("{pid} is not a process ID"),
-            )
-        })
-}
-
 fn ebadf() -> io::Error {
     Errno::BADF.into()
 }
@@ -126,6 +112,7 @@ struct Borrowed<'a> {
 
 impl Borrowed<'_> {
     /// The pidfd as a [`PidFd`] that is never dropped (so it never closes the fd).
+    #[allow(unsafe_code, reason = "a non-owning view of the refcounted fd")]
     fn pidfd(&self) -> ManuallyDrop<PidFd> {
         // SAFETY: the fd is open while the transient reference is held; ManuallyDrop keeps
         // this copy from closing it.
@@ -141,6 +128,7 @@ impl Drop for Borrowed<'_> {
     }
 }
 
+#[allow(unsafe_code, reason = "the one close of the refcounted fd")]
 fn close(fd: RawFd) {
     // SAFETY: called exactly once, by whoever dropped the last reference (HandleState).
     drop(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) });
@@ -186,13 +174,11 @@ impl Process {
         match mode {
             Mode::PidFd => Ok(Self::from_pidfd_with_pid(PidFd::open(pid)?, pid)),
             Mode::Pid => {
-                let raw = positive_pid(pid)?;
-                // SAFETY: kill with signal 0 only checks existence; raw > 0, so it never
-                // addresses a process group.
-                if unsafe { libc::kill(raw, 0) } != 0 {
-                    let errno = Errno::last_os_error();
-                    if errno != Errno::PERM {
-                        return Err(errno.into());
+                let raw = check_pid(pid)?;
+                // Signal 0 only checks existence; raw > 0, so it never addresses a group.
+                if let Err(error) = sys::pidfd::kill(raw, 0) {
+                    if error.raw_os_error() != Some(libc::EPERM) {
+                        return Err(error);
                     }
                 }
                 Ok(Self::pid_mode(pid))
@@ -206,7 +192,7 @@ impl Process {
     /// `ECHILD`; signals fail with `ESRCH` or, if the PID was reused, reach the new owner —
     /// the pid-mode caveat of reaping behind this handle's back).
     pub(crate) fn from_spawned_pid(pid: u32) -> io::Result<Process> {
-        positive_pid(pid)?;
+        check_pid(pid)?;
         Ok(Self::pid_mode(pid))
     }
 
@@ -324,12 +310,8 @@ impl Process {
             return Err(esrch());
         }
         let pid = i32::try_from(self.pid).map_err(|_| ebadf())?;
-        // SAFETY: pid > 0 (checked at construction); the process is not reaped (above).
-        if unsafe { libc::kill(pid, signal) } == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
-        }
+        // pid > 0 (checked at construction); the process is not reaped (above).
+        sys::pidfd::kill(pid, signal)
     }
 
     /// Sends `SIGKILL`.
@@ -380,10 +362,7 @@ impl Process {
     /// was waitable).
     fn pid_waitid(&self, options: WaitIdOptions) -> io::Result<siginfo_t> {
         let mut info = siginfo_t::zeroed();
-        Errno::retry_on_intr(|| {
-            // SAFETY: P_PID takes no fd; `info` is a valid siginfo_t.
-            unsafe { syscalls::waitid(P_PID, self.pid, &mut info, options, None) }
-        })?;
+        Errno::retry_on_intr(|| sys::pidfd::waitid_id(P_PID, self.pid, &mut info, options))?;
         Ok(info)
     }
 
@@ -483,10 +462,9 @@ impl Process {
     ///
     /// As [`Process::wait`].
     pub fn wait_timeout(&self, timeout: Duration) -> io::Result<Option<ExitStatus>> {
-        let deadline = Instant::now().checked_add(timeout);
+        let deadline = Deadline::after(Some(timeout));
         loop {
-            let remaining =
-                deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
+            let remaining = deadline.remaining();
             if let Some(status) = self.wait_step(remaining)? {
                 return Ok(Some(status));
             }

@@ -1,7 +1,8 @@
 //! The channel from children to their parent: a `SOCK_SEQPACKET` socket pair (one per process
 //! for `create_pidfd(true)`, one per call for `spawn_with_pidfd`), the `pre_exec` hooks that
 //! send a child's own pidfd over it with `SCM_RIGHTS` (or retract it), and the parent's
-//! non-blocking receive side. Also the two raw liveness checks the registry uses.
+//! non-blocking receive side. Also the two liveness checks the registry uses (through the
+//! safe `waitid`/`poll` wrappers of `pidfd_core::sys`).
 //!
 //! Every fd made here is >= 3 ([`above_stdio`]): with fd 0, 1 or 2 closed in the parent, a
 //! socket on one of those numbers would be replaced by std's stdio setup in the child.
@@ -18,8 +19,7 @@
 
 #![allow(
     unsafe_code,
-    reason = "socketpair/sendmsg/recvmsg with SCM_RIGHTS, std's pre_exec, waitid and poll; \
-              each block says why"
+    reason = "socketpair/sendmsg/recvmsg with SCM_RIGHTS and std's pre_exec; each block says why"
 )]
 
 use std::io;
@@ -30,9 +30,11 @@ use std::process::Command;
 use std::ptr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use std::time::Duration;
 
+use pidfd_core::sys;
 use pidfd_sys::Errno;
-use pidfd_sys::flags::PidfdFlags;
+use pidfd_sys::flags::{P_PID, PidfdFlags, WaitIdOptions};
 use pidfd_sys::syscalls;
 
 use crate::pid_set::{self, SharedPidSet};
@@ -460,19 +462,12 @@ pub(crate) fn install(command: &mut Command, channel: Arc<Channel>, hook: Hook) 
 /// (`waitid(P_PID, WEXITED | WNOHANG | WNOWAIT)`, which reaps nothing). `false` also when it
 /// was never our child.
 pub(crate) fn is_unreaped_child(pid: u32) -> bool {
-    // SAFETY: siginfo_t is plain data; all-zero is valid.
-    let mut info: libc::siginfo_t = unsafe { mem::zeroed() };
-    let options = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
-    loop {
-        // SAFETY: `info` is a writable siginfo_t; WNOWAIT leaves any zombie in place.
-        let ret = unsafe { libc::waitid(libc::P_PID, pid, &raw mut info, options) };
-        if ret == 0 {
-            return true;
-        }
-        match Errno::last_os_error().raw_os_error() {
-            libc::EINTR => {}
-            errno => return errno != libc::ECHILD,
-        }
+    let mut info = pidfd_sys::siginfo_t::zeroed();
+    let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT;
+    // WNOWAIT leaves any zombie in place.
+    match Errno::retry_on_intr(|| sys::pidfd::waitid_id(P_PID, pid, &mut info, options)) {
+        Ok(()) => true,
+        Err(errno) => errno != Errno::CHILD,
     }
 }
 
@@ -483,26 +478,12 @@ pub(crate) fn exited(pidfds: &[BorrowedFd<'_>]) -> Vec<bool> {
     if pidfds.is_empty() {
         return Vec::new();
     }
-    let mut polls: Vec<libc::pollfd> = pidfds
-        .iter()
-        .map(|fd| libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        })
-        .collect();
-    let Ok(count) = libc::nfds_t::try_from(polls.len()) else {
-        return vec![true; pidfds.len()];
-    };
     loop {
-        // SAFETY: `polls` is a writable array of `count` pollfds whose fds are borrowed for
-        // the call; timeout 0 never blocks.
-        let ret = unsafe { libc::poll(polls.as_mut_ptr(), count, 0) };
-        if ret >= 0 {
-            return polls.iter().map(|p| p.revents != 0).collect();
-        }
-        if Errno::last_os_error().raw_os_error() != libc::EINTR {
-            return vec![true; pidfds.len()];
+        // Timeout 0 never blocks.
+        match sys::poll::poll_in(pidfds, Some(Duration::ZERO)) {
+            Ok(revents) => return revents.iter().map(|&revents| revents != 0).collect(),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return vec![true; pidfds.len()],
         }
     }
 }

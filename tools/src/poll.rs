@@ -3,9 +3,8 @@
 //! A pidfd becomes readable when its process exits, a signalfd when a signal is pending:
 //! one `poll(2)` over both is a whole event loop for a tool like `prun`.
 //!
-//! # Safety
-//!
-//! One `poll(2)` call, on an array of `pollfd` built from fds borrowed for the call.
+//! The `poll(2)` call itself is pidfd-core's (`pidfd_core::sys::poll`): this crate has no
+//! `unsafe`.
 //!
 //! # Example
 //!
@@ -28,23 +27,9 @@
 //! # }
 //! ```
 
-#![allow(unsafe_code, reason = "one poll(2) call on borrowed fds")]
-
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 use std::time::Duration;
-
-/// A `poll` timeout: whole milliseconds rounded up (so a wait never ends early), `-1` for
-/// none, saturated at `c_int::MAX`.
-fn millis(timeout: Option<Duration>) -> libc::c_int {
-    match timeout {
-        None => -1,
-        Some(timeout) => {
-            let ceil = timeout.as_nanos().div_ceil(1_000_000);
-            libc::c_int::try_from(ceil).unwrap_or(libc::c_int::MAX)
-        }
-    }
-}
 
 /// Waits up to `timeout` (`None`: no limit) until at least one of `fds` is readable, and
 /// says which are (readable, hung up or in error: a read or wait on it will not block). All
@@ -55,28 +40,15 @@ fn millis(timeout: Option<Duration>) -> libc::c_int {
 ///
 /// Errors of `poll(2)` other than `EINTR` (`ENOMEM`, `EINVAL` for too many fds).
 pub fn poll_readable(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::Result<Vec<bool>> {
-    let mut pollfds: Vec<libc::pollfd> = fds
-        .iter()
-        .map(|fd| libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        })
-        .collect();
-    let count = libc::nfds_t::try_from(pollfds.len())
-        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    // SAFETY: `pollfds` is a live array of `count` pollfds whose fds are borrowed for the call.
-    let ready = unsafe { libc::poll(pollfds.as_mut_ptr(), count, millis(timeout)) };
-    if ready < 0 {
-        let error = io::Error::last_os_error();
-        if error.kind() != io::ErrorKind::Interrupted {
-            return Err(error);
-        }
-    }
+    let revents = match pidfd_core::sys::poll::poll_in(fds, timeout) {
+        Ok(revents) => revents,
+        Err(error) if error.kind() == io::ErrorKind::Interrupted => vec![0; fds.len()],
+        Err(error) => return Err(error),
+    };
     let readable = libc::POLLIN | libc::POLLHUP | libc::POLLERR;
-    Ok(pollfds
+    Ok(revents
         .iter()
-        .map(|pollfd| ready > 0 && pollfd.revents & readable != 0)
+        .map(|revents| revents & readable != 0)
         .collect())
 }
 
@@ -84,18 +56,6 @@ pub fn poll_readable(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::R
 mod tests {
     use super::*;
     use std::os::fd::AsFd;
-
-    #[test]
-    fn millis_rounds_up() {
-        assert_eq!(millis(None), -1);
-        assert_eq!(millis(Some(Duration::ZERO)), 0);
-        assert_eq!(millis(Some(Duration::from_nanos(1))), 1);
-        assert_eq!(millis(Some(Duration::from_micros(1500))), 2);
-        assert_eq!(
-            millis(Some(Duration::from_secs(u64::MAX))),
-            libc::c_int::MAX
-        );
-    }
 
     #[test]
     fn no_fds_just_sleeps() {

@@ -5,11 +5,8 @@
 //! fd. Call [`SignalFd::block`] at the start of `main`, before any other thread exists:
 //! a process-directed signal goes to any thread that does not block it.
 //!
-//! # Safety
-//!
-//! This module calls `sigemptyset`, `sigaddset`, `pthread_sigmask`, `signalfd` and `read`.
-//! Each gets a live, initialised `sigset_t` or `signalfd_siginfo` of the right size, and an
-//! fd this module owns (or `-1`, asking for a new one, which is owned at once).
+//! The `sigset_t`, `pthread_sigmask`, `signalfd` and `read` calls are pidfd-core's
+//! (`pidfd_core::sys::sigset`): this crate has no `unsafe`.
 //!
 //! # Example
 //!
@@ -28,14 +25,10 @@
 //! # }
 //! ```
 
-#![allow(
-    unsafe_code,
-    reason = "sigset, pthread_sigmask, signalfd and read(2) calls"
-)]
-
 use std::io;
-use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use pidfd_core::sys::sigset::{self, SigSet};
 
 /// A non-blocking, close-on-exec `signalfd` for a set of signals that the calling thread
 /// blocks. Dropping it closes the fd but leaves the signals blocked (unblocking would
@@ -43,22 +36,6 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 #[derive(Debug)]
 pub struct SignalFd {
     fd: OwnedFd,
-}
-
-/// A `sigset_t` holding `signals`.
-fn signal_set(signals: &[i32]) -> io::Result<libc::sigset_t> {
-    let mut set = MaybeUninit::<libc::sigset_t>::uninit();
-    // SAFETY: sigemptyset initialises the set it is given.
-    unsafe { libc::sigemptyset(set.as_mut_ptr()) };
-    // SAFETY: initialised by sigemptyset just above.
-    let mut set = unsafe { set.assume_init() };
-    for &signal in signals {
-        // SAFETY: `set` is a live, initialised sigset_t; an invalid number gives -1/EINVAL.
-        if unsafe { libc::sigaddset(&raw mut set, signal) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(set)
 }
 
 impl SignalFd {
@@ -71,21 +48,9 @@ impl SignalFd {
     /// `InvalidInput` for an invalid signal number; `EMFILE`/`ENFILE`/`ENOMEM` from
     /// `signalfd`.
     pub fn block(signals: &[i32]) -> io::Result<SignalFd> {
-        let set = signal_set(signals)?;
-        let how = pidfd_sys::signal::SIG_BLOCK;
-        // SAFETY: `set` is an initialised sigset_t; the old mask is not asked for.
-        let error = unsafe { libc::pthread_sigmask(how, &raw const set, std::ptr::null_mut()) };
-        if error != 0 {
-            return Err(io::Error::from_raw_os_error(error));
-        }
-        let flags = libc::SFD_CLOEXEC | libc::SFD_NONBLOCK;
-        // SAFETY: -1 asks for a new fd, owned below; `set` is initialised.
-        let raw = unsafe { libc::signalfd(-1, &raw const set, flags) };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: a fresh fd that nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let set = SigSet::new(signals)?;
+        set.block()?;
+        let fd = set.signalfd()?;
         Ok(SignalFd { fd })
     }
 
@@ -95,30 +60,14 @@ impl SignalFd {
     ///
     /// Errors of `read(2)` other than `EAGAIN` and `EINTR`.
     pub fn read(&self) -> io::Result<Option<i32>> {
-        let mut info = MaybeUninit::<libc::signalfd_siginfo>::uninit();
-        let size = size_of::<libc::signalfd_siginfo>();
         loop {
-            // SAFETY: reads at most `size` bytes into `info`, from our own signalfd.
-            let got = unsafe { libc::read(self.fd.as_raw_fd(), info.as_mut_ptr().cast(), size) };
-            if usize::try_from(got) == Ok(size) {
-                // SAFETY: the kernel filled in the whole struct.
-                let info = unsafe { info.assume_init() };
-                let signal = i32::try_from(info.ssi_signo).map_err(|_| {
-                    io::Error::new(io::ErrorKind::InvalidData, "signal number out of range")
-                })?;
-                return Ok(Some(signal));
-            }
-            if got >= 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "short read from signalfd",
-                ));
-            }
-            let error = io::Error::last_os_error();
-            match error.kind() {
-                io::ErrorKind::WouldBlock => return Ok(None),
-                io::ErrorKind::Interrupted => {}
-                _ => return Err(error),
+            match sigset::read_signal(self.fd.as_fd()) {
+                Ok(signal) => return Ok(Some(signal)),
+                Err(error) => match error.kind() {
+                    io::ErrorKind::WouldBlock => return Ok(None),
+                    io::ErrorKind::Interrupted => {}
+                    _ => return Err(error),
+                },
             }
         }
     }

@@ -52,6 +52,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitCode, ExitStatus};
 use std::time::{Duration, Instant};
 
+use pidfd_core::sys::time::{PID_MODE_RECHECK, capped};
 use pidfd_core::{Mode, Process, Spawn};
 use pidfd_sys::signal::{SIGCONT, SIGHUP, SIGINT, SIGKILL, SIGQUIT, SIGTERM};
 use pidfd_tools::cli::{Arg, Parser, Tool, UsageError, error_text};
@@ -85,9 +86,6 @@ const TIMED_OUT: u8 = 124;
 
 /// The signals prun receives through its signalfd and forwards.
 const FORWARDED: [i32; 4] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT];
-
-/// In pid mode (no pidfd to poll), how often to check whether the command exited.
-const PID_MODE_RECHECK: Duration = Duration::from_millis(20);
 
 /// What the command line asks for.
 struct Options {
@@ -202,7 +200,9 @@ impl Run {
             let mut fds: Vec<BorrowedFd<'_>> = vec![self.signals.as_fd()];
             match &self.pidfd {
                 Some(pidfd) => fds.push(pidfd.as_fd()),
-                None => wait = Some(wait.map_or(PID_MODE_RECHECK, |w| w.min(PID_MODE_RECHECK))),
+                // In pid mode (no pidfd to poll), check every PID_MODE_RECHECK whether the
+                // command exited.
+                None => wait = capped(wait, PID_MODE_RECHECK),
             }
             poll_readable(&fds, wait)?;
             while let Some(signal) = self.signals.read()? {

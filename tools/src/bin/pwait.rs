@@ -23,8 +23,9 @@
 
 use std::io::{self, Write};
 use std::process::{ExitCode, ExitStatus};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use pidfd_core::sys::time::Deadline;
 use pidfd_core::{PidFd, Reaper, Watched};
 use pidfd_tools::cli::{Arg, Parser, Tool, UsageError, error_text};
 use pidfd_tools::duration::parse_duration;
@@ -156,11 +157,9 @@ fn main() -> ExitCode {
     // The PIDs still running, in argument order (for the time-out message).
     let mut running = options.pids;
     // One deadline for the whole wait (an unrepresentable one is no limit).
-    let deadline = options
-        .timeout
-        .and_then(|timeout| Instant::now().checked_add(timeout));
+    let deadline = Deadline::after(options.timeout);
     loop {
-        let remaining = deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
+        let remaining = deadline.remaining();
         let exit = match reaper.next_exit(remaining) {
             Ok(Some(exit)) => exit,
             Ok(None) if reaper.is_empty() => return ExitCode::SUCCESS,

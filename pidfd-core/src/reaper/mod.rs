@@ -1,38 +1,27 @@
 //! [`Reaper`]: wait for the exit of many processes at once through one `epoll` fd.
 //!
-//! # Safety
-//!
-//! This module calls `epoll_create1`, `epoll_ctl`, `epoll_wait`, `eventfd`, `signalfd`,
-//! `sigemptyset`/`sigaddset`, `poll`, `read` and `write` through `libc`. Every fd passed to
-//! them is owned by the [`Reaper`] (the epoll fd, the wake-up eventfd, the `SIGCHLD`
-//! signalfd, a [`PidFd`] it holds) or is the pidfd of a [`Process`] it holds, borrowed
-//! through [`Process::with_pidfd`], and stays open for the call; every buffer is a live
-//! local of the right size.
-
-#![allow(
-    unsafe_code,
-    reason = "epoll, eventfd, signalfd and poll syscalls on fds the reaper owns"
-)]
+//! Its `epoll`, `eventfd`, `signalfd` and `poll` calls go through [`crate::sys`]. This
+//! module holds the API and the entries; the `SIGCHLD` fallback for pid-mode children is in
+//! `pid_mode`.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::process::ExitStatus;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::sys::time::Deadline;
+use crate::sys::{epoll, eventfd, poll};
 use crate::{Mode, PidFd, Process};
+
+mod pid_mode;
 
 /// The epoll key of the wake-up eventfd.
 const WAKE_KEY: u64 = 0;
 
 /// The epoll key of the `SIGCHLD` signalfd (pid-mode entries); entry keys start after it.
 const SIGCHLD_KEY: u64 = 1;
-
-/// With pid-mode entries, how long one `epoll_wait` may block before they are checked again
-/// (in case `SIGCHLD` went to a thread that does not block it, and never reached the
-/// signalfd).
-const PID_MODE_RECHECK: Duration = Duration::from_millis(50);
 
 /// How many readiness events one `epoll_wait` collects.
 const EVENT_BATCH: usize = 64;
@@ -260,10 +249,6 @@ impl<T> fmt::Debug for Reaper<T> {
     }
 }
 
-fn last_error() -> io::Error {
-    io::Error::last_os_error()
-}
-
 /// `epoll_ctl(op)` for `fd` with `key` as the user data: `EPOLLIN`, and `EPOLLONESHOT` for
 /// the entries' pidfds (`oneshot`; re-armed with `EPOLL_CTL_MOD` after spurious readiness).
 fn epoll_ctl(
@@ -277,42 +262,16 @@ fn epoll_ctl(
     if oneshot {
         events |= libc::EPOLLONESHOT as u32;
     }
-    let mut event = libc::epoll_event { events, u64: key };
-    // SAFETY: both fds are open for the call; `event` is a live, writable epoll_event.
-    if unsafe { libc::epoll_ctl(epoll.as_raw_fd(), op, fd.as_raw_fd(), &raw mut event) } == 0 {
-        Ok(())
-    } else {
-        Err(last_error())
-    }
+    epoll::ctl(epoll.as_fd(), op, fd, events, key)
 }
 
-/// A timeout for `epoll_wait`/`poll`: whole milliseconds rounded up, `-1` for none.
-fn millis(timeout: Option<Duration>) -> libc::c_int {
-    match timeout {
-        None => -1,
-        Some(timeout) => {
-            let ceil = timeout.as_nanos().div_ceil(1_000_000);
-            libc::c_int::try_from(ceil).unwrap_or(libc::c_int::MAX)
-        }
-    }
-}
-
-/// Whether `fd` is readable right now (for a pidfd: the process has exited).
+/// Whether `fd` is readable right now (for a pidfd: the process has exited); `EINTR` is
+/// retried.
 fn readable_now(fd: BorrowedFd<'_>) -> io::Result<bool> {
-    let mut pollfd = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
     loop {
-        // SAFETY: one valid pollfd for an fd that is open for the call.
-        let ready = unsafe { libc::poll(&raw mut pollfd, 1, 0) };
-        if ready >= 0 {
-            return Ok(ready > 0 && pollfd.revents & (libc::POLLIN | libc::POLLHUP) != 0);
-        }
-        let error = last_error();
-        if error.kind() != io::ErrorKind::Interrupted {
-            return Err(error);
+        match poll::readable(fd, Some(Duration::ZERO)) {
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            result => return result,
         }
     }
 }
@@ -351,13 +310,7 @@ impl<T> Reaper<T> {
     ///
     /// `EMFILE`/`ENFILE`/`ENOMEM` from `epoll_create1`.
     pub fn new() -> io::Result<Reaper<T>> {
-        // SAFETY: creates a new fd, owned below.
-        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-        if fd < 0 {
-            return Err(last_error());
-        }
-        // SAFETY: a fresh fd that nothing else owns.
-        let epoll = unsafe { OwnedFd::from_raw_fd(fd) };
+        let epoll = epoll::create()?;
         Ok(Reaper {
             epoll,
             entries: HashMap::new(),
@@ -403,9 +356,8 @@ impl<T> Reaper<T> {
             return self.add_by_pid(process, token);
         }
         let key = self.new_key();
-        let registered = process.with_pidfd(|pidfd| {
-            epoll_ctl(&self.epoll, libc::EPOLL_CTL_ADD, pidfd.as_fd(), key, true)
-        });
+        let registered = process
+            .with_pidfd(|pidfd| epoll_ctl(&self.epoll, epoll::CTL_ADD, pidfd.as_fd(), key, true));
         match registered {
             Ok(registered) => registered?,
             // Reaped through this handle before being added: the status is cached.
@@ -420,46 +372,6 @@ impl<T> Reaper<T> {
         Ok(Key(key))
     }
 
-    /// [`Reaper::add`] for a pid-mode process.
-    fn add_by_pid(&mut self, process: Process, token: T) -> io::Result<Key> {
-        let exited = match process.try_wait() {
-            Ok(status) => status.is_some(),
-            Err(error) if error.raw_os_error() == Some(libc::ECHILD) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::Unsupported,
-                    "Reaper cannot watch a pid-mode Process that is not our child",
-                ));
-            }
-            Err(error) => return Err(error),
-        };
-        if self.sigchld.is_none() {
-            let fd = sigchld_fd()?;
-            epoll_ctl(
-                &self.epoll,
-                libc::EPOLL_CTL_ADD,
-                fd.as_fd(),
-                SIGCHLD_KEY,
-                false,
-            )?;
-            self.sigchld = Some(fd);
-        }
-        let key = self.new_key();
-        if exited {
-            self.signal_pending()?;
-            self.pending.push_back(key);
-        } else {
-            self.pid_mode.insert(key);
-        }
-        self.entries.insert(
-            key,
-            Entry {
-                token,
-                watched: Watched::Process(process),
-            },
-        );
-        Ok(Key(key))
-    }
-
     /// Watches the process `pidfd` refers to (a child, or any other process); its exit will
     /// be reported once with `token`.
     ///
@@ -469,7 +381,7 @@ impl<T> Reaper<T> {
     /// per-user epoll watch limit. On error the pidfd is closed.
     pub fn add_pidfd(&mut self, pidfd: PidFd, token: T) -> io::Result<Key> {
         let key = self.new_key();
-        epoll_ctl(&self.epoll, libc::EPOLL_CTL_ADD, pidfd.as_fd(), key, true)?;
+        epoll_ctl(&self.epoll, epoll::CTL_ADD, pidfd.as_fd(), key, true)?;
         self.entries.insert(
             key,
             Entry {
@@ -500,7 +412,7 @@ impl<T> Reaper<T> {
             // ENOENT for a pidfd-mode Process added already reaped (never registered) is
             // impossible (with_fd is None then); any other failure leaves at worst a
             // disarmed one-shot registration, which never reports.
-            let _ = epoll_ctl(&self.epoll, libc::EPOLL_CTL_DEL, fd, 0, false);
+            let _ = epoll_ctl(&self.epoll, epoll::CTL_DEL, fd, 0, false);
         });
     }
 
@@ -511,49 +423,33 @@ impl<T> Reaper<T> {
             return Ok(());
         };
         entry
-            .with_fd(|fd| epoll_ctl(&self.epoll, libc::EPOLL_CTL_MOD, fd, key, true))
+            .with_fd(|fd| epoll_ctl(&self.epoll, epoll::CTL_MOD, fd, key, true))
             .unwrap_or(Ok(()))
     }
 
     /// Makes the wake-up eventfd readable (creating and registering it on first use).
     fn signal_pending(&mut self) -> io::Result<()> {
         let fd = match &self.wake {
-            Some(fd) => fd.as_raw_fd(),
+            Some(fd) => fd.as_fd(),
             None => {
-                // SAFETY: creates a new fd, owned below.
-                let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-                if raw < 0 {
-                    return Err(last_error());
-                }
-                // SAFETY: a fresh fd that nothing else owns.
-                let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-                epoll_ctl(
-                    &self.epoll,
-                    libc::EPOLL_CTL_ADD,
-                    fd.as_fd(),
-                    WAKE_KEY,
-                    false,
-                )?;
-                self.wake.insert(fd).as_raw_fd()
+                let fd = eventfd::nonblocking()?;
+                epoll_ctl(&self.epoll, epoll::CTL_ADD, fd.as_fd(), WAKE_KEY, false)?;
+                let fd: &OwnedFd = self.wake.insert(fd);
+                fd.as_fd()
             }
         };
-        let one: u64 = 1;
-        // SAFETY: writes the 8 bytes of `one` to the reaper's own eventfd.
-        let written = unsafe { libc::write(fd, (&raw const one).cast(), 8) };
-        // EAGAIN (counter saturated) still leaves it readable.
-        if written < 0 && last_error().kind() != io::ErrorKind::WouldBlock {
-            return Err(last_error());
+        match eventfd::add(fd, 1) {
+            // EAGAIN (counter saturated) still leaves it readable.
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => Ok(()),
+            result => result,
         }
-        Ok(())
     }
 
     /// Resets the wake-up eventfd (when `pending` became empty).
     fn clear_pending(&self) {
         if let Some(fd) = &self.wake {
-            let mut value: u64 = 0;
-            // SAFETY: reads 8 bytes into `value` from the reaper's own non-blocking eventfd.
             // EAGAIN (already reset) is fine.
-            let _ = unsafe { libc::read(fd.as_raw_fd(), (&raw mut value).cast(), 8) };
+            let _ = eventfd::take(fd.as_fd());
         }
     }
 
@@ -629,26 +525,18 @@ impl<T> Reaper<T> {
     /// [`EntryError::of`]). After such an error the entry stays watched: remove it by that
     /// key to stop seeing the error.
     pub fn next_exit(&mut self, timeout: Option<Duration>) -> io::Result<Option<Exit<T>>> {
-        let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
+        let deadline = Deadline::after(timeout);
         loop {
-            // Pid-mode entries have no readiness of their own: look at each, every round.
-            if self.pid_round.is_empty() {
-                self.pid_round.extend(self.pid_mode.iter().copied());
-            }
+            self.start_pid_round();
             if let Some(exit) = self.drain()? {
                 return Ok(Some(exit));
             }
             if self.entries.is_empty() {
                 return Ok(None);
             }
-            let remaining =
-                deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
+            let remaining = deadline.remaining();
             // An unrepresentable deadline (`remaining` is `None`) is as good as no limit.
-            let wait = if self.pid_mode.is_empty() {
-                remaining
-            } else {
-                Some(remaining.map_or(PID_MODE_RECHECK, |left| left.min(PID_MODE_RECHECK)))
-            };
+            let wait = self.pid_mode_wait(remaining);
             let got = self.wait_events(wait)?;
             if got == 0 && remaining.is_some_and(|remaining| remaining.is_zero()) {
                 return Ok(None);
@@ -669,24 +557,11 @@ impl<T> Reaper<T> {
     /// One `epoll_wait`; queues the ready keys and returns how many events came (0 on
     /// `EINTR` or timeout).
     fn wait_events(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
-        let mut events = [libc::epoll_event { events: 0, u64: 0 }; EVENT_BATCH];
-        let capacity = libc::c_int::try_from(EVENT_BATCH).unwrap_or(1);
-        // SAFETY: `events` is a live array of `capacity` epoll_events; the epoll fd is ours.
-        let count = unsafe {
-            libc::epoll_wait(
-                self.epoll.as_raw_fd(),
-                events.as_mut_ptr(),
-                capacity,
-                millis(timeout),
-            )
-        };
-        let Ok(count) = usize::try_from(count) else {
-            let error = last_error();
-            return if error.kind() == io::ErrorKind::Interrupted {
-                Ok(0)
-            } else {
-                Err(error)
-            };
+        let mut events = [epoll::Event { events: 0, u64: 0 }; EVENT_BATCH];
+        let count = match epoll::wait(self.epoll.as_fd(), &mut events, timeout) {
+            Ok(count) => count,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => return Ok(0),
+            Err(error) => return Err(error),
         };
         for event in &events[..count] {
             let key = event.u64;
@@ -700,36 +575,6 @@ impl<T> Reaper<T> {
             self.ready.push_back(key);
         }
         Ok(count)
-    }
-}
-
-/// A non-blocking signalfd for `SIGCHLD` (the caller's mask is left alone).
-fn sigchld_fd() -> io::Result<OwnedFd> {
-    // SAFETY: sigset_t is plain data; sigemptyset initialises it.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `set` is a live sigset_t.
-    unsafe { libc::sigemptyset(&raw mut set) };
-    // SAFETY: as above; SIGCHLD is a valid signal.
-    unsafe { libc::sigaddset(&raw mut set, pidfd_sys::signal::SIGCHLD) };
-    // SAFETY: creates a new fd from a valid set, owned below.
-    let raw = unsafe { libc::signalfd(-1, &raw const set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) };
-    if raw < 0 {
-        return Err(last_error());
-    }
-    // SAFETY: a fresh fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
-}
-
-impl<T> Reaper<T> {
-    /// Consumes the queued `SIGCHLD`s (the signalfd is non-blocking: stops at `EAGAIN`).
-    fn drain_sigchld(&self) {
-        let Some(fd) = &self.sigchld else {
-            return;
-        };
-        let mut info = std::mem::MaybeUninit::<libc::signalfd_siginfo>::uninit();
-        let size = size_of::<libc::signalfd_siginfo>();
-        // SAFETY: reads at most `size` bytes into `info` from the reaper's own signalfd.
-        while unsafe { libc::read(fd.as_raw_fd(), info.as_mut_ptr().cast(), size) } > 0 {}
     }
 }
 
@@ -771,16 +616,5 @@ mod tests {
         assert!(reaper.next_exit(None).unwrap().is_none());
         assert!(reaper.try_next_exit().unwrap().is_none());
         assert!(reaper.remove(Key(7)).is_none());
-    }
-
-    #[test]
-    fn millis_rounds_up() {
-        assert_eq!(millis(None), -1);
-        assert_eq!(millis(Some(Duration::ZERO)), 0);
-        assert_eq!(millis(Some(Duration::from_nanos(1))), 1);
-        assert_eq!(
-            millis(Some(Duration::from_secs(u64::MAX))),
-            libc::c_int::MAX
-        );
     }
 }

@@ -1,25 +1,28 @@
 //! [`PidFd`]: an owned process file descriptor.
 //!
-//! # Safety
-//!
-//! This module calls the raw `pidfd-sys` wrappers. Every fd passed to them is the `OwnedFd`
-//! inside a `PidFd` (borrowed for the call) or one created by the call and wrapped in an
-//! `OwnedFd` at once, so no call ever runs on a closed or foreign fd number.
-
-#![allow(unsafe_code, reason = "calls the raw syscall wrappers on fds it owns")]
+//! Its syscalls go through the safe wrappers of [`crate::sys`] on the `OwnedFd` inside a
+//! `PidFd` (borrowed for the call). The only `unsafe` left here is fd-ownership transfer:
+//! `FromRawFd` and [`PidFd::from_clone`] (a fresh fd from `CLONE_PIDFD`), each with an
+//! item-level `allow`.
 
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::process::ExitStatus;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use pidfd_sys::flags::{P_PIDFD, PidfdFlags, PidfdSignalFlags, WaitIdOptions};
+use pidfd_sys::flags::{PidfdFlags, PidfdSignalFlags, WaitIdOptions};
 use pidfd_sys::pidfs::PidfdInfoMask;
-use pidfd_sys::{Errno, pidfd_info, siginfo_t, syscalls};
+use pidfd_sys::{Errno, pidfd_info, siginfo_t};
 
 use crate::status::Reaped;
+use crate::sys;
+use crate::sys::time::Deadline;
 use crate::{fdinfo, status};
+
+mod info;
+
+pub use info::{Ids, ProcessInfo, ResourceUsage};
 
 bitflags::bitflags! {
     /// Flags for [`PidFd::open_with`].
@@ -46,84 +49,6 @@ bitflags::bitflags! {
         const THREAD_GROUP = PidfdSignalFlags::THREAD_GROUP.bits();
         /// Signal the process group of the process.
         const PROCESS_GROUP = PidfdSignalFlags::PROCESS_GROUP.bits();
-    }
-}
-
-/// What `PIDFD_GET_INFO` says about a process (Linux 6.13+). See [`PidFd::info`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ProcessInfo {
-    /// PID in our PID namespace (0: not visible from it).
-    pub pid: u32,
-    /// Thread-group ID in our PID namespace.
-    pub tgid: u32,
-    /// Parent's PID in our PID namespace (0: not visible, or none).
-    pub ppid: u32,
-    /// Real, effective, saved and filesystem user IDs.
-    pub uids: Ids,
-    /// Real, effective, saved and filesystem group IDs.
-    pub gids: Ids,
-    /// The cgroup v2 ID, where the kernel reports one.
-    pub cgroup_id: Option<u64>,
-    /// The exit status, once the process has exited and been reaped (Linux 6.15+).
-    pub exit_status: Option<ExitStatus>,
-}
-
-/// Real, effective, saved and filesystem IDs (user or group).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Ids {
-    /// Real ID.
-    pub real: u32,
-    /// Effective ID.
-    pub effective: u32,
-    /// Saved set-ID.
-    pub saved: u32,
-    /// Filesystem ID.
-    pub filesystem: u32,
-}
-
-/// Resource usage of a reaped child, as `waitid(2)` reports it (see
-/// [`PidFd::wait_with_rusage`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ResourceUsage {
-    /// CPU time spent in user mode.
-    pub user_time: Duration,
-    /// CPU time spent in the kernel.
-    pub system_time: Duration,
-    /// Peak resident set size, in KiB.
-    pub max_rss_kib: u64,
-    /// Page faults that needed I/O.
-    pub major_faults: u64,
-    /// Page faults served without I/O.
-    pub minor_faults: u64,
-    /// Voluntary context switches.
-    pub voluntary_context_switches: u64,
-    /// Involuntary context switches.
-    pub involuntary_context_switches: u64,
-}
-
-/// A kernel counter as `u64`; negative garbage becomes 0.
-fn count<T: TryInto<u64>>(value: T) -> u64 {
-    value.try_into().unwrap_or(0)
-}
-
-impl ResourceUsage {
-    fn from_rusage(usage: &libc::rusage) -> Self {
-        let duration = |tv: libc::timeval| {
-            let secs = u64::try_from(tv.tv_sec).unwrap_or(0);
-            let micros = u32::try_from(tv.tv_usec).unwrap_or(0).min(999_999);
-            Duration::new(secs, micros * 1000)
-        };
-        Self {
-            user_time: duration(usage.ru_utime),
-            system_time: duration(usage.ru_stime),
-            max_rss_kib: count(usage.ru_maxrss),
-            major_faults: count(usage.ru_majflt),
-            minor_faults: count(usage.ru_minflt),
-            voluntary_context_switches: count(usage.ru_nvcsw),
-            involuntary_context_switches: count(usage.ru_nivcsw),
-        }
     }
 }
 
@@ -157,9 +82,21 @@ pub struct PidFd {
     fd: OwnedFd,
 }
 
+/// What one `waitid(P_PIDFD)` found ([`PidFd::waitid`]).
+#[derive(Debug)]
+enum Waited {
+    /// `WNOHANG`, and the child has not exited.
+    Running,
+    /// Reaped by this `waitid` (so its `rusage`, if one was given, is filled in).
+    Reaped(ExitStatus),
+    /// Reaped elsewhere before (`ECHILD`); the status is the kernel's `PIDFD_INFO_EXIT`.
+    ReapedElsewhere(ExitStatus),
+}
+
 /// Checks a PID before any syscall: 0 and values above `i32::MAX` would mean "the caller's
-/// process group" or wrap negative.
-fn check_pid(pid: u32) -> io::Result<i32> {
+/// process group" or wrap negative (the one PID check of pidfd-core: [`PidFd`] and
+/// [`crate::Process`] use it).
+pub(crate) fn check_pid(pid: u32) -> io::Result<i32> {
     match i32::try_from(pid) {
         Ok(pid) if pid > 0 => Ok(pid),
         _ => Err(io::Error::new(
@@ -193,10 +130,8 @@ impl PidFd {
     /// As [`PidFd::open`]; `InvalidInput` (`EINVAL`) for a flag the kernel does not know.
     pub fn open_with(pid: u32, flags: OpenFlags) -> io::Result<PidFd> {
         let pid = check_pid(pid)?;
-        // SAFETY: pidfd_open creates a new fd, owned below.
-        match unsafe { syscalls::pidfd_open(pid, PidfdFlags::from_bits_retain(flags.bits())) } {
-            // SAFETY: a fresh fd that nothing else owns.
-            Ok(fd) => Ok(unsafe { PidFd::from_raw_fd(fd) }),
+        match sys::pidfd::pidfd_open(pid, PidfdFlags::from_bits_retain(flags.bits())) {
+            Ok(fd) => Ok(PidFd { fd }),
             // With valid flags, EINVAL means the pid's task is gone mid-exit
             // (systemd #36982): report it as the process being gone.
             Err(Errno::INVAL) if flags.is_empty() => Err(Errno::SRCH.into()),
@@ -227,6 +162,7 @@ impl PidFd {
     ///
     /// A `raw` above 2 must be an fd the kernel just created for the caller, owned by no one
     /// else.
+    #[allow(unsafe_code, reason = "takes ownership of a fresh fd from CLONE_PIDFD")]
     pub(crate) unsafe fn from_clone(raw: RawFd, pid: u32) -> Option<PidFd> {
         if raw < 0 {
             return None;
@@ -256,8 +192,7 @@ impl PidFd {
             mask: PidfdInfoMask::PID.bits(),
             ..pidfd_info::default()
         };
-        // SAFETY: `self.fd` is borrowed for the call.
-        match unsafe { syscalls::pidfd_get_info(self.raw(), &mut info) } {
+        match sys::pidfd::pidfd_get_info(self.fd.as_fd(), &mut info) {
             Ok(()) if PidfdInfoMask::from_bits_retain(info.mask).contains(PidfdInfoMask::PID) => {
                 return if info.pid == 0 {
                     Err(Errno::REMOTE.into())
@@ -295,8 +230,7 @@ impl PidFd {
     /// As [`PidFd::send_signal`]; `InvalidInput` for flags an older kernel does not know.
     pub fn send_signal_with(&self, signal: i32, flags: SignalFlags) -> io::Result<()> {
         let flags = PidfdSignalFlags::from_bits_retain(flags.bits());
-        // SAFETY: `self.fd` is borrowed for the call.
-        unsafe { syscalls::pidfd_send_signal(self.raw(), signal, None, flags) }.map_err(Into::into)
+        sys::pidfd::pidfd_send_signal(self.fd.as_fd(), signal, flags).map_err(Into::into)
     }
 
     /// Sends `SIGKILL`.
@@ -308,23 +242,23 @@ impl PidFd {
         self.send_signal(pidfd_sys::signal::SIGKILL)
     }
 
-    /// `waitid(P_PIDFD)`, retried on `EINTR`. The flag says whether the status came from
-    /// this `waitid` (so `rusage` was filled in) rather than from `PIDFD_INFO_EXIT`.
+    /// `waitid(P_PIDFD)`, retried on `EINTR`: see [`Waited`].
     fn waitid(
         &self,
         options: WaitIdOptions,
         rusage: Option<&mut libc::rusage>,
-    ) -> io::Result<(Option<ExitStatus>, bool)> {
-        let id = u32::try_from(self.raw()).map_err(|_| Errno::BADF)?;
+    ) -> io::Result<Waited> {
         let mut info = siginfo_t::zeroed();
         let mut rusage = rusage;
         let result = Errno::retry_on_intr(|| {
-            // SAFETY: `self.fd` is borrowed for the call.
-            unsafe { syscalls::waitid(P_PIDFD, id, &mut info, options, rusage.as_deref_mut()) }
+            sys::pidfd::waitid_pidfd(self.fd.as_fd(), &mut info, options, rusage.as_deref_mut())
         });
         match result {
-            Ok(()) => Ok((status::from_siginfo(&info)?, true)),
-            Err(Errno::CHILD) => Ok((Some(self.exit_status_after_theft()?), false)),
+            Ok(()) => Ok(match status::from_siginfo(&info)? {
+                Some(status) => Waited::Reaped(status),
+                None => Waited::Running,
+            }),
+            Err(Errno::CHILD) => Ok(Waited::ReapedElsewhere(self.exit_status_after_theft()?)),
             Err(errno) => Err(errno.into()),
         }
     }
@@ -368,9 +302,9 @@ impl PidFd {
     /// `InvalidInput` before Linux 5.4.
     pub fn wait(&self) -> io::Result<ExitStatus> {
         match self.waitid(WaitIdOptions::EXITED, None)? {
-            (Some(status), _) => Ok(status),
+            Waited::Reaped(status) | Waited::ReapedElsewhere(status) => Ok(status),
             // A blocking WEXITED wait returns only with a child state change.
-            (None, _) => Err(io::Error::new(
+            Waited::Running => Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 "waitid returned no child",
             )),
@@ -385,12 +319,11 @@ impl PidFd {
     ///
     /// As [`PidFd::wait`].
     pub fn wait_with_rusage(&self) -> io::Result<(ExitStatus, Option<ResourceUsage>)> {
-        // SAFETY: rusage is plain data; all-zero is a valid value.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let mut usage = sys::pidfd::zeroed_rusage();
         match self.waitid(WaitIdOptions::EXITED, Some(&mut usage))? {
-            (Some(status), true) => Ok((status, Some(ResourceUsage::from_rusage(&usage)))),
-            (Some(status), false) => Ok((status, None)),
-            (None, _) => Err(io::Error::new(
+            Waited::Reaped(status) => Ok((status, Some(ResourceUsage::from_rusage(&usage)))),
+            Waited::ReapedElsewhere(status) => Ok((status, None)),
+            Waited::Running => Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 "waitid returned no child",
             )),
@@ -400,12 +333,10 @@ impl PidFd {
     /// [`PidFd::try_wait`] for [`crate::Process`]: what was reaped, kept raw when it does not
     /// decode (see [`Reaped`]), so the caller can record the reap before decoding.
     pub(crate) fn try_reap(&self) -> io::Result<Option<Reaped>> {
-        let id = u32::try_from(self.raw()).map_err(|_| Errno::BADF)?;
         let mut info = siginfo_t::zeroed();
         let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG;
         let result = Errno::retry_on_intr(|| {
-            // SAFETY: `self.fd` is borrowed for the call.
-            unsafe { syscalls::waitid(P_PIDFD, id, &mut info, options, None) }
+            sys::pidfd::waitid_pidfd(self.fd.as_fd(), &mut info, options, None)
         });
         match result {
             Ok(()) => Ok(Reaped::from_siginfo(&info)),
@@ -422,7 +353,8 @@ impl PidFd {
     /// As [`PidFd::wait`], except that a running child gives `Ok(None)`.
     pub fn try_wait(&self) -> io::Result<Option<ExitStatus>> {
         match self.waitid(WaitIdOptions::EXITED | WaitIdOptions::NOHANG, None) {
-            Ok((status, _)) => Ok(status),
+            Ok(Waited::Reaped(status) | Waited::ReapedElsewhere(status)) => Ok(Some(status)),
+            Ok(Waited::Running) => Ok(None),
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => Ok(None),
             Err(error) => Err(error),
         }
@@ -436,13 +368,12 @@ impl PidFd {
     ///
     /// As [`PidFd::wait`].
     pub fn wait_timeout(&self, timeout: Duration) -> io::Result<Option<ExitStatus>> {
-        let deadline = Instant::now().checked_add(timeout);
+        let deadline = Deadline::after(Some(timeout));
         loop {
             if let Some(status) = self.try_wait()? {
                 return Ok(Some(status));
             }
-            let remaining =
-                deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
+            let remaining = deadline.remaining();
             if remaining == Some(Duration::ZERO) {
                 return Ok(None);
             }
@@ -458,10 +389,9 @@ impl PidFd {
     ///
     /// Errors from `poll(2)`; `EINTR` is retried.
     pub fn wait_for_exit(&self, timeout: Option<Duration>) -> io::Result<bool> {
-        let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
+        let deadline = Deadline::after(timeout);
         loop {
-            let remaining =
-                deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
+            let remaining = deadline.remaining();
             if self.poll_readable(remaining)? {
                 return Ok(true);
             }
@@ -474,29 +404,10 @@ impl PidFd {
     /// One `poll(2)` for `POLLIN` with the timeout rounded up to whole milliseconds
     /// (`None`: forever). Returns whether the fd is readable; `EINTR` counts as "not yet".
     fn poll_readable(&self, timeout: Option<Duration>) -> io::Result<bool> {
-        let millis = match timeout {
-            None => -1,
-            Some(timeout) => {
-                let ceil = timeout.as_nanos().div_ceil(1_000_000);
-                libc::c_int::try_from(ceil).unwrap_or(libc::c_int::MAX)
-            }
-        };
-        let mut pollfd = libc::pollfd {
-            fd: self.raw(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd for a borrowed fd.
-        let ready = unsafe { libc::poll(&raw mut pollfd, 1, millis) };
-        if ready < 0 {
-            let errno = Errno::last_os_error();
-            return if errno == Errno::INTR {
-                Ok(false)
-            } else {
-                Err(errno.into())
-            };
+        match sys::poll::readable(self.fd.as_fd(), timeout) {
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => Ok(false),
+            result => result,
         }
-        Ok(ready > 0 && pollfd.revents & (libc::POLLIN | libc::POLLHUP) != 0)
     }
 
     /// `pidfd_getfd(2)`: a duplicate of the process's fd `target_fd` (Linux 5.6+). The new
@@ -507,97 +418,16 @@ impl PidFd {
     /// `EBADF` when the process has no such fd; `EPERM` without ptrace-attach permission;
     /// `ESRCH` when the process is gone; `Unsupported` before Linux 5.6.
     pub fn get_fd(&self, target_fd: RawFd) -> io::Result<OwnedFd> {
-        // SAFETY: `self.fd` is borrowed; the new fd is owned below.
-        let fd = unsafe { syscalls::pidfd_getfd(self.raw(), target_fd, 0) }?;
-        // SAFETY: a fresh fd that nothing else owns.
-        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-    }
-
-    /// What the kernel knows about the process (`PIDFD_GET_INFO`, Linux 6.13+), including the
-    /// exit status after it was reaped (Linux 6.15+).
-    ///
-    /// # Errors
-    ///
-    /// `Unsupported` before Linux 6.13 (and under qemu-user); `ESRCH` when the process has
-    /// been reaped and the kernel keeps no exit status for it (before Linux 6.15).
-    pub fn info(&self) -> io::Result<ProcessInfo> {
-        let wanted = PidfdInfoMask::PID
-            | PidfdInfoMask::CREDS
-            | PidfdInfoMask::CGROUPID
-            | PidfdInfoMask::EXIT;
-        let mut raw = pidfd_info {
-            mask: wanted.bits(),
-            ..pidfd_info::default()
-        };
-        // SAFETY: `self.fd` is borrowed for the call.
-        match unsafe { syscalls::pidfd_get_info(self.raw(), &mut raw) } {
-            Ok(()) => {}
-            Err(Errno::NOTTY | Errno::NOSYS) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::Unsupported,
-                    "PIDFD_GET_INFO needs Linux 6.13 (or this fd is not a pidfd)",
-                ));
-            }
-            Err(errno) => return Err(errno.into()),
-        }
-        let got = PidfdInfoMask::from_bits_retain(raw.mask);
-        let exit_status = if got.contains(PidfdInfoMask::EXIT) {
-            let decoded = pidfd_sys::child_status::ChildStatus::from_wait_status(raw.exit_code)
-                .ok_or_else(|| {
-                    io::Error::new(io::ErrorKind::InvalidData, "bad PIDFD_INFO_EXIT status")
-                })?;
-            Some(status::from_child_status(decoded)?)
-        } else {
-            None
-        };
-        Ok(ProcessInfo {
-            pid: raw.pid,
-            tgid: raw.tgid,
-            ppid: raw.ppid,
-            uids: Ids {
-                real: raw.ruid,
-                effective: raw.euid,
-                saved: raw.suid,
-                filesystem: raw.fsuid,
-            },
-            gids: Ids {
-                real: raw.rgid,
-                effective: raw.egid,
-                saved: raw.sgid,
-                filesystem: raw.fsgid,
-            },
-            cgroup_id: got
-                .contains(PidfdInfoMask::CGROUPID)
-                .then_some(raw.cgroupid),
-            exit_status,
-        })
-    }
-
-    /// Whether two pidfds refer to the same process, by pidfs inode (Linux 6.9+, 64-bit
-    /// only: there pidfs inode numbers are unique for the life of the system).
-    ///
-    /// # Errors
-    ///
-    /// `Unsupported` on 32-bit targets and when either fd is not on pidfs (older kernels
-    /// give anonymous-inode pidfds, which all share one inode) — this never guesses.
-    pub fn is_same_process(&self, other: &PidFd) -> io::Result<bool> {
-        if cfg!(not(target_pointer_width = "64")) {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "pidfs inode numbers are not unique on 32-bit targets",
-            ));
-        }
-        let (a, b) = (pidfs_identity(self.raw())?, pidfs_identity(other.raw())?);
-        Ok(a == b)
+        Ok(sys::pidfd::pidfd_getfd(self.fd.as_fd(), target_fd)?)
     }
 }
 
-/// `PIDFS_MAGIC` ("PIDF"): the filesystem type of pidfds on Linux 6.9+.
-const PIDFS_MAGIC: i64 = 0x5049_4446;
-
-/// (device, inode) of a pidfs fd; `Unsupported` if the fd is not on pidfs.
 /// Whether `fd` is a pidfd of the process `pid` (or of one already reaped: `ESRCH` is a
 /// pidfd-only answer). Borrows `fd` without closing it.
+#[allow(
+    unsafe_code,
+    reason = "a non-owning view of an fd number the caller vouches for"
+)]
 pub(crate) fn is_pidfd_of(fd: RawFd, pid: u32) -> bool {
     // SAFETY: a borrowed view of `fd` that is never dropped (ManuallyDrop), so never closed.
     let borrowed = std::mem::ManuallyDrop::new(unsafe { PidFd::from_raw_fd(fd) });
@@ -605,39 +435,6 @@ pub(crate) fn is_pidfd_of(fd: RawFd, pid: u32) -> bool {
         Ok(found) => found == pid,
         Err(error) => error.raw_os_error() == Some(libc::ESRCH),
     }
-}
-
-fn pidfs_identity(fd: RawFd) -> io::Result<(u64, u64)> {
-    // SAFETY: statfs is plain data; all-zero is valid.
-    let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `fd` is borrowed from a live PidFd; `fs` is writable.
-    if unsafe { libc::fstatfs(fd, &raw mut fs) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    #[allow(
-        clippy::unnecessary_cast,
-        clippy::cast_lossless,
-        clippy::cast_possible_wrap,
-        reason = "f_type is i64, i32 or u32 depending on the ABI"
-    )]
-    let fs_type = fs.f_type as i64;
-    if fs_type != PIDFS_MAGIC {
-        return Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "pidfd is not on pidfs (needs Linux 6.9)",
-        ));
-    }
-    // SAFETY: stat is plain data; all-zero is valid.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: `fd` is borrowed from a live PidFd; `st` is writable.
-    if unsafe { libc::fstat(fd, &raw mut st) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    #[allow(
-        clippy::useless_conversion,
-        reason = "dev_t/ino_t widths differ per ABI"
-    )]
-    Ok((u64::from(st.st_dev), u64::from(st.st_ino)))
 }
 
 impl fmt::Debug for PidFd {
@@ -670,6 +467,10 @@ impl IntoRawFd for PidFd {
     }
 }
 
+#[allow(
+    unsafe_code,
+    reason = "FromRawFd: fd-ownership transfer, the caller's promise"
+)]
 impl FromRawFd for PidFd {
     /// # Safety
     ///
@@ -696,6 +497,7 @@ impl From<PidFd> for OwnedFd {
 }
 
 #[cfg(test)]
+#[allow(unsafe_code, reason = "tests: a raw fcntl, and from_clone's contract")]
 mod tests {
     use super::*;
 
@@ -741,17 +543,5 @@ mod tests {
         child.wait().unwrap();
         // Reaped elsewhere: still a pidfd (ESRCH is a pidfd-only answer).
         assert!(is_pidfd_of(pidfd.raw(), child.id()));
-    }
-
-    #[test]
-    fn resource_usage_clamps_garbage() {
-        // SAFETY: plain data.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        usage.ru_utime.tv_sec = -5;
-        usage.ru_utime.tv_usec = 5_000_000;
-        usage.ru_maxrss = -1;
-        let converted = ResourceUsage::from_rusage(&usage);
-        assert_eq!(converted.user_time, Duration::new(0, 999_999_000));
-        assert_eq!(converted.max_rss_kib, 0);
     }
 }

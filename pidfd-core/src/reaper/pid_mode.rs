@@ -1,0 +1,83 @@
+//! The pid-mode fallback of the [`Reaper`]: children without a pidfd (kernels before 5.3,
+//! seccomp, `PIDFD_DISABLE=1`) are watched through one `SIGCHLD` signalfd, as tokio's
+//! `unix/reap.rs` does beside its `pidfd_reaper.rs`, and every pid-mode entry is looked at
+//! by PID on each wake-up, and every [`PID_MODE_RECHECK`] at the most (in case `SIGCHLD` went
+//! to a thread that does not block it, and never reached the signalfd).
+//!
+//! [`PID_MODE_RECHECK`]: crate::sys::time::PID_MODE_RECHECK
+
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::Duration;
+
+use super::{Entry, Key, Reaper, SIGCHLD_KEY, Watched, epoll_ctl};
+use crate::Process;
+use crate::sys::time::{PID_MODE_RECHECK, capped};
+use crate::sys::{epoll, sigset};
+
+/// A non-blocking signalfd for `SIGCHLD` (the caller's mask is left alone).
+fn sigchld_fd() -> io::Result<OwnedFd> {
+    sigset::SigSet::new(&[pidfd_sys::signal::SIGCHLD])?.signalfd()
+}
+
+impl<T> Reaper<T> {
+    /// [`Reaper::add`] for a pid-mode process.
+    pub(super) fn add_by_pid(&mut self, process: Process, token: T) -> io::Result<Key> {
+        let exited = match process.try_wait() {
+            Ok(status) => status.is_some(),
+            Err(error) if error.raw_os_error() == Some(libc::ECHILD) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "Reaper cannot watch a pid-mode Process that is not our child",
+                ));
+            }
+            Err(error) => return Err(error),
+        };
+        if self.sigchld.is_none() {
+            let fd = sigchld_fd()?;
+            epoll_ctl(&self.epoll, epoll::CTL_ADD, fd.as_fd(), SIGCHLD_KEY, false)?;
+            self.sigchld = Some(fd);
+        }
+        let key = self.new_key();
+        if exited {
+            self.signal_pending()?;
+            self.pending.push_back(key);
+        } else {
+            self.pid_mode.insert(key);
+        }
+        self.entries.insert(
+            key,
+            Entry {
+                token,
+                watched: Watched::Process(process),
+            },
+        );
+        Ok(Key(key))
+    }
+
+    /// Consumes the queued `SIGCHLD`s (the signalfd is non-blocking: stops at `EAGAIN`).
+    pub(super) fn drain_sigchld(&self) {
+        let Some(fd) = &self.sigchld else {
+            return;
+        };
+        while sigset::read_signal(fd.as_fd()).is_ok() {}
+    }
+
+    /// Starts a round over the pid-mode entries when the last one is done: they have no
+    /// readiness of their own, so each is looked at every round.
+    pub(super) fn start_pid_round(&mut self) {
+        if self.pid_round.is_empty() {
+            self.pid_round.extend(self.pid_mode.iter().copied());
+        }
+    }
+
+    /// How long the next `epoll_wait` may block, given the `remaining` time: at most
+    /// [`PID_MODE_RECHECK`] while there are pid-mode entries.
+    pub(super) fn pid_mode_wait(&self, remaining: Option<Duration>) -> Option<Duration> {
+        if self.pid_mode.is_empty() {
+            remaining
+        } else {
+            capped(remaining, PID_MODE_RECHECK)
+        }
+    }
+}

@@ -8,7 +8,7 @@ use std::io;
 use pidfd_sys::Errno;
 
 use crate::spawn::launch::{ForkSyscall, fork_clone};
-use crate::spawn::strategy::refused;
+use crate::sys::refused;
 use crate::{PidFd, Process};
 
 /// Which side of a [`fork`] this is.

@@ -21,7 +21,7 @@
 //! unknown syscall (`SIGSYS`) instead of failing it.
 //!
 //! The probes go through the safe wrappers of [`crate::sys`]; the refusal set is the spawn
-//! strategies' (`crate::spawn::refused`), so the probe and spawn can never disagree on it.
+//! strategies' (`crate::sys::refused`), so the probe and spawn can never disagree on it.
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
@@ -139,10 +139,10 @@ fn disabled_by_env() -> bool {
 }
 
 /// What a probe's failure means: "unsupported" for the refusals of spawn's strategies
-/// (`ENOSYS`, `EPERM`, `EINVAL`: [`crate::spawn::refused`]) and, for the `PIDFD_GET_INFO`
+/// (`ENOSYS`, `EPERM`, `EINVAL`: [`crate::sys::refused`]) and, for the `PIDFD_GET_INFO`
 /// ioctl, `ENOTTY`/`EOPNOTSUPP` (no such ioctl on this kernel or fd).
 fn unsupported(errno: Errno) -> io::Result<bool> {
-    if crate::spawn::refused(errno) || matches!(errno, Errno::NOTTY | Errno::OPNOTSUPP) {
+    if sys::refused(errno) || matches!(errno, Errno::NOTTY | Errno::OPNOTSUPP) {
         Ok(false)
     } else {
         Err(errno.into())

@@ -136,11 +136,7 @@ impl Strategy {
     }
 }
 
-/// Whether a clone's errno means "this flavour is refused here" (old kernel, qemu-user,
-/// seccomp) rather than a real failure: the one set `Spawn` and [`crate::fork()`] both use.
-pub(crate) fn refused(errno: Errno) -> bool {
-    matches!(errno, Errno::NOSYS | Errno::PERM | Errno::INVAL)
-}
+pub(crate) use crate::sys::refused;
 
 /// Linux 5.3–5.6 have clone3 but not `CLONE_INTO_CGROUP`: they refuse the larger
 /// `clone_args` it needs (non-zero bytes past the size they know) with `E2BIG`. From the

@@ -39,6 +39,13 @@ pub mod sigset;
 #[doc(hidden)]
 pub mod time;
 
+/// Whether an errno means "this call or flavour is refused here" (old kernel, qemu-user,
+/// seccomp) rather than a real failure: `ENOSYS`, `EPERM`, `EINVAL`. The one set that the
+/// probe, `Spawn`'s strategies and [`crate::fork()`] all use.
+pub(crate) fn refused(errno: Errno) -> bool {
+    matches!(errno, Errno::NOSYS | Errno::PERM | Errno::INVAL)
+}
+
 /// `Err` with the calling thread's `errno` when `ret` is negative, else `ret`.
 fn cvt(ret: libc::c_int) -> std::io::Result<libc::c_int> {
     if ret < 0 {

@@ -4,8 +4,9 @@
 //!   targets, so its compile-time layout and number checks run on each.
 //! * `test-arches [--targets a,b] [--list] [--install] [--qemu-dir DIR]` — run the test suites for foreign
 //!   architectures (i686 natively, the rest under qemu-user), emulator gaps counted as skips.
-//! * `fuzz [--smoke]` — run every cargo-fuzz target for a bounded time.
-//! * `bench [signal|spawn|create_pidfd] [options]` — run the benchmarks (ratios against
+//! * `fuzz [--smoke] [--seed-corpus]` — run every cargo-fuzz target for a bounded time (or
+//!   regenerate the committed seed corpus).
+//! * `bench [signal|spawn|create_pidfd|reap] [options]` — run the benchmarks (ratios against
 //!   baselines).
 //! * `errata` — print the upstream (`libc`, `linux-raw-sys`) errors `pidfd-sys` works around.
 //!
@@ -46,10 +47,11 @@ tasks:
       is missing (Debian packages, rustup targets, nightly rust-src); --install installs it.
       --qemu-dir DIR (or PIDFD_QEMU_DIR) takes qemu-<arch> from DIR instead of PATH, e.g.
       bookworm-backports' qemu-user 10.x unpacked beside the system's 7.2.
-  fuzz [--smoke] [--seconds N] [--targets a,b] [--install]
-      Run every cargo-fuzz target in fuzz/ (nightly) for N seconds each (--smoke: 20 s);
+  fuzz [--smoke] [--seconds N] [--targets a,b] [--install] [--seed-corpus]
+      Run every cargo-fuzz target in fuzz/ (the pinned nightly, .ci/nightly-toolchain) for N
+      seconds each (--smoke: 20 s), from the seed corpus committed in fuzz/corpus;
       fails on a crash. Needs cargo-fuzz (--install installs it).
-  bench [signal|spawn|create_pidfd] [options]
+  bench [signal|spawn|create_pidfd|reap] [options]
       Run the benchmarks (all without a name); each prints medians and ratios against std
       and raw-syscall baselines measured in the same run. The spawn benchmarks exec a static
       no-op built here (cc -nostdlib). spawn takes --rounds N (default 1000),

@@ -238,8 +238,15 @@ pub fn spawn_fallback_rules(level: &str) -> Vec<Rule> {
         when: When::Arg0HasAnyOf(pidfd_flag),
         errno: libc::EINVAL,
     };
+    // As a sandbox that pretends pidfds do not exist: ENOSYS (which a legacy clone can only
+    // get from a filter).
+    let no_clone_pidfd_enosys = Rule {
+        errno: libc::ENOSYS,
+        ..no_clone_pidfd
+    };
     let rules: &[Rule] = match level {
         "none" => &[],
+        "pidfd-enosys" => &[no_clone_pidfd_enosys, no_clone3],
         "clone3-vm" => &[no_clone3_vfork],
         "vm" => &[no_clone3_vfork, no_vfork],
         "vm+clone3" => &[no_vfork, no_clone3],

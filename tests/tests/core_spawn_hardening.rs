@@ -40,9 +40,10 @@ fn scenario_child() {
         ["pipe-collision", level] => pipe_collision_scenario(level),
         ["pipe-on-stdio", level] => pipe_on_stdio_scenario(level),
         ["open-at-fd-limit"] => open_at_fd_limit_scenario(),
+        ["pipe-as-source"] => pipe_as_source_scenario(),
         ["pid-mode-reaped"] => pid_mode_reaped_scenario(),
         ["cancel-spawner"] => cancel_spawner_scenario(),
-        ["one-thread-refusal"] => one_thread_refusal_scenario(),
+        ["one-thread-refusal", level] => one_thread_refusal_scenario(level),
         ["one-thread-probe-refusal"] => one_thread_probe_refusal_scenario(),
         ["cgroup-e2big"] => cgroup_e2big_scenario(),
         ["reaper-entry-error"] => reaper_entry_error_scenario(),
@@ -169,6 +170,36 @@ fn fill_fd_table() -> Vec<std::fs::File> {
 
 /// At the fd limit, `fd_open` onto an open fd must close it first (glibc 2.36+): the child's
 /// table is full once a `fd_dup2` fills the one slot free at the clone.
+/// Pid mode (the exec-error pipe is in use) with the pipe's floor at the fd limit
+/// (`fd_close(limit - 1)`), so that the pipe keeps its low number: a `dup2` from each fd
+/// number that is not open here — one of them is the pipe's — must fail with EBADF as
+/// glibc's does, never run the program with the pipe as its stdout (which once came back as
+/// an "errno" made of the program's output).
+fn pipe_as_source_scenario() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes a valid rlimit.
+    let got = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut limit) };
+    assert_eq!(got, 0);
+    let last = RawFd::try_from(limit.rlim_cur).unwrap() - 1;
+    let mut outcomes = std::collections::BTreeMap::<String, u32>::new();
+    for from in 3..24 {
+        if is_open(from) {
+            continue;
+        }
+        let result = Spawn::new("sh")
+            .args(["-c", "echo hello"])
+            .fd_close(last)
+            .fd_dup2(from, 1)
+            .spawn()
+            .and_then(|process| process.wait().map(|status| status.code()));
+        *outcomes.entry(errno_of(result)).or_insert(0) += 1;
+    }
+    say("outcomes", format!("{outcomes:?}"));
+}
+
 fn open_at_fd_limit_scenario() {
     let warmup = Spawn::new("true").spawn();
     say("warmup", wait_outcome(warmup.and_then(|p| p.wait())));
@@ -376,14 +407,15 @@ fn spawn_and_report(prefix: &str) {
 
 /// A seccomp filter on one thread refuses every pidfd clone flavour: that thread spawns in
 /// pid mode, but the process's other threads must keep spawning in pidfd mode.
-fn one_thread_refusal_scenario() {
+fn one_thread_refusal_scenario(level: &str) {
     if pidfd_tests::emulator::emulator().is_some() {
         // (Filters are refused there; the filtering thread must not panic.)
         say("gap", seccomp::EMULATOR_GAP);
         return;
     }
-    std::thread::spawn(|| {
-        seccomp::install(&seccomp::spawn_fallback_rules("pidfd")).unwrap();
+    let rules = seccomp::spawn_fallback_rules(level);
+    std::thread::spawn(move || {
+        seccomp::install(&rules).unwrap();
         spawn_and_report("filtered");
         spawn_and_report("filtered_again");
     })
@@ -676,9 +708,17 @@ fn cancelling_the_spawning_thread_leaves_the_child_alone() {
 
 #[test]
 fn a_refusal_in_one_thread_does_not_move_other_threads_to_pid_mode() {
-    let Some(out) = run("one-thread-refusal", &[]) else {
-        return;
-    };
+    // EINVAL, and ENOSYS (what sandboxes return to pretend a call does not exist: once it
+    // moved every thread of the process to pid mode).
+    for level in ["pidfd", "pidfd-enosys"] {
+        let Some(out) = run(&format!("one-thread-refusal:{level}"), &[]) else {
+            return;
+        };
+        check_one_thread_refusal(&out);
+    }
+}
+
+fn check_one_thread_refusal(out: &Report) {
     assert_eq!(out["filtered_mode"], "Pid", "the filtered thread: {out:?}");
     assert_eq!(out["filtered_wait"], "exit Some(9)", "{out:?}");
     assert_eq!(out["filtered_again_mode"], "Pid", "{out:?}");
@@ -758,4 +798,19 @@ fn a_real_pidfd_on_fd_0_is_kept() {
         assert_eq!(out["fd0_is_a_pidfd"], "true", "{out:?}");
         assert_eq!(out["fd0_closed_with_the_handle"], "true", "{out:?}");
     }
+}
+
+#[test]
+fn the_exec_error_pipe_is_never_a_dup2_source() {
+    let Some(out) = run("pipe-as-source", &[(pidfd_core::probe::DISABLE_ENV, "1")]) else {
+        return;
+    };
+    // A map with the one key EBADF, e.g. {"9": 20}.
+    let outcomes = &out["outcomes"];
+    let only_ebadf =
+        outcomes.starts_with(&format!("{{\"{}\": ", libc::EBADF)) && !outcomes.contains(", ");
+    assert!(
+        only_ebadf,
+        "every dup2 from a number that is not open fails with EBADF: {out:?}"
+    );
 }

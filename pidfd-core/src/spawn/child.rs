@@ -27,6 +27,9 @@ pub(super) struct ChildContext<'a> {
     pub(super) prepared: &'a Prepared,
     pub(super) error_slot: *const AtomicI32,
     pub(super) error_pipe: RawFd,
+    /// The error pipe's read end (-1: none): closed first thing in the child, so that no
+    /// file action can meet it (it is not an fd of the caller's).
+    pub(super) error_pipe_reader: RawFd,
     /// The parent's signal mask, to restore before exec (null: the child's mask is already
     /// the parent's).
     pub(super) old_mask: *const libc::sigset_t,
@@ -62,6 +65,10 @@ pub(super) unsafe fn child_exec(ctx: *const ChildContext<'_>) -> ! {
         sys::exit_group(0);
     }
     let prepared = ctx.prepared;
+    if ctx.error_pipe_reader >= 0 {
+        // SAFETY: closes our pipe's read end in the child's own fd table (no CLONE_FILES).
+        let _ = unsafe { sys::close(ctx.error_pipe_reader) };
+    }
     // The error pipe's write end in this child's fd table (moved when an fd action targets
     // its number).
     let pipe = std::cell::Cell::new(ctx.error_pipe);
@@ -158,7 +165,13 @@ pub(super) unsafe fn child_exec(ctx: *const ChildContext<'_>) -> ! {
         let result = match *action {
             ChildFileAction::Dup2 { from, to } => {
                 spare_pipe(to);
-                dup2(from, to)
+                // The error pipe is ours, not an fd of the caller's: as a source it is
+                // "not open" (glibc: EBADF) — never the program's stdout.
+                if from >= 0 && from == pipe.get() {
+                    Err(Errno::BADF)
+                } else {
+                    dup2(from, to)
+                }
             }
             ChildFileAction::Close(fd) => {
                 spare_pipe(fd);

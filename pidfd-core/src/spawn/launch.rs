@@ -173,6 +173,7 @@ fn vfork_clone(prepared: &Prepared, call: VforkCall, mode: VforkMode) -> Result<
         prepared,
         error_slot: &raw const error_slot,
         error_pipe: error_pipe.as_ref().map_or(-1, ErrorPipe::writer),
+        error_pipe_reader: error_pipe.as_ref().map_or(-1, |pipe| pipe.reader.raw()),
         old_mask: blocked.as_ref().map_or(ptr::null(), |b| &raw const b.old),
         handlers_cleared,
         envp: prepared.envp(),
@@ -323,7 +324,7 @@ struct ErrorPipe {
 
 impl ErrorPipe {
     /// A pipe whose write end is numbered `floor` or above when possible (the child also
-    /// moves it off any target it meets, as a backstop).
+    /// moves it off any target it meets, and refuses it as a `dup2` source).
     fn new(floor: RawFd) -> io::Result<ErrorPipe> {
         let mut ends = [-1; 2];
         // SAFETY: pipe2 writes two fds into a valid array.
@@ -332,8 +333,10 @@ impl ErrorPipe {
         }
         let reader = SpawnFd(ends[0]);
         let writer = SpawnFd(ends[1]);
-        // Above every fd a file action names. Failing that (no fd left for the copy), the
-        // original stays and the child moves it when an action targets it.
+        // Above every fd a file action names. Failing that (no fd left for the copy, or the
+        // floor at the fd limit), the original stays: the child moves it off any target an
+        // action names and refuses it as a `dup2` source (EBADF, as for any fd that is not
+        // the caller's).
         let writer = if writer.raw() < floor {
             dup_above(writer.raw(), floor).unwrap_or(writer)
         } else {
@@ -377,6 +380,7 @@ fn launch_fork(
         prepared,
         error_slot: ptr::null(),
         error_pipe: error_pipe.writer(),
+        error_pipe_reader: error_pipe.reader.raw(),
         old_mask: &raw const blocked.old,
         handlers_cleared: false,
         envp: prepared.envp(),

@@ -58,10 +58,11 @@ use strategy::{Strategy, spawn_into_cgroup};
 ///
 /// seccomp filters are per thread (inherited by the threads a thread creates later), so a
 /// refusal seen in one thread says little about the others. Each thread remembers the
-/// refusals it saw itself and starts its next spawn past them. Only `ENOSYS` (a missing
-/// syscall: an old kernel, an emulator, a container profile) moves the process-wide
-/// starting point, and only among the strategies that return a pidfd: no refusal seen in
-/// one thread ever moves another thread to pid mode. A thread reaches pid mode only after
+/// refusals it saw itself and starts its next spawn past them. Only `ENOSYS` from `clone3`
+/// (a missing syscall: an old kernel, an emulator, a container profile) moves the
+/// process-wide starting point, and only among the `clone3` flavours: the legacy
+/// `clone(CLONE_PIDFD)` always stays open to the other threads, so no refusal seen in one
+/// thread ever moves another thread to pid mode. A thread reaches pid mode only after
 /// its own spawn found every pidfd flavour refused, or when [`crate::probe`] says pidfds
 /// are unusable (`PIDFD_DISABLE=1` included). Cost: a new thread may retry a refused
 /// flavour once (one failing syscall).

@@ -110,15 +110,20 @@ impl Strategy {
     }
 
     /// This strategy was refused with `errno`: this thread skips it from now on; every
-    /// thread does when the syscall is missing (`ENOSYS`). Pid mode is never skipped (it is
-    /// the last resort, and a filter on one thread must not take pidfds from the others:
-    /// only strategies are recorded, never a move to pid mode).
+    /// thread does when `clone3` is missing (`ENOSYS` from a clone3 flavour: an old kernel,
+    /// an emulator, a container profile). `ENOSYS` from the legacy `clone`, which every
+    /// kernel has, can only come from a filter — possibly on this thread alone — so it is
+    /// never recorded for the process: the legacy fork-style `clone(CLONE_PIDFD)` stays
+    /// open to every other thread, and no refusal seen in one thread can move another
+    /// thread to pid mode. (An emulator's vfork that does not share memory is cached by the
+    /// sharing check itself.) Pid mode is never skipped: it is the last resort.
     pub(super) fn remember_refused(self, errno: Errno) {
         if self == Strategy::VforkPid {
             return;
         }
         let _ = THREAD_REFUSED.try_with(|cell| cell.set(cell.get() | self.bit()));
-        if errno == Errno::NOSYS {
+        let clone3 = matches!(self, Strategy::Clone3Vfork | Strategy::Clone3Pidfd);
+        if errno == Errno::NOSYS && clone3 {
             MISSING.fetch_or(self.bit(), Ordering::AcqRel);
         }
     }

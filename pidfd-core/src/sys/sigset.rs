@@ -29,11 +29,12 @@ impl SigSet {
     /// `EINVAL` (`InvalidInput`) for a number `sigaddset` refuses (0, above `NSIG`, or a
     /// number the C library keeps for itself).
     pub fn new(signals: &[i32]) -> io::Result<SigSet> {
-        let mut set = MaybeUninit::<libc::sigset_t>::uninit();
-        // SAFETY: sigemptyset initialises the set it is given; it cannot fail on a valid
-        // pointer.
+        // Zeroed first: musl's sigemptyset writes only the words the kernel uses (8 or 16
+        // of its 128 bytes), so the rest must not be left uninitialised.
+        let mut set = MaybeUninit::<libc::sigset_t>::zeroed();
+        // SAFETY: sigemptyset empties the set it is given; it cannot fail on a valid pointer.
         unsafe { libc::sigemptyset(set.as_mut_ptr()) };
-        // SAFETY: initialised by sigemptyset just above.
+        // SAFETY: every byte is initialised (zeroed, then emptied by sigemptyset).
         let mut set = SigSet(unsafe { set.assume_init() });
         for &signal in signals {
             // SAFETY: `set.0` is a live, initialised sigset_t; an invalid number gives

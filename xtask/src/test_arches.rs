@@ -237,6 +237,14 @@ pub(crate) fn run_task(args: &[String]) -> Result<(), String> {
         }
         return Ok(());
     }
+    // Absolute: cargo runs each test binary from its package's directory.
+    let qemu_dir = match qemu_dir {
+        Some(dir) => Some(
+            std::fs::canonicalize(&dir)
+                .map_err(|error| format!("--qemu-dir {}: {error}", dir.display()))?,
+        ),
+        None => None,
+    };
     let qemu = Qemu { dir: qemu_dir };
     prepare(&runs, install, &qemu)?;
     let started = Instant::now();

@@ -377,7 +377,7 @@ pub unsafe fn clone(flags: u64, parent_tid: *mut c_int, child_tid: *mut c_int) -
     if clone_flags.intersects(shares_memory) {
         return Err(Errno::INVAL);
     }
-    if cfg!(any(target_arch = "sparc", target_arch = "sparc64")) {
+    if cfg!(pidfd_sparc) {
         return Err(Errno::NOSYS);
     }
     // Every argument as a register-sized integer, in this ABI's order. The stack pointer and
@@ -619,7 +619,7 @@ pub unsafe fn rt_sigaction_handler(signal: c_int, new: Option<usize>) -> Result<
     let old_ptr = ptr::from_mut(&mut old);
     // The kernel reads `act` (or nothing) and writes `old`, each at most
     // `sizeof(struct sigaction)` <= 64 bytes. sparc takes a restorer (null) before the size.
-    let ret = if cfg!(any(target_arch = "sparc", target_arch = "sparc64")) {
+    let ret = if cfg!(pidfd_sparc) {
         // SAFETY: as said above.
         unsafe {
             libc::syscall(

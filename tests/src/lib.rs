@@ -194,6 +194,23 @@ pub fn raise_nofile() -> u64 {
     u64::from(limit.rlim_cur)
 }
 
+/// Lowers `RLIMIT_NOFILE` to 64 and opens `/dev/null` until no fd is left; returns the files
+/// (drop some to free fds). For re-exec'd scenario processes only (it changes the process).
+pub fn fill_fd_table() -> Vec<std::fs::File> {
+    let limit = libc::rlimit {
+        rlim_cur: 64,
+        rlim_max: 64,
+    };
+    // SAFETY: setrlimit reads a valid rlimit.
+    let ret = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raw const limit) };
+    assert_eq!(ret, 0);
+    let mut hogs = Vec::new();
+    while let Ok(file) = std::fs::File::open("/dev/null") {
+        hogs.push(file);
+    }
+    hogs
+}
+
 /// This process's PID.
 pub fn own_pid() -> i32 {
     i32::try_from(std::process::id()).expect("pid fits pid_t")

@@ -276,23 +276,6 @@ fn cgroup_fallback_scenario(level: &str) {
 }
 
 /// Spawning with no fd left for the pidfd: EMFILE and no child; then it works again.
-/// Lowers `RLIMIT_NOFILE` to 64 and opens `/dev/null` until no fd is left; returns the
-/// files (drop some to free fds).
-fn fill_fd_table() -> Vec<std::fs::File> {
-    let limit = libc::rlimit {
-        rlim_cur: 64,
-        rlim_max: 64,
-    };
-    // SAFETY: setrlimit reads a valid rlimit.
-    let ret = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raw const limit) };
-    assert_eq!(ret, 0);
-    let mut hogs = Vec::new();
-    while let Ok(file) = std::fs::File::open("/dev/null") {
-        hogs.push(file);
-    }
-    hogs
-}
-
 fn spawn_emfile_scenario() {
     let spawn = {
         let mut spawn = pidfd_core::Spawn::new("sh");
@@ -305,7 +288,7 @@ fn spawn_emfile_scenario() {
         say("mode", format!("{:?}", process.mode()));
     }
     say("warmup", wait_outcome(warmup.and_then(|p| p.wait())));
-    let mut hogs = fill_fd_table();
+    let mut hogs = pidfd_tests::fill_fd_table();
     say("full", errno_of(spawn.spawn()));
     let mut status = 0;
     // SAFETY: waitpid writes an int through a valid pointer.
@@ -325,7 +308,7 @@ fn spawn_emfile_scenario() {
 
 fn emfile_scenario() {
     // Fill the fd table up to a small RLIMIT_NOFILE, so the probe has no fd to work with.
-    let mut hogs = fill_fd_table();
+    let mut hogs = pidfd_tests::fill_fd_table();
     say("first", errno_of(probe::features()));
     hogs.truncate(hogs.len() - 4);
     let second = probe::features();

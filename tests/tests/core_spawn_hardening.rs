@@ -152,24 +152,6 @@ fn pipe_on_stdio_scenario(level: &str) {
     say("stderr_file_len", std::fs::metadata(&path).unwrap().len());
 }
 
-/// Lowers `RLIMIT_NOFILE` to 64 and opens `/dev/null` until no fd is left.
-fn fill_fd_table() -> Vec<std::fs::File> {
-    let limit = libc::rlimit {
-        rlim_cur: 64,
-        rlim_max: 64,
-    };
-    // SAFETY: setrlimit reads a valid rlimit.
-    let rc = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raw const limit) };
-    assert_eq!(rc, 0);
-    let mut hogs = Vec::new();
-    while let Ok(file) = std::fs::File::open("/dev/null") {
-        hogs.push(file);
-    }
-    hogs
-}
-
-/// At the fd limit, `fd_open` onto an open fd must close it first (glibc 2.36+): the child's
-/// table is full once a `fd_dup2` fills the one slot free at the clone.
 /// Pid mode (the exec-error pipe is in use) with the pipe's floor at the fd limit
 /// (`fd_close(limit - 1)`), so that the pipe keeps its low number: a `dup2` from each fd
 /// number that is not open here — one of them is the pipe's — must fail with EBADF as
@@ -200,6 +182,8 @@ fn pipe_as_source_scenario() {
     say("outcomes", format!("{outcomes:?}"));
 }
 
+/// At the fd limit, `fd_open` onto an open fd must close it first (glibc 2.36+): the child's
+/// table is full once a `fd_dup2` fills the one slot free at the clone.
 fn open_at_fd_limit_scenario() {
     let warmup = Spawn::new("true").spawn();
     say("warmup", wait_outcome(warmup.and_then(|p| p.wait())));
@@ -213,7 +197,7 @@ fn open_at_fd_limit_scenario() {
         );
         return;
     }
-    let mut hogs = fill_fd_table();
+    let mut hogs = pidfd_tests::fill_fd_table();
     // One free slot: the parent's pidfd takes it, and the child's copy of the table (made
     // before the pidfd is installed) has it free; the dup2 fills it in the child.
     let free = hogs.pop().unwrap().into_raw_fd();

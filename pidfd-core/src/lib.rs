@@ -37,6 +37,7 @@
 //! # }
 //! ```
 
+mod exit_status;
 pub mod fdinfo;
 mod fork;
 mod pidfd;
@@ -45,7 +46,6 @@ mod process;
 mod reaper;
 mod spawn;
 mod state;
-mod status;
 mod sync;
 pub mod sys;
 

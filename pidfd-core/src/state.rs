@@ -62,7 +62,7 @@ impl HandleState {
     }
 
     /// Takes a transient reference for one operation, unless done or released.
-    pub(crate) fn acquire(&self) -> Result<(), Refused> {
+    pub(crate) fn acquire_transient(&self) -> Result<(), Refused> {
         let mut current = self.word.load(Ordering::Acquire);
         loop {
             if current & RELEASED != 0 {
@@ -86,8 +86,8 @@ impl HandleState {
         }
     }
 
-    /// Drops a transient reference taken by [`HandleState::acquire`].
-    pub(crate) fn release(&self) -> Closing {
+    /// Drops a transient reference taken by [`HandleState::acquire_transient`].
+    pub(crate) fn drop_transient(&self) -> Closing {
         let previous = self.word.fetch_sub(1, Ordering::AcqRel);
         if previous & COUNT == 1 {
             Closing::Close
@@ -138,21 +138,25 @@ mod tests {
     #[test]
     fn lifecycle_done_then_release() {
         let state = HandleState::new();
-        state.acquire().unwrap();
+        state.acquire_transient().unwrap();
         assert_eq!(
             state.finish(Finish::Done),
             Closing::Keep,
             "a transient is still held"
         );
-        assert_eq!(state.acquire(), Err(Refused::Done));
-        assert_eq!(state.release(), Closing::Close, "the last transient closes");
+        assert_eq!(state.acquire_transient(), Err(Refused::Done));
+        assert_eq!(
+            state.drop_transient(),
+            Closing::Close,
+            "the last transient closes"
+        );
         assert_eq!(
             state.finish(Finish::Released),
             Closing::Keep,
             "already closed"
         );
         assert_eq!(
-            state.acquire(),
+            state.acquire_transient(),
             Err(Refused::Released),
             "released wins over done"
         );
@@ -165,7 +169,7 @@ mod tests {
         assert_eq!(state.finish(Finish::Released), Closing::Close);
         assert_eq!(state.finish(Finish::Released), Closing::Keep);
         assert_eq!(state.finish(Finish::Done), Closing::Keep);
-        assert_eq!(state.acquire(), Err(Refused::Released));
+        assert_eq!(state.acquire_transient(), Err(Refused::Released));
     }
 }
 
@@ -200,18 +204,18 @@ mod loom_tests {
 
         /// An operation (signal, try_wait, ...): use the fd under a transient reference.
         fn operate(&self) -> Result<(), Refused> {
-            self.state.acquire()?;
+            self.state.acquire_transient()?;
             assert!(!self.closed.load(Ordering::Acquire), "used after close");
-            self.close_if(self.state.release());
+            self.close_if(self.state.drop_transient());
             Ok(())
         }
 
         /// A reaping wait: use the fd, then mark done while still holding the reference.
         fn wait(&self) {
-            if self.state.acquire().is_ok() {
+            if self.state.acquire_transient().is_ok() {
                 assert!(!self.closed.load(Ordering::Acquire), "used after close");
                 self.close_if(self.state.finish(Finish::Done));
-                self.close_if(self.state.release());
+                self.close_if(self.state.drop_transient());
             }
         }
 
@@ -224,7 +228,7 @@ mod loom_tests {
         // Everything joined; the handle is finished (Process::drop does this at the end).
         model.finish(Finish::Released);
         assert_eq!(model.closes.load(Ordering::Acquire), 1, "exactly one close");
-        assert!(model.state.acquire().is_err());
+        assert!(model.state.acquire_transient().is_err());
     }
 
     #[test]
@@ -284,7 +288,7 @@ mod loom_tests {
             let result = operator.join().unwrap();
             // Either it ran before the release or it was refused as released.
             assert!(matches!(result, Ok(()) | Err(Refused::Released)));
-            assert_eq!(model.state.acquire(), Err(Refused::Released));
+            assert_eq!(model.state.acquire_transient(), Err(Refused::Released));
             check_end(&model);
         });
     }

@@ -15,7 +15,7 @@
 //!
 //! * [`duration`] — `1.5s`, `500ms`, `2m`, `3`;
 //! * [`signal`] — `TERM`, `SIGTERM`, `15`, with the numbers of [`pidfd_sys::signal`];
-//! * [`status`] — exit status to shell-style exit code (`128 + N` for signal `N`) and words;
+//! * [`outcome`] — exit status to shell-style exit code (`128 + N` for signal `N`) and words;
 //! * [`cli`] — option parsing and `tool: message` output;
 //! * [`signalfd`] — receive signals as data;
 //! * [`poll`] — wait for any of a few fds (pidfds, signalfds) with a timeout.
@@ -24,7 +24,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use pidfd_tools::{duration::parse_duration, signal::parse_signal, status::exit_code};
+//! use pidfd_tools::{duration::parse_duration, signal::parse_signal, outcome::exit_code};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! assert_eq!(parse_duration("250ms")?, Duration::from_millis(250));
@@ -37,7 +37,13 @@
 
 pub mod cli;
 pub mod duration;
+pub mod outcome;
 pub mod poll;
 pub mod signal;
 pub mod signalfd;
-pub mod status;
+
+/// The former name of [`outcome`].
+#[deprecated(since = "0.1.0", note = "renamed to `outcome`")]
+pub mod status {
+    pub use crate::outcome::{describe, exit_code};
+}

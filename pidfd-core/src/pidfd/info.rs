@@ -11,7 +11,7 @@ use pidfd_sys::pidfs::PidfdInfoMask;
 use pidfd_sys::{Errno, pidfd_info};
 
 use super::PidFd;
-use crate::{status, sys};
+use crate::{exit_status, sys};
 
 /// What `PIDFD_GET_INFO` says about a process (Linux 6.13+). See [`PidFd::info`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,7 +124,7 @@ impl PidFd {
                 .ok_or_else(|| {
                     io::Error::new(io::ErrorKind::InvalidData, "bad PIDFD_INFO_EXIT status")
                 })?;
-            Some(status::from_child_status(decoded)?)
+            Some(exit_status::from_child_status(decoded)?)
         } else {
             None
         };

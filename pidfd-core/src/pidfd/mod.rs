@@ -15,10 +15,10 @@ use pidfd_sys::flags::{PidfdFlags, PidfdSignalFlags, WaitIdOptions};
 use pidfd_sys::pidfs::PidfdInfoMask;
 use pidfd_sys::{Errno, pidfd_info, siginfo_t};
 
-use crate::status::Reaped;
+use crate::exit_status::Reaped;
 use crate::sys;
 use crate::sys::time::Deadline;
-use crate::{fdinfo, status};
+use crate::{exit_status, fdinfo};
 
 mod info;
 
@@ -254,7 +254,7 @@ impl PidFd {
             sys::pidfd::waitid_pidfd(self.fd.as_fd(), &mut info, options, rusage.as_deref_mut())
         });
         match result {
-            Ok(()) => Ok(match status::from_siginfo(&info)? {
+            Ok(()) => Ok(match exit_status::from_siginfo(&info)? {
                 Some(status) => Waited::Reaped(status),
                 None => Waited::Running,
             }),
@@ -332,6 +332,10 @@ impl PidFd {
 
     /// [`PidFd::try_wait`] for [`crate::Process`]: what was reaped, kept raw when it does not
     /// decode (see [`Reaped`]), so the caller can record the reap before decoding.
+    #[cfg_attr(
+        pidfd_loom,
+        allow(dead_code, reason = "the loom models use a model kernel instead")
+    )]
     pub(crate) fn try_reap(&self) -> io::Result<Option<Reaped>> {
         let mut info = siginfo_t::zeroed();
         let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG;

@@ -277,7 +277,7 @@ fn readable_now(fd: BorrowedFd<'_>) -> io::Result<bool> {
 }
 
 /// What looking at one readable entry found.
-enum Looked {
+enum EntryCheck {
     /// Exited; `Some` status when known.
     Exited(Option<ExitStatus>),
     /// Spurious readiness: still running.
@@ -287,16 +287,16 @@ enum Looked {
 /// Maps the result of a non-blocking reap. `ECHILD` (not our child, or reaped elsewhere with
 /// no status kept) counts as an exit only if the pidfd really is readable (`readable`:
 /// `None` when the entry has no fd left).
-fn looked(
+fn classify_reap(
     result: io::Result<Option<ExitStatus>>,
     readable: impl FnOnce() -> Option<io::Result<bool>>,
-) -> io::Result<Looked> {
+) -> io::Result<EntryCheck> {
     match result {
-        Ok(Some(status)) => Ok(Looked::Exited(Some(status))),
-        Ok(None) => Ok(Looked::Running),
+        Ok(Some(status)) => Ok(EntryCheck::Exited(Some(status))),
+        Ok(None) => Ok(EntryCheck::Running),
         Err(error) if error.raw_os_error() == Some(libc::ECHILD) => match readable() {
-            Some(Ok(false)) => Ok(Looked::Running),
-            Some(Ok(true)) | None => Ok(Looked::Exited(None)),
+            Some(Ok(false)) => Ok(EntryCheck::Running),
+            Some(Ok(true)) | None => Ok(EntryCheck::Exited(None)),
             Some(Err(error)) => Err(error),
         },
         Err(error) => Err(error),
@@ -454,7 +454,7 @@ impl<T> Reaper<T> {
     }
 
     /// Looks at the entry `key`: reaps it if it exited.
-    fn look(&mut self, key: u64) -> io::Result<Option<Exit<T>>> {
+    fn check_entry(&mut self, key: u64) -> io::Result<Option<Exit<T>>> {
         let Some(entry) = self.entries.get(&key) else {
             return Ok(None); // removed (or reported) since it became ready
         };
@@ -463,9 +463,9 @@ impl<T> Reaper<T> {
             Watched::Process(process) => process.reap_if_exited(),
             Watched::PidFd(pidfd) => pidfd.try_wait(),
         };
-        let outcome = looked(result, || entry.with_fd(readable_now))
+        let outcome = classify_reap(result, || entry.with_fd(readable_now))
             .map_err(|error| EntryError::wrap(Key(key), error))?;
-        let Looked::Exited(status) = outcome else {
+        let EntryCheck::Exited(status) = outcome else {
             // Spurious readiness: the one-shot registration needs re-arming.
             self.rearm(key)
                 .map_err(|error| EntryError::wrap(Key(key), error))?;
@@ -490,12 +490,12 @@ impl<T> Reaper<T> {
             if self.pending.is_empty() {
                 self.clear_pending();
             }
-            if let Some(exit) = self.look(key)? {
+            if let Some(exit) = self.check_entry(key)? {
                 return Ok(Some(exit));
             }
         }
         while let Some(key) = self.ready.pop_front() {
-            match self.look(key) {
+            match self.check_entry(key) {
                 Ok(Some(exit)) => return Ok(Some(exit)),
                 Ok(None) => {}
                 Err(error) => {
@@ -506,7 +506,7 @@ impl<T> Reaper<T> {
             }
         }
         while let Some(key) = self.pid_round.pop_front() {
-            if let Some(exit) = self.look(key)? {
+            if let Some(exit) = self.check_entry(key)? {
                 return Ok(Some(exit));
             }
         }

@@ -57,10 +57,10 @@ use pidfd_core::{Mode, Process, Spawn};
 use pidfd_sys::signal::{SIGCONT, SIGHUP, SIGINT, SIGKILL, SIGQUIT, SIGTERM};
 use pidfd_tools::cli::{Arg, Parser, Tool, UsageError, error_text};
 use pidfd_tools::duration::parse_duration;
+use pidfd_tools::outcome::exit_code;
 use pidfd_tools::poll::poll_readable;
 use pidfd_tools::signal::parse_signal;
 use pidfd_tools::signalfd::SignalFd;
-use pidfd_tools::status::exit_code;
 
 const TOOL: Tool = Tool {
     name: "prun",

@@ -29,7 +29,7 @@ use pidfd_core::sys::time::Deadline;
 use pidfd_core::{PidFd, Reaper, Watched};
 use pidfd_tools::cli::{Arg, Parser, Tool, UsageError, error_text};
 use pidfd_tools::duration::parse_duration;
-use pidfd_tools::status::describe;
+use pidfd_tools::outcome::describe;
 
 const TOOL: Tool = Tool {
     name: "pwait",

@@ -18,7 +18,7 @@ use std::process::ExitCode;
 
 use pidfd_core::{Process, Reaper, Spawn, Watched};
 use pidfd_tools::cli::{Arg, Parser, Tool, UsageError, error_text};
-use pidfd_tools::status::describe;
+use pidfd_tools::outcome::describe;
 
 const TOOL: Tool = Tool {
     name: "supervise",

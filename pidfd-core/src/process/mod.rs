@@ -1,32 +1,39 @@
 //! [`Process`]: one handle to a process, in pidfd mode or in pid mode for its whole life.
 //!
-//! # Safety
+//! The pidfd mode keeps the fd in a [`shared_fd::SharedFd`]: every use happens under a
+//! transient reference, and the fd is closed exactly once, by whoever drops the last
+//! reference (the only `unsafe` of this module tree: a non-owning view there, the close in
+//! `os`). Pid mode sends `kill(2)` only to the stored PID (always > 0) and only under the
+//! read side of the reap lock, while the child is known not to be reaped.
 //!
-//! The pidfd mode keeps the fd as a raw number whose lifetime is governed by
-//! [`crate::state::HandleState`]: every use happens under a transient reference, and the fd
-//! is closed exactly once, by whoever drops the last reference. Those two fd-ownership
-//! steps (a non-owning view, the final close) are the only `unsafe` here, each with an
-//! item-level `allow`. Pid mode sends `kill(2)` (through [`crate::sys`]) only to the stored
-//! PID (always > 0) and only under the read side of the reap lock, while the child is known
-//! not to be reaped.
+//! Every syscall goes through `os` (one function each) and every synchronisation primitive
+//! through [`crate::sync`], so that under `--cfg pidfd_loom` the models in `model.rs` drive
+//! this very code against a model kernel that checks the invariants on each call.
+
+#[cfg(pidfd_loom)]
+mod model;
+#[cfg(not(pidfd_loom))]
+mod os;
+mod shared_fd;
+
+#[cfg(pidfd_loom)]
+use model as os;
 
 use std::fmt;
 use std::io;
-use std::mem::ManuallyDrop;
-use std::os::fd::{FromRawFd, IntoRawFd, RawFd};
 use std::process::ExitStatus;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
-use pidfd_sys::flags::{P_PID, WaitIdOptions};
-use pidfd_sys::{Errno, siginfo_t};
+use pidfd_sys::Errno;
 
+use crate::exit_status::Reaped;
 use crate::pidfd::check_pid;
-use crate::state::{Closing, Finish, HandleState, Refused};
-use crate::status::Reaped;
+use crate::state::{Finish, Refused};
+use crate::sync::atomic::{AtomicBool, Ordering};
+use crate::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::sys::time::Deadline;
-use crate::{PidFd, probe, sys};
+use crate::{PidFd, probe};
+use shared_fd::{FdGuard, SharedFd};
 
 /// How a [`Process`] refers to its process, fixed for the handle's whole life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -41,7 +48,7 @@ pub enum Mode {
 }
 
 enum Handle {
-    PidFd { fd: RawFd, state: HandleState },
+    PidFd(SharedFd),
     Pid { released: AtomicBool },
 }
 
@@ -68,7 +75,7 @@ enum Handle {
 ///
 /// # fn main() -> std::io::Result<()> {
 /// let child = std::process::Command::new("sleep").arg("10").spawn()?;
-/// let process = Arc::new(Process::from_child_pid(child.id())?);
+/// let process = Arc::new(Process::find(child.id())?);
 /// let killer = { let p = process.clone(); std::thread::spawn(move || p.kill()) };
 /// let status = process.wait()?;
 /// killer.join().unwrap()?;
@@ -104,36 +111,6 @@ fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// A transient reference to the pidfd: the fd stays open while this lives.
-struct Borrowed<'a> {
-    state: &'a HandleState,
-    fd: RawFd,
-}
-
-impl Borrowed<'_> {
-    /// The pidfd as a [`PidFd`] that is never dropped (so it never closes the fd).
-    #[allow(unsafe_code, reason = "a non-owning view of the refcounted fd")]
-    fn pidfd(&self) -> ManuallyDrop<PidFd> {
-        // SAFETY: the fd is open while the transient reference is held; ManuallyDrop keeps
-        // this copy from closing it.
-        ManuallyDrop::new(unsafe { PidFd::from_raw_fd(self.fd) })
-    }
-}
-
-impl Drop for Borrowed<'_> {
-    fn drop(&mut self) {
-        if self.state.release() == Closing::Close {
-            close(self.fd);
-        }
-    }
-}
-
-#[allow(unsafe_code, reason = "the one close of the refcounted fd")]
-fn close(fd: RawFd) {
-    // SAFETY: called exactly once, by whoever dropped the last reference (HandleState).
-    drop(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) });
-}
-
 impl Process {
     /// A handle to the process `pid`, in pidfd mode when the kernel allows it (see
     /// [`probe::features`]), else in pid mode.
@@ -155,12 +132,12 @@ impl Process {
         Self::with_mode(pid, mode)
     }
 
-    /// A handle to our child `pid` (as [`Process::find`]; the name says what makes pid mode
-    /// safe: only this handle may reap the child).
+    /// The former second name of [`Process::find`], which does the same.
     ///
     /// # Errors
     ///
     /// As [`Process::find`].
+    #[deprecated(since = "0.1.0", note = "the same as `Process::find`")]
     pub fn from_child_pid(pid: u32) -> io::Result<Process> {
         Self::find(pid)
     }
@@ -176,7 +153,7 @@ impl Process {
             Mode::Pid => {
                 let raw = check_pid(pid)?;
                 // Signal 0 only checks existence; raw > 0, so it never addresses a group.
-                if let Err(error) = sys::pidfd::kill(raw, 0) {
+                if let Err(error) = os::kill(raw, 0) {
                     if error.raw_os_error() != Some(libc::EPERM) {
                         return Err(error);
                     }
@@ -231,10 +208,7 @@ impl Process {
     pub fn from_pidfd_with_pid(pidfd: PidFd, pid: u32) -> Process {
         Process {
             pid,
-            handle: Handle::PidFd {
-                fd: pidfd.into_raw_fd(),
-                state: HandleState::new(),
-            },
+            handle: Handle::PidFd(SharedFd::new(pidfd)),
             status: RwLock::new(None),
         }
     }
@@ -253,10 +227,10 @@ impl Process {
     }
 
     /// Takes a transient reference (pidfd mode); `None` in pid mode.
-    fn borrow(&self) -> io::Result<Option<Borrowed<'_>>> {
+    fn guard(&self) -> io::Result<Option<FdGuard<'_>>> {
         match &self.handle {
-            Handle::PidFd { fd, state } => match state.acquire() {
-                Ok(()) => Ok(Some(Borrowed { state, fd: *fd })),
+            Handle::PidFd(shared) => match shared.guard() {
+                Ok(guard) => Ok(Some(guard)),
                 Err(Refused::Released) => Err(ebadf()),
                 Err(Refused::Done) => Err(esrch()),
             },
@@ -267,7 +241,7 @@ impl Process {
 
     fn is_released(&self) -> bool {
         match &self.handle {
-            Handle::PidFd { state, .. } => state.is_released(),
+            Handle::PidFd(shared) => shared.is_released(),
             Handle::Pid { released } => released.load(Ordering::Acquire),
         }
     }
@@ -286,8 +260,8 @@ impl Process {
                 "this handle is in pid mode",
             ));
         }
-        let borrowed = self.borrow()?.ok_or_else(ebadf)?;
-        Ok(f(&borrowed.pidfd()))
+        let guard = self.guard()?.ok_or_else(ebadf)?;
+        Ok(f(&guard.pidfd()))
     }
 
     /// Sends `signal` (0 checks existence).
@@ -297,8 +271,8 @@ impl Process {
     /// `ESRCH` once the child was reaped through this handle, or the process is gone —
     /// never another process; `EBADF` after release; `EPERM`; `InvalidInput`.
     pub fn signal(&self, signal: i32) -> io::Result<()> {
-        if let Some(borrowed) = self.borrow()? {
-            return borrowed.pidfd().send_signal(signal);
+        if let Some(guard) = self.guard()? {
+            return os::send_signal(&guard.pidfd(), signal);
         }
         // Pid mode: under the read lock, the child cannot be reaped (reaping takes the
         // write lock), so the PID cannot have been reused.
@@ -311,7 +285,7 @@ impl Process {
         }
         let pid = i32::try_from(self.pid).map_err(|_| ebadf())?;
         // pid > 0 (checked at construction); the process is not reaped (above).
-        sys::pidfd::kill(pid, signal)
+        os::kill(pid, signal)
     }
 
     /// Sends `SIGKILL`.
@@ -334,36 +308,24 @@ impl Process {
     /// Reaps without blocking, under the write lock; caches what was reaped and marks done
     /// *before* decoding it (a status that does not decode is kept, and reported by every
     /// later wait; in pid mode no signal is sent after the reap).
-    fn reap_now(&self, borrowed: Option<&Borrowed<'_>>) -> io::Result<Option<ExitStatus>> {
+    fn reap_now(&self, guard: Option<&FdGuard<'_>>) -> io::Result<Option<ExitStatus>> {
         let mut status = write(&self.status);
         if let Some(reaped) = *status {
             return reaped.status().map(Some);
         }
-        let reaped = match borrowed {
-            Some(borrowed) => borrowed.pidfd().try_reap()?,
-            None => Reaped::from_siginfo(
-                &self.pid_waitid(WaitIdOptions::EXITED | WaitIdOptions::NOHANG)?,
-            ),
+        let reaped = match guard {
+            Some(guard) => os::try_reap(&guard.pidfd())?,
+            None => os::pid_reap(self.pid)?,
         };
         let Some(reaped) = reaped else {
             return Ok(None);
         };
         *status = Some(reaped);
-        if let Handle::PidFd { fd, state } = &self.handle {
+        if let Handle::PidFd(shared) = &self.handle {
             // The caller's transient reference keeps the fd open until it is dropped.
-            if state.finish(Finish::Done) == Closing::Close {
-                close(*fd);
-            }
+            shared.finish(Finish::Done);
         }
         reaped.status().map(Some)
-    }
-
-    /// `waitid(P_PID, pid, options)` for pid mode: the raw `siginfo_t` (zeroed when nothing
-    /// was waitable).
-    fn pid_waitid(&self, options: WaitIdOptions) -> io::Result<siginfo_t> {
-        let mut info = siginfo_t::zeroed();
-        Errno::retry_on_intr(|| sys::pidfd::waitid_id(P_PID, self.pid, &mut info, options))?;
-        Ok(info)
     }
 
     /// Waits for the child to exit and reaps it; later calls return the same status.
@@ -389,16 +351,16 @@ impl Process {
         if let Some(status) = self.cached()? {
             return Ok(Some(status));
         }
-        let borrowed = match self.borrow() {
-            Ok(borrowed) => borrowed,
+        let guard = match self.guard() {
+            Ok(guard) => guard,
             // Done between the check and the borrow: the status is cached now.
             Err(error) if error.raw_os_error() == Some(libc::ESRCH) => return self.cached(),
             Err(error) => return Err(error),
         };
-        match &borrowed {
-            Some(borrowed) => {
+        match &guard {
+            Some(guard) => {
                 // Blocks outside any lock; the transient reference keeps the fd open.
-                let exited = borrowed.pidfd().wait_for_exit(timeout)?;
+                let exited = os::wait_for_exit(&guard.pidfd(), timeout)?;
                 if !exited {
                     return Ok(None);
                 }
@@ -410,25 +372,17 @@ impl Process {
                 if let Some(reaped) = *status {
                     return reaped.status().map(Some);
                 }
-                let options = WaitIdOptions::EXITED | WaitIdOptions::NOWAIT;
-                let options = if timeout.is_some() {
-                    options | WaitIdOptions::NOHANG
-                } else {
-                    options
-                };
-                // (Peeking only: whether it decodes matters once it is reaped.)
-                let peeked = self.pid_waitid(options)?;
-                if matches!(peeked.child_status(), Ok(None)) {
+                if !os::pid_exited(self.pid, timeout.is_some())? {
                     drop(status);
                     // Not waitable yet, and pid mode cannot block with a timeout: back off.
                     if let Some(timeout) = timeout {
-                        std::thread::sleep(timeout.min(Duration::from_millis(5)));
+                        os::back_off(timeout);
                     }
                     return Ok(None);
                 }
             }
         }
-        self.reap_now(borrowed.as_ref())
+        self.reap_now(guard.as_ref())
     }
 
     /// Reaps the child if it has exited, without blocking.
@@ -448,8 +402,8 @@ impl Process {
         if let Some(status) = self.cached()? {
             return Ok(Some(status));
         }
-        match self.borrow() {
-            Ok(borrowed) => self.reap_now(borrowed.as_ref()),
+        match self.guard() {
+            Ok(guard) => self.reap_now(guard.as_ref()),
             Err(error) if error.raw_os_error() == Some(libc::ESRCH) => self.cached(),
             Err(error) => Err(error),
         }
@@ -478,11 +432,7 @@ impl Process {
     /// later operation fails with `EBADF`. Idempotent. The process itself is not affected.
     pub fn release(&self) {
         match &self.handle {
-            Handle::PidFd { fd, state } => {
-                if state.finish(Finish::Released) == Closing::Close {
-                    close(*fd);
-                }
-            }
+            Handle::PidFd(shared) => shared.finish(Finish::Released),
             Handle::Pid { released } => released.store(true, Ordering::Release),
         }
     }
@@ -521,7 +471,7 @@ mod tests {
         // pid 1 is never our child: were `signal` to call kill(1, 0) it would succeed (root)
         // or fail with EPERM — never ESRCH.
         let process = Process::pid_mode(1);
-        let info = crate::status::test_data::killed_by(127);
+        let info = crate::exit_status::test_data::killed_by(127);
         // What reap_now records when the reaping waitid returned signal 127 (mips).
         *write(&process.status) = Reaped::from_siginfo(&info);
         for _ in 0..2 {

@@ -7,7 +7,7 @@
 //! # Example
 //!
 //! ```
-//! use pidfd_tools::status::{describe, exit_code};
+//! use pidfd_tools::outcome::{describe, exit_code};
 //!
 //! # fn main() -> std::io::Result<()> {
 //! let status = std::process::Command::new("sh").args(["-c", "exit 3"]).status()?;

@@ -1,0 +1,77 @@
+//! The syscalls a [`Process`](super::Process) makes, one function each, so that the loom
+//! models can put a model kernel in their place (`model.rs`, under `--cfg pidfd_loom`).
+//!
+//! Pidfd-mode calls take the pidfd as a `&PidFd` view that [`super::shared_fd`] keeps open
+//! for the call; pid-mode calls take the PID, which [`super::Process`] only passes while the
+//! child is known not to be reaped.
+
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+use pidfd_sys::flags::{P_PID, WaitIdOptions};
+use pidfd_sys::{Errno, siginfo_t};
+
+use crate::PidFd;
+use crate::exit_status::Reaped;
+use crate::sys;
+
+/// `pidfd_send_signal(pidfd, signal)`.
+pub(super) fn send_signal(pidfd: &PidFd, signal: i32) -> io::Result<()> {
+    pidfd.send_signal(signal)
+}
+
+/// Reaps through the pidfd if the child exited (`waitid(P_PIDFD, WEXITED | WNOHANG)`).
+pub(super) fn try_reap(pidfd: &PidFd) -> io::Result<Option<Reaped>> {
+    pidfd.try_reap()
+}
+
+/// Blocks (up to `timeout`) until the pidfd is readable: the child exited. Does not reap.
+pub(super) fn wait_for_exit(pidfd: &PidFd, timeout: Option<Duration>) -> io::Result<bool> {
+    pidfd.wait_for_exit(timeout)
+}
+
+/// `kill(pid, signal)`; `pid > 0`.
+pub(super) fn kill(pid: i32, signal: i32) -> io::Result<()> {
+    sys::pidfd::kill(pid, signal)
+}
+
+/// `waitid(P_PID, pid, options)` retried on `EINTR`: the raw `siginfo_t`, zeroed when nothing
+/// was waitable.
+fn pid_waitid(pid: u32, options: WaitIdOptions) -> io::Result<siginfo_t> {
+    let mut info = siginfo_t::zeroed();
+    Errno::retry_on_intr(|| sys::pidfd::waitid_id(P_PID, pid, &mut info, options))?;
+    Ok(info)
+}
+
+/// Reaps the child `pid` if it exited (`WEXITED | WNOHANG`).
+pub(super) fn pid_reap(pid: u32) -> io::Result<Option<Reaped>> {
+    Ok(Reaped::from_siginfo(&pid_waitid(
+        pid,
+        WaitIdOptions::EXITED | WaitIdOptions::NOHANG,
+    )?))
+}
+
+/// Whether the child `pid` has exited, without reaping it (`WEXITED | WNOWAIT`); blocks
+/// until it has unless `nohang`. (Whether the status decodes matters once it is reaped.)
+pub(super) fn pid_exited(pid: u32, nohang: bool) -> io::Result<bool> {
+    let mut options = WaitIdOptions::EXITED | WaitIdOptions::NOWAIT;
+    if nohang {
+        options |= WaitIdOptions::NOHANG;
+    }
+    let peeked = pid_waitid(pid, options)?;
+    Ok(!matches!(peeked.child_status(), Ok(None)))
+}
+
+/// Pid mode cannot block with a timeout: the pause between two checks.
+pub(super) fn back_off(timeout: Duration) {
+    std::thread::sleep(timeout.min(Duration::from_millis(5)));
+}
+
+/// Closes the pidfd: called exactly once, by whoever dropped its last reference.
+#[allow(unsafe_code, reason = "the one close of the refcounted fd")]
+pub(super) fn close(fd: RawFd) {
+    // SAFETY: `fd` is open and owned by the handle's state, whose last reference the caller
+    // just dropped (HandleState said Close): nothing else uses or closes it.
+    drop(unsafe { OwnedFd::from_raw_fd(fd) });
+}

@@ -4,12 +4,17 @@
 //! like this project's CI machines) mounts a cgroup2 hierarchy on a temporary directory,
 //! which needs root. Everything is undone on drop.
 
+#![allow(
+    unsafe_code,
+    reason = "mount(2) and umount2(2) of the throwaway cgroup2 hierarchy; each block says why"
+)]
+
 use std::ffi::CString;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::TempDir;
+use crate::tempdir::TempDir;
 
 /// A fresh, empty cgroup v2 directory.
 #[derive(Debug)]

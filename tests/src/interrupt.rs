@@ -7,6 +7,11 @@
 //! One storm per process at a time (the counters are process-wide): use it in re-exec'd
 //! scenario children.
 
+#![allow(
+    unsafe_code,
+    reason = "gettid and pthread_kill aim the signals at one thread; each block says why"
+)]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 use std::time::Duration;

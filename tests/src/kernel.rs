@@ -2,6 +2,14 @@
 //! backported kernel, a seccomp profile (Docker's refuses clone3 with ENOSYS) or an emulator
 //! changes what works without changing `uname`. Each probe runs once per process and is
 //! cached; each makes the real call on a process of our own.
+//!
+//! Also what the crate's own probe (`pidfd_core::probe`) decides here, and so which mode a
+//! test should expect from `Spawn`.
+
+#![allow(
+    unsafe_code,
+    reason = "the probes call the raw pidfd-sys wrappers and libc; each block says why"
+)]
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::OnceLock;
@@ -10,7 +18,8 @@ use pidfd_sys::flags::{PidfdFlags, PidfdSignalFlags, WaitIdOptions};
 use pidfd_sys::pidfs::{PidfdInfoMask, PidfdNamespace, pidfd_info};
 use pidfd_sys::syscalls;
 
-use crate::{own, own_pid, pidfd_open, waitid};
+use crate::emulator;
+use crate::raw::{own, own_pid, pidfd_open, waitid};
 
 fn cached(cell: &'static OnceLock<bool>, probe: fn() -> bool) -> bool {
     *cell.get_or_init(probe)
@@ -129,4 +138,32 @@ pub fn pidfd_get_namespace() -> bool {
             }
         })
     })
+}
+
+// ---- what the crate's own probe decides (it caches its answer itself) ----
+
+/// Whether the crate's probe allows pidfd mode here (`false` on old kernels, under a
+/// seccomp filter refusing pidfds, with `PIDFD_DISABLE=1` in the environment).
+pub fn pidfd_mode_allowed() -> bool {
+    pidfd_core::probe::features().is_ok_and(|features| features.pidfd_mode())
+}
+
+/// For tests that need pidfds from the crate: `true`, or — where the probe refuses them
+/// (e.g. `PIDFD_DISABLE=1` in the environment) — a recorded skip and `false`.
+pub fn pidfds_or_skip() -> bool {
+    if pidfd_mode_allowed() {
+        return true;
+    }
+    emulator::skip("the crate's probe refuses pidfds here (PIDFD_DISABLE=1, seccomp, old kernel)");
+    false
+}
+
+/// The mode `Spawn` gives a child: pidfd mode where the crate's probe allows it and the
+/// emulator, if any, can (see [`emulator::spawn_gets_pidfd`]); pid mode otherwise.
+pub fn expected_spawn_mode() -> pidfd_core::Mode {
+    if emulator::spawn_gets_pidfd() && pidfd_mode_allowed() {
+        pidfd_core::Mode::PidFd
+    } else {
+        pidfd_core::Mode::Pid
+    }
 }

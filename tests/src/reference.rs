@@ -3,6 +3,11 @@
 //! helper process, raw reads of `/proc`, fd flags and pipes, `siginfo_t` bytes built from
 //! the layout table, and a child in user+PID namespaces of its own.
 
+#![allow(
+    unsafe_code,
+    reason = "raw poll, fcntl and clone3 as the reference suites use them; each block says why"
+)]
+
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};

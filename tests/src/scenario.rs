@@ -4,28 +4,46 @@
 //!
 //! The parent test calls [`Scenarios::run`], which starts `<this test binary> --ignored
 //! --exact <entry> --nocapture --test-threads=1` with the scenario name in an environment
-//! variable. The entry point is an `#[ignore]`d test of the same binary that reads the name
-//! with [`Scenarios::current`], runs the scenario, reports with [`say`] (`scenario:key=value`
-//! lines on stdout) and ends with `say("done", true)`; the parent gets the lines as a map.
+//! variable. The entry point is an `#[ignore]`d test of the same binary that calls
+//! [`Scenarios::dispatch`]: it finds the scenario in the binary's table (see [`Scenario`]),
+//! runs it, and says `done`; the scenario reports with [`say`] (`scenario:key=value` lines on
+//! stdout), and the parent gets the lines as a map. Each scenario function can stand beside
+//! the test that runs it; only the table lists them all.
 //!
 //! ```ignore
-//! const SCENARIOS: Scenarios = Scenarios::new("MY_SUITE_SCENARIO");
+//! const SCENARIOS: Scenarios = Scenarios::new("MY_SUITE_SCENARIO").table(&[
+//!     ("hello", |_| hello_scenario()),
+//!     ("repeat", repeat_scenario),
+//! ]);
 //!
 //! #[test]
 //! #[ignore = "entry point for the re-exec'd children"]
 //! fn scenario_child() {
-//!     match SCENARIOS.current().as_str() {
-//!         "hello" => say("greeting", "hi"),
-//!         other => panic!("unknown scenario {other:?}"),
-//!     }
-//!     say("done", true);
+//!     SCENARIOS.dispatch();
+//! }
+//!
+//! fn hello_scenario() {
+//!     say("greeting", "hi");
 //! }
 //!
 //! #[test]
 //! fn hello() {
-//!     assert_eq!(SCENARIOS.run("hello", &[])["greeting"], "hi");
+//!     assert_eq!(SCENARIOS.run("hello", &[]).unwrap()["greeting"], "hi");
+//! }
+//!
+//! /// `repeat:<word>:<n>`.
+//! fn repeat_scenario(args: &[&str]) {
+//!     let [word, n] = scenario::args(args);
+//!     say("said", word.repeat(n.parse().unwrap()));
+//! }
+//!
+//! #[test]
+//! fn repeat() {
+//!     assert_eq!(SCENARIOS.run("repeat:ab:2", &[]).unwrap()["said"], "abab");
 //! }
 //! ```
+//!
+//! (An entry point may also read the name with [`Scenarios::current`] and dispatch itself.)
 
 use std::collections::BTreeMap;
 use std::io::{self, Read};
@@ -38,6 +56,13 @@ pub const DEFAULT_ENTRY: &str = "scenario_child";
 /// What a scenario said: its `key=value` lines.
 pub type Report = BTreeMap<String, String>;
 
+/// One entry of a scenario table ([`Scenarios::table`]): the scenario's name, and the
+/// function that runs it in the re-exec'd child. The function gets the words that follow the
+/// name in the string given to [`Scenarios::run`], split at `:` — `"spawn-fallback:vm"` runs
+/// the entry `spawn-fallback` with `["vm"]` (take them apart with [`args`]); a scenario
+/// without arguments is entered through a closure, `|_| emfile_scenario()`.
+pub type Scenario = (&'static str, fn(&[&str]));
+
 /// How to run the scenarios of one test binary: the environment variable that carries the
 /// scenario name, the entry-point test, and a time limit.
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +71,7 @@ pub struct Scenarios {
     entry: &'static str,
     timeout: Duration,
     pid_namespace: bool,
+    table: &'static [Scenario],
 }
 
 impl Scenarios {
@@ -57,7 +83,15 @@ impl Scenarios {
             entry: DEFAULT_ENTRY,
             timeout: Duration::from_secs(300),
             pid_namespace: false,
+            table: &[],
         }
+    }
+
+    /// With the table of the binary's scenarios, for [`Scenarios::dispatch`]; then
+    /// [`Scenarios::run`] also refuses (fails the calling test on) a name not in it, before
+    /// starting anything.
+    pub const fn table(self, table: &'static [Scenario]) -> Scenarios {
+        Scenarios { table, ..self }
     }
 
     /// With another entry-point test name.
@@ -92,14 +126,59 @@ impl Scenarios {
             .unwrap_or_else(|_| panic!("{} not set: run by the parent tests only", self.env_var))
     }
 
-    /// Runs `scenario` in a fresh copy of this test binary, with `PIDFD_DISABLE` removed
-    /// and `extra_env` added to the environment; returns what it said.
+    /// In the child (the entry-point test): runs the scenario named in the environment
+    /// variable, found in the [`Scenarios::table`], then says `done`.
     ///
     /// # Panics
     ///
-    /// (Failing the calling test) when the child cannot be started, fails, runs out of time,
-    /// or does not say `done`.
+    /// When the variable is not set, or names no scenario of the table.
+    pub fn dispatch(&self) {
+        let name = self.current();
+        let mut words = name.split(':');
+        let first = words.next().unwrap_or_default();
+        let args: Vec<&str> = words.collect();
+        let run = self.lookup(first).unwrap_or_else(|| {
+            panic!(
+                "unknown scenario {name:?}; the table has {:?}",
+                self.names()
+            )
+        });
+        run(&args);
+        say("done", true);
+    }
+
+    /// The function of the table entry called `name`.
+    fn lookup(&self, name: &str) -> Option<fn(&[&str])> {
+        self.table
+            .iter()
+            .find(|(entry, _)| *entry == name)
+            .map(|&(_, run)| run)
+    }
+
+    /// The names in the table.
+    fn names(&self) -> Vec<&'static str> {
+        self.table.iter().map(|&(name, _)| name).collect()
+    }
+
+    /// Runs `scenario` in a fresh copy of this test binary, with `PIDFD_DISABLE` removed
+    /// and `extra_env` added to the environment; returns what it said — or `None` where it
+    /// did not run (a recorded skip: no namespaces for [`Scenarios::in_pid_namespace`]) or
+    /// reported an emulator gap (`gap=<reason>`).
+    ///
+    /// # Panics
+    ///
+    /// (Failing the calling test) when `scenario` is not in the [`Scenarios::table`] (where
+    /// there is one), the child cannot be started, fails, runs out of time, or does not say
+    /// `done`.
     pub fn run(&self, scenario: &str, extra_env: &[(&str, &str)]) -> Option<Report> {
+        if !self.table.is_empty() {
+            let name = scenario.split(':').next().unwrap_or_default();
+            assert!(
+                self.lookup(name).is_some(),
+                "no scenario {name:?} in the table: {:?}",
+                self.names()
+            );
+        }
         let exe = std::env::current_exe().expect("current_exe");
         // Under an emulator without binfmt_misc, the runner that started us (e.g.
         // `qemu-aarch64 -L /usr/aarch64-linux-gnu`) must start the copy too.
@@ -213,6 +292,19 @@ pub fn parse(stdout: &str) -> Report {
         .filter_map(|line| line.split_once('='))
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect()
+}
+
+/// In the child: the `N` arguments of a scenario from its table entry's `args`.
+///
+/// # Panics
+///
+/// When there are not exactly `N` (the parent asked for `name:…` with too few or too many).
+#[track_caller]
+pub fn args<'a, const N: usize>(args: &[&'a str]) -> [&'a str; N] {
+    match <[&str; N]>::try_from(args) {
+        Ok(args) => args,
+        Err(_) => panic!("the scenario takes {N} arguments, not {args:?}"),
+    }
 }
 
 /// In the child: reports `key=value` to the parent.

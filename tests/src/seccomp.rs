@@ -1,6 +1,11 @@
 //! Fault injection with seccomp: make chosen syscalls fail with a chosen errno, in the
 //! calling process (and its future children), for good. Use it only in a re-exec'd child.
 
+#![allow(
+    unsafe_code,
+    reason = "prctl(2) installs the filter; each block says why"
+)]
+
 use std::io;
 
 /// `AUDIT_ARCH_*` of the running ABI, where the filter knows it.

@@ -171,7 +171,7 @@ pub fn spawn_sh(script: &str) -> Option<pidfd_core::Process> {
                 .expect("pidfd_open on our child"),
         );
     }
-    Some(process)
+    Some(process.into_process())
 }
 
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit; returns the new soft limit.

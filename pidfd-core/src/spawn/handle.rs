@@ -188,3 +188,16 @@ impl fmt::Debug for Child {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn child_is_send_and_sync() {
+        // (So that an `Arc<Child>` shares the kill-on-drop guard, as its docs say.)
+        assert_send_sync::<Child>();
+    }
+}

@@ -23,10 +23,10 @@
 //! * `output` — the one `poll(2)` loop of [`Spawn::output`] and [`Child::wait_with_output`]
 //!   (and their timed forms, [`TimedOutput`]).
 //!
-//! `unsafe` is denied here and in `prepare`, `strategy`, `stdio`, `handle` and `output`;
-//! `child`, `launch`, `stack` and
-//! `sys` allow it, with a `// SAFETY:` comment on each block. What the child side may do
-//! between clone and exec, and why, is in `child`'s docs (its `# Safety`).
+//! `unsafe` is denied here and in `prepare`, `strategy`, `stdio`, `handle` and `output`
+//! (their raw calls are [`crate::sys`]'s); `child`, `launch`, `stack` and `sys` allow it,
+//! with a `// SAFETY:` comment on each block. What the child side may do between clone and
+//! exec, and why, is in `child`'s docs (its `# Safety`).
 
 #![deny(unsafe_code)]
 
@@ -249,7 +249,10 @@ impl Spawn {
     /// `SIGKILL` through the [`Process`] — its pidfd, or in pid mode its PID while it
     /// cannot have been reaped — then a reaping wait, so no zombie is left. A child already
     /// reaped is never signalled. Default: `false` (dropping a `Child` leaves the process
-    /// running, like std).
+    /// running, like std). The drop blocks until the killed process is gone — at once,
+    /// unless it is stuck in an uninterruptible sleep (`D` state); a process that cannot be
+    /// signalled (`EPERM`: a set-user-ID program) is left running, and reaped only if it
+    /// has exited already.
     ///
     /// The guard belongs to the [`Child`]: [`Child::into_process`] (and
     /// `Process::from(child)`) give it up. To share a guarded child, share the `Child`

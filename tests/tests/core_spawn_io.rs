@@ -477,6 +477,7 @@ fn scenario_child() {
             check_all();
         }
         "stdin_closed" => stdin_closed_scenario(),
+        "eintr" => eintr_scenario(),
         other => panic!("unknown scenario {other:?}"),
     }
     say("done", true);
@@ -513,6 +514,59 @@ fn stdin_closed_scenario() {
         String::from_utf8_lossy(&output.stdout).trim(),
     );
     say("fd0_after", fd_flags(&0));
+}
+
+/// The loop under an `EINTR` storm aimed at the thread blocked in `poll(2)`/`read(2)`
+/// (a handler without `SA_RESTART` every millisecond): the output is whole, the deadline
+/// still kills, the kill-on-drop wait still reaps.
+fn eintr_scenario() {
+    let dir = TempDir::new("spawn-io-eintr");
+    let (out, err) = (pattern(5, 300_000), pattern(6, 300_000));
+    std::fs::write(dir.path().join("out"), &out).unwrap();
+    std::fs::write(dir.path().join("err"), &err).unwrap();
+    let storm = pidfd_tests::interrupt::Storm::at_this_thread(
+        pidfd_sys::signal::SIGALRM,
+        Duration::from_millis(1),
+    );
+    // (The pause keeps the loop blocked in poll(2) while the storm hits.)
+    let output = Spawn::new("sh")
+        .args(["-c", "cat out; sleep 0.2; cat err >&2"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    say("output_whole", output.stdout == out && output.stderr == err);
+    let result = Spawn::new("sleep")
+        .arg("1000")
+        .output_timeout(Duration::from_millis(200))
+        .unwrap();
+    say("timed_out", result.timed_out);
+    say("killed_by", format!("{:?}", result.output.status.signal()));
+    let child = Spawn::new("sleep")
+        .arg("1000")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    drop(child);
+    let hits = storm.hits_on_target();
+    drop(storm);
+    say("hits", hits);
+    assert_no_child_left("after the storm");
+    say("no_child_left", true);
+}
+
+#[test]
+fn an_eintr_storm_changes_nothing() {
+    let _serial = serial();
+    let Some(out) = SCENARIOS.run("eintr", &[]) else {
+        return;
+    };
+    assert_eq!(out["output_whole"], "true", "{out:?}");
+    assert_eq!(out["timed_out"], "true", "{out:?}");
+    assert_eq!(out["killed_by"], format!("{:?}", Some(SIGKILL)), "{out:?}");
+    assert!(
+        out["hits"].parse::<u32>().unwrap() > 0,
+        "the storm never hit: {out:?}"
+    );
 }
 
 #[test]

@@ -420,6 +420,20 @@ fn stdio_null_inherit_piped_and_fds() {
     assert!(status.success());
     assert!(std::fs::read(dir.path().join("out")).unwrap() == input);
 
+    // A pipeline: one child's std `ChildStdout` is the next one's stdin.
+    let mut first = Spawn::new("sh")
+        .args(["-c", "echo through; echo two"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let output = Spawn::new("sort")
+        .arg("-r")
+        .stdin(first.stdout.take().unwrap())
+        .output()
+        .unwrap();
+    assert!(first.wait().unwrap().success());
+    assert_eq!(output.stdout, b"two\nthrough\n");
+
     // status() with a piped stdout: read and discarded, so 1 MiB never blocks the child.
     let status = Spawn::new("head")
         .args(["-c", "1048576", "/dev/zero"])

@@ -172,7 +172,7 @@ fn spawn_children(n: usize, rng: &mut XorShift) -> std::io::Result<(Vec<Process>
             .stdin(read_end.try_clone()?)
             .signal_mask(&[])
             .spawn()?;
-        children.push(process);
+        children.push(process.into_process());
     }
     Ok((children, write_end))
 }

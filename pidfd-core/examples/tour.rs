@@ -29,7 +29,10 @@ fn main() -> std::io::Result<()> {
     let mut reaper = Reaper::new()?;
     for i in 0..4_u32 {
         let script = format!("sleep 0.{}; exit {i}", 8 - 2 * i);
-        let process = Spawn::new("sh").args(["-c", &script]).spawn()?;
+        let process = Spawn::new("sh")
+            .args(["-c", &script])
+            .spawn()?
+            .into_process();
         println!(
             "started child {i}: pid {} ({:?} mode)",
             process.pid(),

@@ -5,8 +5,11 @@
 //! * [`Process`] — one handle in pidfd mode or pid mode ([`Mode`]), `Send + Sync`, with a
 //!   refcounted fd (model-checked with loom), cached and idempotent waits, and no signal
 //!   ever sent to a reaped (possibly reused) PID.
-//! * [`Spawn`] — start a program; the returned [`Process`] holds a pidfd from
-//!   `clone(CLONE_PIDFD)` itself, at vfork speed, with step-by-step fallbacks.
+//! * [`Spawn`] — start a program; the returned [`Child`] holds a [`Process`] whose pidfd
+//!   comes from `clone(CLONE_PIDFD)` itself, at vfork speed, with step-by-step fallbacks,
+//!   and the pipes asked for with [`Stdio::piped`]; [`Spawn::output`] collects both output
+//!   pipes in one `poll(2)` loop (no deadlock; with a deadline: [`Spawn::output_timeout`]),
+//!   and [`Spawn::kill_on_drop`] kills and reaps a child whose [`Child`] is dropped.
 //! * [`Reaper`] — wait for the exits of many processes (children or not) through one epoll
 //!   fd, each reported once with a user token; O(1) work per exit (Linux 5.3/5.4+), and a
 //!   `SIGCHLD`-signalfd fallback for pid-mode children.
@@ -53,4 +56,4 @@ pub use fork::{Fork, fork};
 pub use pidfd::{Ids, OpenFlags, PidFd, ProcessInfo, ResourceUsage, SignalFlags};
 pub use process::{Mode, Process};
 pub use reaper::{EntryError, Exit, Key, Reaper, Watched};
-pub use spawn::Spawn;
+pub use spawn::{Child, Spawn, Stdio, TimedOutput};

@@ -128,5 +128,5 @@ pub fn spawn_sh(script: &str) -> Option<pidfd_core::Process> {
                 .expect("pidfd_open on our child"),
         );
     }
-    Some(process)
+    Some(process.into_process())
 }

@@ -431,7 +431,13 @@ fn scenario_child() {
 /// Pid mode: 20 children exiting in random order, one that exited before being added, one
 /// removed before its exit, and a non-child (refused).
 fn pid_mode_scenario() {
-    let start = |script: &str| Spawn::new("sh").args(["-c", script]).spawn().unwrap();
+    let start = |script: &str| {
+        Spawn::new("sh")
+            .args(["-c", script])
+            .spawn()
+            .unwrap()
+            .into_process()
+    };
     let early = start("exit 7");
     say("mode", format_args!("{:?}", early.mode()));
     let mut reaper = Reaper::new().unwrap();

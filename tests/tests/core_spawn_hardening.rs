@@ -248,7 +248,7 @@ const PTHREAD_CANCEL_DISABLE: libc::c_int = 1;
 const PTHREAD_CANCELED: *mut libc::c_void = usize::MAX as *mut libc::c_void;
 
 /// What the cancelled spawning thread hands back.
-static SPAWNED: std::sync::Mutex<Option<std::io::Result<pidfd_core::Process>>> =
+static SPAWNED: std::sync::Mutex<Option<std::io::Result<pidfd_core::Child>>> =
     std::sync::Mutex::new(None);
 /// Set by the spawning thread once `spawn` returned.
 static SPAWN_RETURNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -481,8 +481,16 @@ fn cgroup_e2big_scenario() {
 /// entry's key, so the caller can remove it, after which the reaper goes on.
 fn reaper_entry_error_scenario() {
     let mut reaper = pidfd_core::Reaper::new().unwrap();
-    let doomed = Spawn::new("sleep").arg("30").spawn().unwrap();
-    let survivor = Spawn::new("sleep").arg("30").spawn().unwrap();
+    let doomed = Spawn::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap()
+        .into_process();
+    let survivor = Spawn::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap()
+        .into_process();
     let doomed_pid = doomed.pid();
     doomed.kill().unwrap();
     let survivor_key = reaper.add(survivor, "survivor").unwrap();

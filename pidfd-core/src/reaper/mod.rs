@@ -207,7 +207,7 @@ impl<T> Entry<T> {
 /// # fn main() -> std::io::Result<()> {
 /// let mut reaper = Reaper::new()?;
 /// for code in [3, 5, 7] {
-///     let process = Spawn::new("sh").args(["-c", &format!("exit {code}")]).spawn()?;
+///     let process = Spawn::new("sh").args(["-c", &format!("exit {code}")]).spawn()?.into_process();
 /// #   if process.mode() != pidfd_core::Mode::PidFd { return Ok(()); } // kernel < 5.4
 ///     reaper.add(process, code)?;
 /// }

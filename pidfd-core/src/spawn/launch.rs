@@ -491,7 +491,7 @@ mod tests {
 
     #[test]
     fn a_vfork_that_does_not_share_memory_never_reports_a_failed_exec_as_started() {
-        let missing = Prepared::new(&Spawn::new("/nonexistent/program")).unwrap();
+        let missing = Prepared::new(&Spawn::new("/nonexistent/program"), &[None; 3]).unwrap();
         let call = VforkCall::Libc { with_pidfd: true };
         // The real thing: the exec error comes back through the shared slot. (Under
         // qemu-user the call is refused: 7.2 says EINVAL to CLONE_PIDFD, 8+ shares no

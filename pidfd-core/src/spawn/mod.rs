@@ -16,33 +16,50 @@
 //! * `child` — the child side between clone and exec: async-signal-safe, raw syscalls only;
 //! * `stack` — the mmap'd stack a vfork-style child runs on;
 //! * `sys` — the parent side's thin safe wrappers over raw calls (fds the spawn closes
-//!   itself, signal sets and the blocked mask, `RLIMIT_NOFILE`, libc's `environ`).
+//!   itself, signal sets and the blocked mask, `RLIMIT_NOFILE`, libc's `environ`);
+//! * `stdio` — [`Stdio`] and the pipes and `/dev/null` one spawn makes for it;
+//! * `handle` — [`Child`], what [`Spawn::spawn`] returns: the [`Process`], the parent's pipe
+//!   ends, the kill-on-drop guard;
+//! * `output` — the one `poll(2)` loop of [`Spawn::output`] and [`Child::wait_with_output`]
+//!   (and their timed forms, [`TimedOutput`]).
 //!
-//! `unsafe` is denied here and in `prepare` and `strategy`; `child`, `launch`, `stack` and
-//! `sys` allow it, with a `// SAFETY:` comment on each block. What the child side may do
-//! between clone and exec, and why, is in `child`'s docs (its `# Safety`).
+//! `unsafe` is denied here and in `prepare`, `strategy`, `stdio`, `handle` and `output`
+//! (their raw calls are [`crate::sys`]'s); `child`, `launch`, `stack` and `sys` allow it,
+//! with a `// SAFETY:` comment on each block. What the child side may do between clone and
+//! exec, and why, is in `child`'s docs (its `# Safety`).
 
 #![deny(unsafe_code)]
 
 mod child;
+mod handle;
 pub(crate) mod launch;
+mod output;
 mod prepare;
 mod stack;
+mod stdio;
 pub(crate) mod strategy;
 mod sys;
+
+pub use handle::Child;
+pub use output::TimedOutput;
+pub use stdio::Stdio;
 
 use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::process::{ExitStatus, Output};
+use std::time::Duration;
 
 use pidfd_sys::Errno;
 
 use crate::{Process, probe};
 use launch::{Launch, launch};
 use prepare::Prepared;
+use stdio::{SpawnStdio, Unset};
 use strategy::{Strategy, spawn_into_cgroup};
 
-/// A builder for a new process, like std's `Command`, returning a [`Process`].
+/// A builder for a new process, like std's `Command`, returning a [`Child`] (a
+/// [`Process`] and its pipes).
 ///
 /// The pidfd comes from `clone(CLONE_PIDFD)` itself — never from `pidfd_open(pid)` after the
 /// fact — so it refers to the child even if something else reaps children. The fast path is
@@ -68,7 +85,7 @@ use strategy::{Strategy, spawn_into_cgroup};
 /// flavour once (one failing syscall).
 ///
 /// The builder can spawn many times; each `stdin`/`stdout`/`stderr` fd is duplicated into
-/// every child.
+/// every child, and [`Stdio::piped`] and [`Stdio::null`] make new fds for each spawn.
 ///
 /// Signals in the child: every handler the parent caught is reset to the default, ignored
 /// signals stay ignored (POSIX exec semantics) — except `SIGPIPE`, which is always reset to
@@ -84,6 +101,10 @@ use strategy::{Strategy, spawn_into_cgroup};
 /// # fn main() -> std::io::Result<()> {
 /// let process = Spawn::new("sh").args(["-c", "exit 5"]).spawn()?;
 /// assert_eq!(process.wait()?.code(), Some(5));
+///
+/// // Captured output, as std's `Command::output` (no deadlock however much is written).
+/// let output = Spawn::new("sh").args(["-c", "echo out; echo err >&2"]).output()?;
+/// assert_eq!((&output.stdout[..], &output.stderr[..]), (&b"out\n"[..], &b"err\n"[..]));
 /// # Ok(())
 /// # }
 /// ```
@@ -94,7 +115,9 @@ pub struct Spawn {
     env_clear: bool,
     env: Vec<(OsString, Option<OsString>)>,
     cwd: Option<OsString>,
-    stdio: [Option<OwnedFd>; 3],
+    /// stdin, stdout, stderr as set (`None`: each method's default).
+    stdio: [Option<Stdio>; 3],
+    kill_on_drop: bool,
     attributes: Attributes,
     file_actions: Vec<FileAction>,
     cgroup: Option<OwnedFd>,
@@ -137,6 +160,7 @@ impl Spawn {
             env: Vec::new(),
             cwd: None,
             stdio: [None, None, None],
+            kill_on_drop: false,
             attributes: Attributes::default(),
             file_actions: Vec::new(),
             cgroup: None,
@@ -199,21 +223,60 @@ impl Spawn {
         self
     }
 
-    /// The child's standard input (default: inherited).
-    pub fn stdin(&mut self, fd: impl Into<OwnedFd>) -> &mut Spawn {
-        self.stdio[0] = Some(fd.into());
+    /// The child's standard input: a [`Stdio`] or any fd (`File`, `OwnedFd`, ...). Default:
+    /// inherited for [`Spawn::spawn`] and [`Spawn::status`], `/dev/null` for
+    /// [`Spawn::output`].
+    pub fn stdin(&mut self, stdio: impl Into<Stdio>) -> &mut Spawn {
+        self.stdio[0] = Some(stdio.into());
         self
     }
 
-    /// The child's standard output (default: inherited).
-    pub fn stdout(&mut self, fd: impl Into<OwnedFd>) -> &mut Spawn {
-        self.stdio[1] = Some(fd.into());
+    /// The child's standard output: a [`Stdio`] or any fd. Default: inherited for
+    /// [`Spawn::spawn`] and [`Spawn::status`], piped (and collected) for [`Spawn::output`].
+    pub fn stdout(&mut self, stdio: impl Into<Stdio>) -> &mut Spawn {
+        self.stdio[1] = Some(stdio.into());
         self
     }
 
-    /// The child's standard error (default: inherited).
-    pub fn stderr(&mut self, fd: impl Into<OwnedFd>) -> &mut Spawn {
-        self.stdio[2] = Some(fd.into());
+    /// The child's standard error: a [`Stdio`] or any fd. Default: as for
+    /// [`Spawn::stdout`].
+    pub fn stderr(&mut self, stdio: impl Into<Stdio>) -> &mut Spawn {
+        self.stdio[2] = Some(stdio.into());
+        self
+    }
+
+    /// Whether dropping the [`Child`] kills the process (as tokio's `kill_on_drop`):
+    /// `SIGKILL` through the [`Process`] — its pidfd, or in pid mode its PID while it
+    /// cannot have been reaped — then a reaping wait, so no zombie is left. A child already
+    /// reaped is never signalled. Default: `false` (dropping a `Child` leaves the process
+    /// running, like std). The drop blocks until the killed process is gone — at once,
+    /// unless it is stuck in an uninterruptible sleep (`D` state); a process that cannot be
+    /// signalled (`EPERM`: a set-user-ID program) is left running, and reaped only if it
+    /// has exited already.
+    ///
+    /// The guard belongs to the [`Child`]: [`Child::into_process`] (and
+    /// `Process::from(child)`) give it up. To share a guarded child, share the `Child`
+    /// (it is `Send + Sync`) in an `Arc`.
+    ///
+    /// In pid mode, as for every pid-mode signal, a child reaped behind the handle's back
+    /// (`SIGCHLD` set to `SIG_IGN`, a `waitpid(-1)` elsewhere) leaves a PID that may be
+    /// reused: pidfd mode has no such caveat.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use pidfd_core::{PidFd, Spawn};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let child = Spawn::new("sleep").arg("1000").kill_on_drop(true).spawn()?;
+    /// let pidfd = PidFd::open(child.pid())?; // the same process, for the check below
+    /// drop(child); // killed and reaped
+    /// assert_eq!(pidfd.send_signal(0).unwrap_err().raw_os_error(), Some(libc::ESRCH));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn kill_on_drop(&mut self, yes: bool) -> &mut Spawn {
+        self.kill_on_drop = yes;
         self
     }
 
@@ -335,22 +398,102 @@ impl Spawn {
         self
     }
 
-    /// Starts the program.
+    /// Starts the program, with stdin, stdout and stderr as set (default: inherited).
     ///
     /// # Errors
     ///
     /// The child's `execve` errno when the program cannot be run (`NotFound`/`ENOENT`,
     /// `PermissionDenied`/`EACCES` also for directories, `ENOEXEC`, ...) — the failed child
     /// is reaped and nothing leaks; `InvalidInput` for a NUL byte in an argument, variable
-    /// or path; `EMFILE`, `EAGAIN`, `ENOMEM` from the clone.
-    pub fn spawn(&self) -> io::Result<Process> {
-        let prepared = Prepared::new(self)?;
+    /// or path; `EMFILE`, `EAGAIN`, `ENOMEM` from the clone; `EMFILE`/`ENFILE` for the
+    /// pipes and `/dev/null` of [`Stdio`].
+    pub fn spawn(&self) -> io::Result<Child> {
+        self.spawn_with(Unset::INHERIT)
+    }
+
+    /// Runs the program to its end and collects its output, as std's `Command::output`:
+    /// stdout and stderr piped and read (both at once: no deadlock however much the child
+    /// writes), stdin `/dev/null` — unless set otherwise (a stream set to something else
+    /// than [`Stdio::piped`] gives empty output). One `poll(2)` loop over the pipes and
+    /// the pidfd; see [`Child::wait_with_output`] for a grandchild that keeps a pipe open
+    /// (not waited for, unlike std: the read is given up [`Child::DRAIN_IDLE`] after the last
+    /// data once the child has exited, [`Child::DRAIN_MAX`] after the exit at the latest).
+    ///
+    /// # Errors
+    ///
+    /// As [`Spawn::spawn`] (`NotFound` for a missing program) and
+    /// [`Child::wait_with_output`].
+    pub fn output(&mut self) -> io::Result<Output> {
+        self.spawn_with(Unset::OUTPUT)?.wait_with_output()
+    }
+
+    /// [`Spawn::output`] with a deadline `timeout` from the spawn: a child still running
+    /// then is sent `SIGKILL` (through its pidfd, never by a PID that could have been
+    /// reused), reaped, and what it wrote until then is returned with
+    /// [`TimedOutput::timed_out`] set — as a value, not an error, since the partial output
+    /// is often what the caller needs. No zombie and no fd is left either way.
+    ///
+    /// # Errors
+    ///
+    /// As [`Spawn::output`]; see [`Child::wait_with_output_timeout`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::os::unix::process::ExitStatusExt;
+    /// use std::time::Duration;
+    /// use pidfd_core::Spawn;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let result = Spawn::new("sh")
+    ///     .args(["-c", "echo started; exec sleep 1000"])
+    ///     .output_timeout(Duration::from_millis(200))?;
+    /// assert!(result.timed_out);
+    /// assert_eq!(result.output.stdout, b"started\n");
+    /// assert_eq!(result.output.status.signal(), Some(libc::SIGKILL));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn output_timeout(&mut self, timeout: Duration) -> io::Result<TimedOutput> {
+        self.spawn_with(Unset::OUTPUT)?
+            .wait_with_output_timeout(timeout)
+    }
+
+    /// Runs the program to its end and returns its exit status, as std's
+    /// `Command::status`: stdin, stdout and stderr inherited unless set. A stream set to
+    /// [`Stdio::piped`] is read and discarded (the child never blocks on a full pipe);
+    /// piped stdin is closed at once.
+    ///
+    /// # Errors
+    ///
+    /// As [`Spawn::spawn`] and [`Process::wait`].
+    pub fn status(&mut self) -> io::Result<ExitStatus> {
+        let child = self.spawn_with(Unset::INHERIT)?;
+        child.collect(None, false).map(|timed| timed.output.status)
+    }
+
+    /// Spawns with `defaults` for the streams that were not set.
+    fn spawn_with(&self, defaults: [Unset; 3]) -> io::Result<Child> {
+        let stdio = SpawnStdio::new(&self.stdio, defaults)?;
+        let prepared = Prepared::new(self, &stdio.sources(&self.stdio))?;
+        let process = self.launch(&prepared)?;
+        // The parent's copies of the child's ends are closed now (else no end of file).
+        drop(prepared);
+        Ok(Child::new(
+            process,
+            stdio.into_parent_ends(),
+            self.kill_on_drop,
+        ))
+    }
+
+    /// Runs the strategies in turn (or the cgroup spawn).
+    fn launch(&self, prepared: &Prepared) -> io::Result<Process> {
         if let Some(cgroup) = &self.cgroup {
-            return spawn_into_cgroup(&prepared, cgroup.as_raw_fd());
+            return spawn_into_cgroup(prepared, cgroup.as_raw_fd());
         }
         let mut strategy = Strategy::chosen()?;
         loop {
-            match launch(&prepared, strategy, None) {
+            match launch(prepared, strategy, None) {
                 Err(Launch::Refused(errno)) => match strategy.next() {
                     Some(next) => {
                         strategy.remember_refused(errno);

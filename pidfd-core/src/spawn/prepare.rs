@@ -5,7 +5,7 @@
 
 use std::ffi::{CString, OsString};
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::ptr;
 
@@ -81,7 +81,7 @@ pub(super) type ChildFileAction = FileAction<CString>;
 /// replaced by a close-on-exec copy above 2 (std does the same): the child installs slot 0
 /// first, which would otherwise replace a later slot's source 0 (the parent had fd 0 closed
 /// and the stdout file landed there). Returns the copies to keep open during the spawn.
-fn stdio_sources(stdio: &[Option<OwnedFd>; 3]) -> io::Result<([RawFd; 3], Vec<SpawnFd>)> {
+fn stdio_sources(stdio: &[Option<BorrowedFd<'_>>; 3]) -> io::Result<([RawFd; 3], Vec<SpawnFd>)> {
     let mut sources = [-1; 3];
     let mut moved = Vec::new();
     for ((target, slot), source) in (0..).zip(stdio).zip(&mut sources) {
@@ -133,7 +133,9 @@ fn c_string(bytes: impl Into<Vec<u8>>) -> io::Result<CString> {
 }
 
 impl Prepared {
-    pub(super) fn new(spawn: &Spawn) -> io::Result<Prepared> {
+    /// `stdio`: the fd each of the child's stdin, stdout, stderr is installed from
+    /// (`None`: inherited).
+    pub(super) fn new(spawn: &Spawn, stdio: &[Option<BorrowedFd<'_>>; 3]) -> io::Result<Prepared> {
         let inherit_env = !spawn.env_clear && spawn.env.is_empty();
         let env: Vec<(OsString, OsString)> = if inherit_env {
             Vec::new()
@@ -205,7 +207,7 @@ impl Prepared {
             .as_ref()
             .map(|dir| c_string(dir.as_bytes()))
             .transpose()?;
-        let (stdio, stdio_moved) = stdio_sources(&spawn.stdio)?;
+        let (stdio, stdio_moved) = stdio_sources(stdio)?;
         check_file_action_fds(&spawn.file_actions)?;
         let pipe_floor = spawn
             .file_actions

@@ -3,7 +3,8 @@
 //! Everything of [`pidfd_sys`] is re-exported here unchanged (`pidfd_core::sys::syscalls`,
 //! `pidfd_core::sys::signal::SIGKILL`, ...). Beside it, as mio's `sys/unix` and rustix's
 //! backend do, the submodules below hold every `epoll`, `eventfd`, `signalfd`, `poll`,
-//! `sigset_t` call of pidfd-core's safe modules (spawn's child side aside), each
+//! `sigset_t` call of pidfd-core's safe modules (spawn's child side aside) and the pipes
+//! and `/dev/null` a spawned child's stdio needs ([`pipe`]), each
 //! behind a safe function over `BorrowedFd`/`OwnedFd` whose doc says which errnos it passes
 //! on; plus the small time helpers every wait loop shares ([`time`]).
 //!
@@ -32,6 +33,8 @@ pub mod epoll;
 pub mod eventfd;
 #[doc(hidden)]
 pub mod pidfd;
+#[doc(hidden)]
+pub mod pipe;
 #[doc(hidden)]
 pub mod poll;
 #[doc(hidden)]

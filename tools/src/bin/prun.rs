@@ -248,7 +248,7 @@ fn main() -> ExitCode {
         .signal_mask(&[])
         .spawn();
     let process = match spawned {
-        Ok(process) => process,
+        Ok(child) => child.into_process(),
         Err(error) => {
             TOOL.error(format_args!(
                 "failed to run command '{command}': {}",

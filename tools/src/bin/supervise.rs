@@ -73,6 +73,7 @@ fn start(command: &[OsString], index: usize) -> io::Result<Process> {
         .args(&command[1..])
         .env("SUPERVISE_INDEX", index.to_string())
         .spawn()
+        .map(Process::from)
 }
 
 fn main() -> ExitCode {

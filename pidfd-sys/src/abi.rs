@@ -9,7 +9,7 @@
 //!
 //! Sources: the kernel's `arch/*/kernel/syscalls/syscall.tbl` and `arch/*/include/uapi/asm/*.h`
 //! (Linux 6.18), Debian's 6.1 cross headers compiled with each cross `gcc`, and runs under
-//! qemu-user (see `reference/arch-facts.md` in the design notes).
+//! qemu-user (`cargo xtask test-arches`, which runs this crate's tests under each emulator).
 
 use core::ffi::c_long;
 

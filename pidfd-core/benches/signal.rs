@@ -51,7 +51,7 @@ fn main() {
             black_box(pidfd.send_signal(0)).expect("PidFd")
         }));
         via_process.push(time_batch(|| {
-            black_box(process.signal(0)).expect("Process")
+            black_box(process.send_signal(0)).expect("Process")
         }));
     }
     let (raw, via_pidfd, via_process) = (median(raw), median(via_pidfd), median(via_process));

@@ -53,7 +53,7 @@ mod sync;
 pub mod sys;
 
 pub use fork::{Fork, fork};
-pub use pidfd::{Ids, OpenFlags, PidFd, ProcessInfo, ResourceUsage, SignalFlags};
+pub use pidfd::{Ids, OpenFlags, PidFd, ProcessIdentity, ProcessInfo, ResourceUsage, SignalFlags};
 pub use process::{Mode, Process};
 pub use reaper::{EntryError, Exit, Key, Reaper, Watched};
 pub use spawn::{Child, Spawn, Stdio, TimedOutput};

@@ -465,7 +465,7 @@ pub(crate) fn is_unreaped_child(pid: u32) -> bool {
     let mut info = pidfd_sys::siginfo_t::zeroed();
     let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT;
     // WNOWAIT leaves any zombie in place.
-    match Errno::retry_on_intr(|| sys::pidfd::waitid_id(P_PID, pid, &mut info, options)) {
+    match Errno::retry_on_intr(|| sys::pidfd::waitid_id(P_PID, pid, &mut info, options, None)) {
         Ok(()) => true,
         Err(errno) => errno != Errno::CHILD,
     }

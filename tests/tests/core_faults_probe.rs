@@ -43,7 +43,7 @@ fn process_scenario() {
     say("process_mode", format!("{:?}", process.mode()));
     say("process_wait", wait_outcome(process.wait()));
     say("process_wait_again", wait_outcome(process.wait()));
-    say("process_signal_after", errno_of(process.signal(0)));
+    say("process_signal_after", errno_of(process.send_signal(0)));
 }
 
 /// What `process_scenario` printed, for a handle in `mode`.

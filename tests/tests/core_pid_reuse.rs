@@ -47,7 +47,7 @@ fn reuse_scenario() {
         say(&key("naive_reaches"), errno_of(naive_kill(old_pid, 0)));
 
         // Through the old handle: ESRCH, in both modes.
-        say(&key("signal"), errno_of(process.signal(SIGTERM)));
+        say(&key("signal"), errno_of(process.send_signal(SIGTERM)));
         say(&key("kill"), errno_of(process.kill()));
         // The old handle still reports the old child's status.
         say(

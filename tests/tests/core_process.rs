@@ -44,7 +44,7 @@ fn wait_is_idempotent_and_signal_after_reap_is_esrch() {
         assert_eq!(process.wait_timeout(Duration::ZERO).unwrap(), Some(first));
         for signal in [0, SIGTERM, SIGKILL] {
             assert_eq!(
-                errno(&process.signal(signal).unwrap_err()),
+                errno(&process.send_signal(signal).unwrap_err()),
                 Some(libc::ESRCH),
                 "{mode:?}"
             );
@@ -60,7 +60,7 @@ fn release_makes_everything_ebadf() {
         process.release();
         process.release(); // idempotent
         assert_eq!(
-            errno(&process.signal(0).unwrap_err()),
+            errno(&process.send_signal(0).unwrap_err()),
             Some(libc::EBADF),
             "{mode:?}"
         );
@@ -85,7 +85,7 @@ fn wait_timeout_and_try_wait_on_a_running_child() {
             None
         );
         assert!(started.elapsed() >= Duration::from_millis(100));
-        process.signal(0).unwrap();
+        process.send_signal(0).unwrap();
         process.kill().unwrap();
         let status = process
             .wait_timeout(Duration::from_secs(10))
@@ -101,7 +101,7 @@ fn pid_mode_wait_for_a_non_child_is_echild() {
     let process = Process::with_mode(std::process::id(), Mode::Pid).unwrap();
     assert_eq!(errno(&process.try_wait().unwrap_err()), Some(libc::ECHILD));
     assert_eq!(errno(&process.wait().unwrap_err()), Some(libc::ECHILD));
-    process.signal(0).unwrap();
+    process.send_signal(0).unwrap();
 }
 
 #[test]
@@ -167,7 +167,7 @@ fn eight_threads_share_one_handle_while_one_waits() {
                             1 => process.wait_timeout(Duration::from_millis(2)).unwrap(),
                             _ => None,
                         };
-                        match process.signal(0) {
+                        match process.send_signal(0) {
                             Ok(()) if esrch_seen || !seen.is_empty() => signals_after_esrch += 1,
                             Ok(()) => {}
                             Err(error) => {

@@ -56,7 +56,7 @@ fn release_racing_signals_never_hits_another_process() {
                     let (process, stop) = (process.clone(), stop.clone());
                     std::thread::spawn(move || {
                         while !stop.load(Ordering::Relaxed) {
-                            match process.signal(SIGUSR1) {
+                            match process.send_signal(SIGUSR1) {
                                 Ok(()) => {}
                                 Err(e) => assert_eq!(e.raw_os_error(), Some(libc::EBADF)),
                             }

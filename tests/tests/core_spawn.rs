@@ -41,7 +41,7 @@ fn exit_codes_and_signals_through_the_returned_process() {
         assert_eq!(process.wait().unwrap().code(), Some(code));
     }
     let process = Spawn::new("sleep").arg("30").spawn().unwrap();
-    process.signal(SIGTERM).unwrap();
+    process.send_signal(SIGTERM).unwrap();
     assert_eq!(process.wait().unwrap().signal(), Some(SIGTERM));
     assert_eq!(
         Spawn::strategy().unwrap().contains("CLONE_PIDFD"),
@@ -171,7 +171,7 @@ fn fork_returns_a_pidfd_mode_handle_for_the_child() {
             assert_eq!(child.mode(), expected_fork_mode());
             assert_eq!(child.wait().unwrap().code(), Some(3));
             assert_eq!(
-                child.signal(0).unwrap_err().raw_os_error(),
+                child.send_signal(0).unwrap_err().raw_os_error(),
                 Some(libc::ESRCH)
             );
         }

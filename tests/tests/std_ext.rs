@@ -137,7 +137,7 @@ fn into_process_then_wait() {
     assert_eq!(process.wait().unwrap().code(), Some(6));
     assert_eq!(process.wait().unwrap().code(), Some(6), "cached");
     assert_eq!(
-        process.signal(0).unwrap_err().raw_os_error(),
+        process.send_signal(0).unwrap_err().raw_os_error(),
         Some(libc::ESRCH)
     );
 }

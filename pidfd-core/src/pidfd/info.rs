@@ -73,7 +73,7 @@ fn count<T: TryInto<u64>>(value: T) -> u64 {
 }
 
 impl ResourceUsage {
-    pub(super) fn from_rusage(usage: &libc::rusage) -> Self {
+    pub(crate) fn from_rusage(usage: &libc::rusage) -> Self {
         let duration = |tv: libc::timeval| {
             let secs = u64::try_from(tv.tv_sec).unwrap_or(0);
             let micros = u32::try_from(tv.tv_usec).unwrap_or(0).min(999_999);
@@ -159,17 +159,55 @@ impl PidFd {
     /// `Unsupported` on 32-bit targets and when either fd is not on pidfs (older kernels
     /// give anonymous-inode pidfds, which all share one inode) — this never guesses.
     pub fn is_same_process(&self, other: &PidFd) -> io::Result<bool> {
+        Ok(self.identity()? == other.identity()?)
+    }
+
+    /// The process's identity for the life of the system: its pidfs inode (Linux 6.9+,
+    /// 64-bit only). Unlike a PID it is never reused, so it can key a map of processes.
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` on 32-bit targets (pidfs inode numbers can repeat there) and when the
+    /// fd is not on pidfs (before Linux 6.9 pidfds are anonymous inodes, which all share
+    /// one inode) — this never guesses; errors of `fstatfs(2)`/`fstat(2)`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use pidfd_core::PidFd;
+    /// let me = PidFd::current()?;
+    /// match me.identity() {
+    ///     Ok(identity) => assert_eq!(identity, PidFd::current()?.identity()?),
+    ///     Err(error) => assert_eq!(error.kind(), std::io::ErrorKind::Unsupported),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn identity(&self) -> io::Result<ProcessIdentity> {
         if cfg!(not(target_pointer_width = "64")) {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 "pidfs inode numbers are not unique on 32-bit targets",
             ));
         }
-        let (a, b) = (
-            pidfs_identity(self.fd.as_fd())?,
-            pidfs_identity(other.fd.as_fd())?,
-        );
-        Ok(a == b)
+        let (dev, inode) = pidfs_identity(self.fd.as_fd())?;
+        Ok(ProcessIdentity { dev, inode })
+    }
+}
+
+/// A process's identity for the life of the system (see [`PidFd::identity`]): equal for
+/// two pidfds exactly when they refer to the same process, whatever its PID became.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProcessIdentity {
+    dev: u64,
+    inode: u64,
+}
+
+impl ProcessIdentity {
+    /// The pidfs inode number, as `fstat(2)` of a pidfd reports it.
+    pub fn inode(&self) -> u64 {
+        self.inode
     }
 }
 

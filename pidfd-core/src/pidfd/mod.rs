@@ -22,7 +22,7 @@ use crate::{exit_status, fdinfo};
 
 mod info;
 
-pub use info::{Ids, ProcessInfo, ResourceUsage};
+pub use info::{Ids, ProcessIdentity, ProcessInfo, ResourceUsage};
 
 bitflags::bitflags! {
     /// Flags for [`PidFd::open_with`].
@@ -331,20 +331,26 @@ impl PidFd {
     }
 
     /// [`PidFd::try_wait`] for [`crate::Process`]: what was reaped, kept raw when it does not
-    /// decode (see [`Reaped`]), so the caller can record the reap before decoding.
+    /// decode (see [`Reaped`]), so the caller can record the reap before decoding; with the
+    /// child's resource usage (`None` when the status came from `PIDFD_INFO_EXIT`).
     #[cfg_attr(
         pidfd_loom,
         allow(dead_code, reason = "the loom models use a model kernel instead")
     )]
-    pub(crate) fn try_reap(&self) -> io::Result<Option<Reaped>> {
+    pub(crate) fn try_reap(&self) -> io::Result<Option<(Reaped, Option<ResourceUsage>)>> {
         let mut info = siginfo_t::zeroed();
+        let mut usage = sys::pidfd::zeroed_rusage();
         let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG;
         let result = Errno::retry_on_intr(|| {
-            sys::pidfd::waitid_pidfd(self.fd.as_fd(), &mut info, options, None)
+            sys::pidfd::waitid_pidfd(self.fd.as_fd(), &mut info, options, Some(&mut usage))
         });
         match result {
-            Ok(()) => Ok(Reaped::from_siginfo(&info)),
-            Err(Errno::CHILD) => Ok(Some(Reaped::Status(self.exit_status_after_theft()?))),
+            Ok(()) => Ok(Reaped::from_siginfo(&info)
+                .map(|reaped| (reaped, Some(ResourceUsage::from_rusage(&usage))))),
+            Err(Errno::CHILD) => Ok(Some((
+                Reaped::Status(self.exit_status_after_theft()?),
+                None,
+            ))),
             Err(Errno::AGAIN) => Ok(None),
             Err(errno) => Err(errno.into()),
         }

@@ -32,7 +32,7 @@ use crate::state::{Finish, Refused};
 use crate::sync::atomic::{AtomicBool, Ordering};
 use crate::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::sys::time::Deadline;
-use crate::{PidFd, probe};
+use crate::{PidFd, ProcessIdentity, ProcessInfo, ResourceUsage, SignalFlags, probe};
 use shared_fd::{FdGuard, SharedFd};
 
 /// How a [`Process`] refers to its process, fixed for the handle's whole life.
@@ -90,7 +90,22 @@ pub struct Process {
     /// What the reaping wait returned (kept even when it does not decode); `Some` means
     /// done. Reaping happens only under the write lock;
     /// pid-mode signals and blocking waits hold the read lock.
-    status: RwLock<Option<Reaped>>,
+    status: RwLock<Option<Reap>>,
+}
+
+/// What the reaping wait returned: the status (kept raw when it does not decode, see
+/// [`Reaped`]) and the child's resource usage (`None` when the status came from
+/// `PIDFD_INFO_EXIT` because the child was reaped elsewhere).
+#[derive(Clone, Copy, Debug)]
+struct Reap {
+    reaped: Reaped,
+    usage: Option<ResourceUsage>,
+}
+
+impl Reap {
+    fn status(&self) -> io::Result<ExitStatus> {
+        self.reaped.status()
+    }
 }
 
 fn ebadf() -> io::Error {
@@ -264,15 +279,61 @@ impl Process {
         Ok(f(&guard.pidfd()))
     }
 
-    /// Sends `signal` (0 checks existence).
+    /// Sends `signal` (0 checks existence): `pidfd_send_signal(2)` in pidfd mode (Linux
+    /// 5.1+), `kill(2)` on the PID in pid mode — only while the child is known not to be
+    /// reaped, so it can never reach a process that reused the PID.
     ///
     /// # Errors
     ///
     /// `ESRCH` once the child was reaped through this handle, or the process is gone —
-    /// never another process; `EBADF` after release; `EPERM`; `InvalidInput`.
+    /// never another process; `EBADF` after release; `EPERM`; `InvalidInput` for an
+    /// invalid signal.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let child = pidfd_core::Spawn::new("sleep").arg("10").spawn()?;
+    /// child.send_signal(pidfd_core::sys::signal::SIGTERM)?;
+    /// let status = child.wait()?;
+    /// assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(15));
+    /// // Reaped: every later signal is ESRCH, never another process's.
+    /// assert_eq!(child.send_signal(0).unwrap_err().raw_os_error(), Some(libc::ESRCH));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn send_signal(&self, signal: i32) -> io::Result<()> {
+        self.send_signal_with(signal, SignalFlags::empty())
+    }
+
+    /// The former name of [`Process::send_signal`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Process::send_signal`].
+    #[deprecated(
+        since = "0.1.0",
+        note = "renamed `send_signal`, as PidFd and std name it"
+    )]
     pub fn signal(&self, signal: i32) -> io::Result<()> {
+        self.send_signal(signal)
+    }
+
+    /// [`Process::send_signal`] with [`SignalFlags`] (which need Linux 6.9+ and a pidfd).
+    ///
+    /// # Errors
+    ///
+    /// As [`Process::send_signal`]; `Unsupported` for non-empty flags in pid mode;
+    /// `InvalidInput` for flags an older kernel does not know.
+    pub fn send_signal_with(&self, signal: i32, flags: SignalFlags) -> io::Result<()> {
         if let Some(guard) = self.guard()? {
-            return os::send_signal(&guard.pidfd(), signal);
+            return os::send_signal(&guard.pidfd(), signal, flags);
+        }
+        if !flags.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "signal flags need a pidfd; this handle is in pid mode",
+            ));
         }
         // Pid mode: under the read lock, the child cannot be reaped (reaping takes the
         // write lock), so the PID cannot have been reused.
@@ -292,9 +353,9 @@ impl Process {
     ///
     /// # Errors
     ///
-    /// As [`Process::signal`].
+    /// As [`Process::send_signal`].
     pub fn kill(&self) -> io::Result<()> {
-        self.signal(pidfd_sys::signal::SIGKILL)
+        self.send_signal(pidfd_sys::signal::SIGKILL)
     }
 
     /// The cached status (its decoding error if it has none), or `EBADF` after release.
@@ -385,6 +446,91 @@ impl Process {
         self.reap_now(guard.as_ref())
     }
 
+    /// [`Process::wait`], also returning the child's resource usage (which `waitid(2)`
+    /// reports at the reap and std's `Child::wait` drops). Every call returns the usage
+    /// recorded at the one reap: `None` when the status did not come from `waitid` but from
+    /// `PIDFD_INFO_EXIT` (Linux 6.15+, the child was reaped elsewhere).
+    ///
+    /// # Errors
+    ///
+    /// As [`Process::wait`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let child = pidfd_core::Spawn::new("true").spawn()?;
+    /// let (status, usage) = child.wait_with_rusage()?;
+    /// assert!(status.success());
+    /// assert!(usage.is_some());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn wait_with_rusage(&self) -> io::Result<(ExitStatus, Option<ResourceUsage>)> {
+        let status = self.wait()?;
+        let usage = read(&self.status).and_then(|reap| reap.usage);
+        Ok((status, usage))
+    }
+
+    /// What the kernel knows about the process: [`PidFd::info`] (Linux 6.13+) through the
+    /// handle's pidfd.
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` in pid mode and before Linux 6.13; `ESRCH` once the child was reaped
+    /// through this handle (its pidfd is closed then: use the status [`Process::wait`]
+    /// returns); `EBADF` after release.
+    pub fn info(&self) -> io::Result<ProcessInfo> {
+        self.with_pidfd(PidFd::info)?
+    }
+
+    /// `pidfd_getfd(2)`: a duplicate of the process's fd `target_fd` (Linux 5.6+), as
+    /// [`PidFd::get_fd`].
+    ///
+    /// # Errors
+    ///
+    /// As [`PidFd::get_fd`]; `Unsupported` in pid mode; `ESRCH` once reaped; `EBADF` after
+    /// release.
+    pub fn get_fd(&self, target_fd: std::os::fd::RawFd) -> io::Result<std::os::fd::OwnedFd> {
+        self.with_pidfd(|pidfd| pidfd.get_fd(target_fd))?
+    }
+
+    /// The process's identity for the life of the system ([`PidFd::identity`]: the pidfs
+    /// inode, Linux 6.9+, 64-bit): hashable, and never shared by another process, unlike
+    /// the PID.
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` in pid mode, on 32-bit targets and before Linux 6.9; `ESRCH` once the
+    /// child was reaped through this handle (take it before waiting to keep it); `EBADF`
+    /// after release.
+    pub fn identity(&self) -> io::Result<ProcessIdentity> {
+        self.with_pidfd(PidFd::identity)?
+    }
+
+    /// Whether two handles refer to the same process (by [`Process::identity`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Process::identity`], for either handle.
+    pub fn is_same_process(&self, other: &Process) -> io::Result<bool> {
+        Ok(self.identity()? == other.identity()?)
+    }
+
+    /// A new, independently owned pidfd for the same process (`F_DUPFD_CLOEXEC`, fd >= 3),
+    /// to hand to `AsyncFd`, mio or `setns`; it stays valid after this handle reaps or is
+    /// released (signals through it then fail with `ESRCH`, never reaching another process).
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` in pid mode; `ESRCH` once the child was reaped through this handle;
+    /// `EBADF` after release; `EMFILE`/`ENFILE`.
+    pub fn try_clone_pidfd(&self) -> io::Result<PidFd> {
+        use std::os::fd::AsFd;
+        let owned = self.with_pidfd(|pidfd| pidfd.as_fd().try_clone_to_owned())??;
+        Ok(PidFd::from(owned))
+    }
+
     /// Reaps the child if it has exited, without blocking.
     ///
     /// # Errors
@@ -473,7 +619,10 @@ mod tests {
         let process = Process::pid_mode(1);
         let info = crate::exit_status::test_data::killed_by(127);
         // What reap_now records when the reaping waitid returned signal 127 (mips).
-        *write(&process.status) = Reaped::from_siginfo(&info);
+        *write(&process.status) = Reaped::from_siginfo(&info).map(|reaped| Reap {
+            reaped,
+            usage: None,
+        });
         for _ in 0..2 {
             for result in [process.wait().map(Some), process.try_wait()] {
                 let error = result.unwrap_err();
@@ -483,7 +632,7 @@ mod tests {
             let timed = process.wait_timeout(Duration::from_millis(1)).unwrap_err();
             assert_eq!(timed.kind(), io::ErrorKind::InvalidData);
             assert_eq!(
-                process.signal(0).unwrap_err().raw_os_error(),
+                process.send_signal(0).unwrap_err().raw_os_error(),
                 Some(libc::ESRCH),
                 "done: no kill after the reap"
             );

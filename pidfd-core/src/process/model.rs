@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use loom::sync::Mutex;
 
+use super::Reap;
 use crate::PidFd;
 use crate::exit_status::Reaped;
 
@@ -60,11 +61,14 @@ fn deliver(kernel: &mut Kernel, signal: i32) {
     }
 }
 
-fn reap(kernel: &mut Kernel) -> Option<Reaped> {
+fn reap(kernel: &mut Kernel) -> Option<Reap> {
     let status = kernel.exited?;
     kernel.reaps += 1;
     assert_eq!(kernel.reaps, 1, "the child was reaped twice");
-    Some(Reaped::Status(status))
+    Some(Reap {
+        reaped: Reaped::Status(status),
+        usage: None,
+    })
 }
 
 fn exited_or_yield(nohang: bool) -> bool {
@@ -76,7 +80,11 @@ fn exited_or_yield(nohang: bool) -> bool {
     }
 }
 
-pub(super) fn send_signal(pidfd: &PidFd, signal: i32) -> io::Result<()> {
+pub(super) fn send_signal(
+    pidfd: &PidFd,
+    signal: i32,
+    _flags: crate::SignalFlags,
+) -> io::Result<()> {
     kernel(|kernel| {
         use_fd(kernel, pidfd);
         if kernel.reaps > 0 {
@@ -87,7 +95,7 @@ pub(super) fn send_signal(pidfd: &PidFd, signal: i32) -> io::Result<()> {
     })
 }
 
-pub(super) fn try_reap(pidfd: &PidFd) -> io::Result<Option<Reaped>> {
+pub(super) fn try_reap(pidfd: &PidFd) -> io::Result<Option<Reap>> {
     kernel(|kernel| {
         use_fd(kernel, pidfd);
         Ok(reap(kernel))
@@ -111,7 +119,7 @@ pub(super) fn kill(pid: i32, signal: i32) -> io::Result<()> {
     })
 }
 
-pub(super) fn pid_reap(pid: u32) -> io::Result<Option<Reaped>> {
+pub(super) fn pid_reap(pid: u32) -> io::Result<Option<Reap>> {
     assert_eq!(pid, PID);
     Ok(kernel(reap))
 }
@@ -192,7 +200,7 @@ mod loom_tests {
             let killer = {
                 let process = process.clone();
                 loom::thread::spawn(move || {
-                    let alive = process.signal(0);
+                    let alive = process.send_signal(0);
                     let killed = process.kill();
                     (alive, killed)
                 })
@@ -213,7 +221,7 @@ mod loom_tests {
             // After the reap: the cached status again, and ESRCH, never a syscall.
             assert_eq!(process.wait().unwrap(), waited);
             assert_eq!(
-                process.signal(0).unwrap_err().raw_os_error(),
+                process.send_signal(0).unwrap_err().raw_os_error(),
                 Some(libc::ESRCH)
             );
             drop(process);
@@ -255,7 +263,7 @@ mod loom_tests {
                 }
             }
             assert_eq!(
-                process.signal(0).unwrap_err().raw_os_error(),
+                process.send_signal(0).unwrap_err().raw_os_error(),
                 Some(libc::EBADF),
                 "released"
             );
@@ -283,7 +291,7 @@ mod loom_tests {
             child_exits();
             let signaller = {
                 let process = process.clone();
-                loom::thread::spawn(move || process.signal(15))
+                loom::thread::spawn(move || process.send_signal(15))
             };
             let status = process.wait().unwrap();
             match signaller.join().unwrap() {

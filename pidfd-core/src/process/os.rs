@@ -12,18 +12,20 @@ use std::time::Duration;
 use pidfd_sys::flags::{P_PID, WaitIdOptions};
 use pidfd_sys::{Errno, siginfo_t};
 
-use crate::PidFd;
+use super::Reap;
 use crate::exit_status::Reaped;
-use crate::sys;
+use crate::{PidFd, ResourceUsage, SignalFlags, sys};
 
-/// `pidfd_send_signal(pidfd, signal)`.
-pub(super) fn send_signal(pidfd: &PidFd, signal: i32) -> io::Result<()> {
-    pidfd.send_signal(signal)
+/// `pidfd_send_signal(pidfd, signal, NULL, flags)`.
+pub(super) fn send_signal(pidfd: &PidFd, signal: i32, flags: SignalFlags) -> io::Result<()> {
+    pidfd.send_signal_with(signal, flags)
 }
 
 /// Reaps through the pidfd if the child exited (`waitid(P_PIDFD, WEXITED | WNOHANG)`).
-pub(super) fn try_reap(pidfd: &PidFd) -> io::Result<Option<Reaped>> {
-    pidfd.try_reap()
+pub(super) fn try_reap(pidfd: &PidFd) -> io::Result<Option<Reap>> {
+    Ok(pidfd
+        .try_reap()?
+        .map(|(reaped, usage)| Reap { reaped, usage }))
 }
 
 /// Blocks (up to `timeout`) until the pidfd is readable: the child exited. Does not reap.
@@ -38,18 +40,27 @@ pub(super) fn kill(pid: i32, signal: i32) -> io::Result<()> {
 
 /// `waitid(P_PID, pid, options)` retried on `EINTR`: the raw `siginfo_t`, zeroed when nothing
 /// was waitable.
-fn pid_waitid(pid: u32, options: WaitIdOptions) -> io::Result<siginfo_t> {
+fn pid_waitid(
+    pid: u32,
+    options: WaitIdOptions,
+    mut usage: Option<&mut libc::rusage>,
+) -> io::Result<siginfo_t> {
     let mut info = siginfo_t::zeroed();
-    Errno::retry_on_intr(|| sys::pidfd::waitid_id(P_PID, pid, &mut info, options))?;
+    Errno::retry_on_intr(|| {
+        sys::pidfd::waitid_id(P_PID, pid, &mut info, options, usage.as_deref_mut())
+    })?;
     Ok(info)
 }
 
-/// Reaps the child `pid` if it exited (`WEXITED | WNOHANG`).
-pub(super) fn pid_reap(pid: u32) -> io::Result<Option<Reaped>> {
-    Ok(Reaped::from_siginfo(&pid_waitid(
-        pid,
-        WaitIdOptions::EXITED | WaitIdOptions::NOHANG,
-    )?))
+/// Reaps the child `pid` if it exited (`WEXITED | WNOHANG`), with its resource usage.
+pub(super) fn pid_reap(pid: u32) -> io::Result<Option<Reap>> {
+    let mut usage = sys::pidfd::zeroed_rusage();
+    let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG;
+    let info = pid_waitid(pid, options, Some(&mut usage))?;
+    Ok(Reaped::from_siginfo(&info).map(|reaped| Reap {
+        reaped,
+        usage: Some(ResourceUsage::from_rusage(&usage)),
+    }))
 }
 
 /// Whether the child `pid` has exited, without reaping it (`WEXITED | WNOWAIT`); blocks
@@ -59,7 +70,7 @@ pub(super) fn pid_exited(pid: u32, nohang: bool) -> io::Result<bool> {
     if nohang {
         options |= WaitIdOptions::NOHANG;
     }
-    let peeked = pid_waitid(pid, options)?;
+    let peeked = pid_waitid(pid, options, None)?;
     Ok(!matches!(peeked.child_status(), Ok(None)))
 }
 

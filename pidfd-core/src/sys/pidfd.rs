@@ -90,12 +90,13 @@ pub fn waitid_id(
     id: u32,
     info: &mut siginfo_t,
     options: WaitIdOptions,
+    rusage: Option<&mut libc::rusage>,
 ) -> Result<(), Errno> {
     if idtype == P_PIDFD {
         return Err(Errno::INVAL);
     }
     // SAFETY: not P_PIDFD: `id` is no fd.
-    unsafe { syscalls::waitid(idtype, id, info, options, None) }
+    unsafe { syscalls::waitid(idtype, id, info, options, rusage) }
 }
 
 /// `kill(pid, signal)` for one process: `pid` must be `> 0` (0 and negative values address

@@ -163,7 +163,7 @@ impl Run {
     /// One signal through the pidfd. `ESRCH` means the command has just exited: it will be
     /// reaped next round (and the signal did not go anywhere else).
     fn send(&self, signal: i32) {
-        match self.process.signal(signal) {
+        match self.process.send_signal(signal) {
             Ok(()) => {}
             Err(error) if error.raw_os_error() == Some(libc::ESRCH) => {}
             Err(error) => TOOL.error(format_args!(

@@ -3,7 +3,7 @@
 //!
 //! Run: `cargo xtask bench signal` (or `cargo bench -p pidfd-benches --bench signal`). Prints
 //! the median time per call of each (over 41 batches of 20 000 calls, interleaved) and the
-//! ratios to the raw syscall.
+//! ratios to the raw syscall. It takes no options (and ignores any it is given).
 
 #![allow(unsafe_code, reason = "the raw-syscall baseline")]
 #![allow(clippy::print_stdout, reason = "a benchmark report")]

@@ -155,8 +155,8 @@ pub fn interleaved_medians(rounds: usize, warm_up: usize, variants: &[Variant<'_
 ///
 /// # Errors
 ///
-/// An option not in `known`, or one without a value, as a message naming it (for
-/// [`options_or_exit`]).
+/// An option not in `known`, or one without a value (none, or the next `--option`), as a
+/// message naming it (for [`options_or_exit`]).
 pub fn named_options(known: &[&str]) -> Result<Vec<(String, String)>, String> {
     let mut options = Vec::new();
     let mut args = std::env::args().skip(1);
@@ -170,8 +170,10 @@ pub fn named_options(known: &[&str]) -> Result<Vec<(String, String)>, String> {
                 known.join(", ")
             ));
         }
-        let value = args.next().ok_or_else(|| format!("{arg} needs a value"))?;
-        options.push((arg, value));
+        match args.next() {
+            Some(value) if !value.starts_with("--") => options.push((arg, value)),
+            _ => return Err(format!("{arg} needs a value")),
+        }
     }
     Ok(options)
 }

@@ -1,27 +1,30 @@
-//! `cargo xtask bench [signal|spawn|create_pidfd|reap] [options]`: the benchmarks in
-//! `pidfd-core/benches` and `pidfd-std-ext/benches`, each printing medians and ratios against
-//! std and raw-syscall baselines measured in the same run. The spawn benchmarks get a static
-//! no-op built here (`--static-noop PATH`).
+//! `cargo xtask bench [signal|spawn|create_pidfd|reap] [options]`: the benchmarks of the
+//! `pidfd-benches` crate (`benches/benches`), each printing medians and ratios against std,
+//! raw-syscall and (reap) tokio baselines measured in the same run. The spawn benchmarks get a
+//! static no-op built here (`--static-noop PATH`).
 
 use crate::{cmd, noop};
 
-/// (name, package, takes `--static-noop`).
-const BENCHES: &[(&str, &str, bool)] = &[
-    ("signal", "pidfd-core", false),
-    ("spawn", "pidfd-core", true),
-    ("create_pidfd", "pidfd-std-ext", true),
-    ("reap", "pidfd-core", false),
+/// The package that holds every benchmark.
+const PACKAGE: &str = "pidfd-benches";
+
+/// (name, takes `--static-noop`).
+const BENCHES: &[(&str, bool)] = &[
+    ("signal", false),
+    ("spawn", true),
+    ("create_pidfd", true),
+    ("reap", false),
 ];
 
 /// Runs the named benchmark (all of them without a name); later arguments go to it (spawn
 /// takes `--rounds N`, `--parents small,1g,4g`, `--programs static,true`; create_pidfd
 /// takes `--rounds N`; reap takes `--sizes 10,100,1000,4000`).
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    let known = |name: &str| BENCHES.iter().find(|(bench, _, _)| *bench == name);
-    let (selected, options): (Vec<&(&str, &str, bool)>, &[String]) = match args.first() {
+    let known = |name: &str| BENCHES.iter().find(|(bench, _)| *bench == name);
+    let (selected, options): (Vec<&(&str, bool)>, &[String]) = match args.first() {
         Some(name) if known(name).is_some() => (known(name).into_iter().collect(), &args[1..]),
         Some(other) if !other.starts_with('-') => {
-            let names: Vec<&str> = BENCHES.iter().map(|(name, _, _)| *name).collect();
+            let names: Vec<&str> = BENCHES.iter().map(|(name, _)| *name).collect();
             return Err(format!(
                 "unknown benchmark {other:?}; known: {}",
                 names.join(", ")
@@ -30,10 +33,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         _ => (BENCHES.iter().collect(), args),
     };
     let mut static_noop = None;
-    for (name, package, wants_noop) in selected {
+    for (name, wants_noop) in selected {
         let mut command = cmd::cargo(&cmd::current_toolchain());
         command
-            .args(["bench", "--package", package, "--bench", name, "--"])
+            .args(["bench", "--package", PACKAGE, "--bench", name, "--"])
             .args(options);
         if *wants_noop {
             if static_noop.is_none() {

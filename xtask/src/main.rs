@@ -6,8 +6,8 @@
 //!   architectures (i686 natively, the rest under qemu-user), emulator gaps counted as skips.
 //! * `fuzz [--smoke] [--seed-corpus]` — run every cargo-fuzz target for a bounded time (or
 //!   regenerate the committed seed corpus).
-//! * `bench [signal|spawn|create_pidfd|reap] [options]` — run the benchmarks (ratios against
-//!   baselines).
+//! * `bench [signal|spawn|create_pidfd|reap] [options]` — run the benchmarks of the
+//!   `pidfd-benches` crate (ratios against baselines).
 //! * `errata` — print the upstream (`libc`, `linux-raw-sys`) errors `pidfd-sys` works around.
 //!
 //! Depends on nothing but std and `pidfd-sys` (for its tables): it is built before every task.
@@ -52,10 +52,12 @@ tasks:
       seconds each (--smoke: 20 s), from the seed corpus committed in fuzz/corpus;
       fails on a crash. Needs cargo-fuzz (--install installs it).
   bench [signal|spawn|create_pidfd|reap] [options]
-      Run the benchmarks (all without a name); each prints medians and ratios against std
-      and raw-syscall baselines measured in the same run. The spawn benchmarks exec a static
-      no-op built here (cc -nostdlib). spawn takes --rounds N (default 1000),
-      --parents small,1g,4g and --programs static,true; create_pidfd takes --rounds N.
+      Run the benchmarks of the pidfd-benches crate (benches/; all without a name) with
+      cargo bench; each prints medians and ratios against std, raw-syscall and (reap) tokio
+      baselines measured in the same run. The spawn benchmarks exec a static no-op built
+      here (cc -nostdlib). spawn takes --rounds N (default 1000), --parents small,1g,4g and
+      --programs static,true; create_pidfd takes --rounds N; reap takes
+      --sizes 10,100,1000,4000.
   errata
       List the known libc / linux-raw-sys errors pidfd-sys works around.
 ";

@@ -1,8 +1,9 @@
 //! `Process::signal(0)` against the raw `pidfd_send_signal(fd, 0, NULL, 0)` syscall and
 //! against `PidFd::send_signal(0)`, measured in the same run on the same child.
 //!
-//! Run: `cargo bench -p pidfd-core --bench signal`. Prints the median time per call of each
-//! (over 41 batches of 20 000 calls, interleaved) and the ratios to the raw syscall.
+//! Run: `cargo xtask bench signal` (or `cargo bench -p pidfd-benches --bench signal`). Prints
+//! the median time per call of each (over 41 batches of 20 000 calls, interleaved) and the
+//! ratios to the raw syscall. It takes no options (and ignores any it is given).
 
 #![allow(unsafe_code, reason = "the raw-syscall baseline")]
 #![allow(clippy::print_stdout, reason = "a benchmark report")]
@@ -11,6 +12,7 @@ use std::hint::black_box;
 use std::os::fd::AsRawFd;
 use std::time::Instant;
 
+use pidfd_benches::median;
 use pidfd_core::{Mode, PidFd, Process};
 use pidfd_sys::flags::PidfdSignalFlags;
 use pidfd_sys::syscalls;
@@ -24,11 +26,6 @@ fn time_batch(mut f: impl FnMut()) -> f64 {
         f();
     }
     started.elapsed().as_nanos() as f64 / f64::from(CALLS)
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 fn main() {
@@ -54,7 +51,11 @@ fn main() {
             black_box(process.send_signal(0)).expect("Process")
         }));
     }
-    let (raw, via_pidfd, via_process) = (median(raw), median(via_pidfd), median(via_process));
+    let (raw, via_pidfd, via_process) = (
+        median(&mut raw),
+        median(&mut via_pidfd),
+        median(&mut via_process),
+    );
     println!("signal(0), median ns per call over {BATCHES} x {CALLS} calls:");
     println!("  raw pidfd_send_signal syscall  {raw:8.1} ns   1.00x");
     println!(

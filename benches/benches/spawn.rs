@@ -3,7 +3,7 @@
 //! measured in one run, in two groups interleaved round by round in random order: Spawn with
 //! the vfork-style baselines, then the two fork paths (see `bench` for why).
 //!
-//! Run: `cargo xtask bench spawn` (or `cargo bench -p pidfd-core --bench spawn -- [options]`).
+//! Run: `cargo xtask bench spawn` (or `cargo bench -p pidfd-benches --bench spawn -- [options]`).
 //!
 //! Options: `--rounds N` (default 1000), `--parents small,1g,4g` (default all three),
 //! `--programs static,true` (default both), `--static-noop PATH`. For the 1 GiB / 4 GiB
@@ -27,12 +27,14 @@ use std::ffi::CString;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::ptr;
-use std::time::Instant;
 
+use pidfd_benches::{Variant, count, interleaved_medians, named_options, options_or_exit};
 use pidfd_core::Spawn;
 
 /// The raw vfork baseline's child stack.
 const STACK_LEN: usize = 64 * 1024;
+/// Runs of each variant before measuring.
+const WARM_UP: usize = 1;
 
 struct Options {
     rounds: usize,
@@ -52,15 +54,12 @@ fn parse_options() -> Result<Options, String> {
         programs: vec!["static".to_owned(), "true".to_owned()],
         static_noop: None,
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--rounds" => {
-                options.rounds = value()?.parse().map_err(|e| format!("--rounds: {e}"))?;
-            }
+    let known = ["--rounds", "--parents", "--programs", "--static-noop"];
+    for (name, value) in named_options(&known)? {
+        match name.as_str() {
+            "--rounds" => options.rounds = count(&name, &value)?,
             "--parents" => {
-                options.parents = value()?
+                options.parents = value
                     .split(',')
                     .map(|p| match p {
                         "small" => Ok(("small".to_owned(), 0)),
@@ -70,16 +69,29 @@ fn parse_options() -> Result<Options, String> {
                     })
                     .collect::<Result<_, _>>()?;
             }
-            "--programs" => options.programs = value()?.split(',').map(str::to_owned).collect(),
-            "--static-noop" => options.static_noop = Some(value()?),
-            "--bench" => {} // passed by `cargo bench`
-            other => return Err(format!("unknown option {other:?}")),
+            "--programs" => options.programs = value.split(',').map(str::to_owned).collect(),
+            _ => options.static_noop = Some(value),
         }
     }
-    if options.rounds == 0 {
-        return Err("--rounds must be at least 1".to_owned());
-    }
     Ok(options)
+}
+
+/// A fresh private anonymous read-write mapping of `len` bytes (more `mmap` flags in `flags`);
+/// panics if `mmap` fails.
+fn map_anonymous(len: usize, flags: libc::c_int) -> *mut libc::c_void {
+    // SAFETY: a fresh private anonymous mapping; it replaces nothing.
+    let base = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | flags,
+            -1,
+            0,
+        )
+    };
+    assert_ne!(base, libc::MAP_FAILED, "mmap of {len} bytes failed");
+    base
 }
 
 /// Anonymous memory of `len` bytes with every 4 KiB page touched; unmapped on drop.
@@ -96,18 +108,7 @@ impl Ballast {
                 len,
             };
         }
-        // SAFETY: a fresh private anonymous mapping.
-        let base = unsafe {
-            libc::mmap(
-                ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        assert_ne!(base, libc::MAP_FAILED, "mmap of the ballast failed");
+        let base = map_anonymous(len, 0);
         // SAFETY: keeps the kernel from backing it with huge pages, so the fork path copies
         // one page-table entry per 4 KiB page (the common case for heap memory).
         unsafe { libc::madvise(base, len, libc::MADV_NOHUGEPAGE) };
@@ -154,18 +155,7 @@ impl RawExec {
             .collect();
         let mut envp: Vec<_> = env.iter().map(|e| e.as_ptr()).collect();
         envp.push(ptr::null());
-        // SAFETY: a fresh private anonymous mapping for the vfork child's stack.
-        let stack = unsafe {
-            libc::mmap(
-                ptr::null_mut(),
-                STACK_LEN,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
-                -1,
-                0,
-            )
-        };
-        assert_ne!(stack, libc::MAP_FAILED);
+        let stack = map_anonymous(STACK_LEN, libc::MAP_STACK);
         RawExec {
             path_ptr: path.as_ptr(),
             argv: [path.as_ptr(), ptr::null()],
@@ -226,44 +216,6 @@ impl RawExec {
     }
 }
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
-/// Runs every variant once per round, in a fresh random order each round (a variant that
-/// follows a fork pays the parent's copy-on-write faults, so a fixed order would bill one
-/// variant for another's fork), and returns the medians in microseconds.
-///
-/// A variant with `stride` n > 1 runs only every n-th round (the fork paths under a big
-/// parent, where one round takes tens of milliseconds).
-fn measure(rounds: usize, variants: &[(&str, &dyn Fn(), usize)]) -> Vec<f64> {
-    let mut samples = vec![Vec::with_capacity(rounds); variants.len()];
-    for (_, run, _) in variants {
-        run(); // warm-up
-    }
-    let mut order: Vec<usize> = (0..variants.len()).collect();
-    let mut rng: u64 = 0x9e37_79b9_7f4a_7c15;
-    for round in 0..rounds {
-        for i in (1..order.len()).rev() {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            let j = usize::try_from(rng % (i as u64 + 1)).unwrap_or(0);
-            order.swap(i, j);
-        }
-        for &index in &order {
-            if round % variants[index].2 != 0 {
-                continue;
-            }
-            let started = Instant::now();
-            (variants[index].1)();
-            samples[index].push(started.elapsed().as_secs_f64() * 1e6);
-        }
-    }
-    samples.iter_mut().map(|s| median(s)).collect()
-}
-
 fn bench(program: &str, label: &str, parent: &str, rounds: usize, fork_stride: usize) -> f64 {
     let spawn = Spawn::new(program);
     let raw = RawExec::new(program);
@@ -287,14 +239,16 @@ fn bench(program: &str, label: &str, parent: &str, rounds: usize, fork_stride: u
     // program that spawns through fork pays that after every spawn, one that spawns through
     // vfork never does; mixing the groups would bill the vfork-style variants (Spawn most,
     // as it touches more pages than a raw syscall loop) for the forks of the others.
-    let vfork_group: [(&str, &dyn Fn(), usize); 3] = [
-        ("pidfd_core::Spawn", &ours, 1),
-        ("raw vfork+execve", &raw_vfork, 1),
-        ("std Command (posix_spawn)", &std_spawn, 1),
+    // In each, a fork path under a big parent (tens of milliseconds a run) runs only every
+    // `fork_stride`-th round.
+    let vfork_group = [
+        Variant::new("pidfd_core::Spawn", &ours),
+        Variant::new("raw vfork+execve", &raw_vfork),
+        Variant::new("std Command (posix_spawn)", &std_spawn),
     ];
-    let fork_group: [(&str, &dyn Fn(), usize); 2] = [
-        ("std Command + pre_exec (fork)", &std_fork, fork_stride),
-        ("raw fork+execve", &raw_fork, fork_stride),
+    let fork_group = [
+        Variant::every("std Command + pre_exec (fork)", &std_fork, fork_stride),
+        Variant::every("raw fork+execve", &raw_fork, fork_stride),
     ];
     println!(
         "\n{label}, parent {parent}: medians of spawn+wait, each group interleaved in random order"
@@ -303,10 +257,10 @@ fn bench(program: &str, label: &str, parent: &str, rounds: usize, fork_stride: u
         "  {:<32} {:>7} {:>11}  {:>12}",
         "variant", "runs", "median us", "Spawn / this"
     );
-    let vfork_medians = measure(rounds, &vfork_group);
+    let vfork_medians = interleaved_medians(rounds, WARM_UP, &vfork_group);
     let ours = vfork_medians[0];
     print_group(rounds, &vfork_group, &vfork_medians, ours);
-    let fork_medians = measure(rounds, &fork_group);
+    let fork_medians = interleaved_medians(rounds, WARM_UP, &fork_group);
     print_group(rounds, &fork_group, &fork_medians, ours);
     let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
     let vs_vfork = ours / vfork_medians[1];
@@ -323,24 +277,19 @@ fn bench(program: &str, label: &str, parent: &str, rounds: usize, fork_stride: u
 }
 
 /// Prints one group's rows: runs, median and `Spawn / this`.
-fn print_group(rounds: usize, group: &[(&str, &dyn Fn(), usize)], medians: &[f64], ours: f64) {
-    for ((name, _, stride), median) in group.iter().zip(medians) {
-        let runs = rounds.div_ceil(*stride);
+fn print_group(rounds: usize, group: &[Variant<'_>], medians: &[f64], ours: f64) {
+    for (variant, median) in group.iter().zip(medians) {
         println!(
-            "  {name:<32} {runs:>7} {median:>11.1}  {:>12.2}",
+            "  {:<32} {:>7} {median:>11.1}  {:>12.2}",
+            variant.name,
+            variant.runs(rounds),
             ours / median
         );
     }
 }
 
 fn main() {
-    let options = match parse_options() {
-        Ok(options) => options,
-        Err(message) => {
-            eprintln!("spawn bench: {message}");
-            std::process::exit(2);
-        }
-    };
+    let options = options_or_exit("spawn", parse_options());
     let mut programs: Vec<(String, String)> = Vec::new();
     for program in &options.programs {
         match (program.as_str(), &options.static_noop) {

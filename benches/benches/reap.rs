@@ -1,4 +1,4 @@
-//! Reaping N children that exit at random times within 0.5 s, three ways:
+//! Reaping N children that exit at random times within 0.5 s, four ways:
 //!
 //! * **reaper** — `pidfd_core::Reaper`: one epoll fd, `next_exit` until empty (O(1) per
 //!   exit);
@@ -18,7 +18,8 @@
 //! user + system, which excludes children) per reaped child, and wall time. Small N run
 //! several rounds (about 1000 children per method in all; at least 3 rounds).
 //!
-//! Run: `cargo bench -p pidfd-core --bench reap [-- --sizes 10,100,1000,4000]`. The soft
+//! Run: `cargo xtask bench reap [--sizes 10,100,1000,4000]` (or
+//! `cargo bench -p pidfd-benches --bench reap [-- --sizes ...]`). The soft
 //! `RLIMIT_NOFILE` is raised to the hard limit; a size that needs more fds (two per child
 //! for the reaper) is skipped with a note.
 
@@ -37,6 +38,7 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
+use pidfd_benches::{XorShift64, count, named_options, options_or_exit};
 use pidfd_core::{Process, Reaper, Spawn};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -135,18 +137,6 @@ fn pipe() -> (OwnedFd, OwnedFd) {
     (read_end, write_end)
 }
 
-/// A small deterministic generator for the sleep lengths.
-struct XorShift(u32);
-
-impl XorShift {
-    fn next(&mut self) -> u32 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 17;
-        self.0 ^= self.0 << 5;
-        self.0
-    }
-}
-
 /// One round's measurements.
 #[derive(Default, Clone, Copy)]
 struct Sample {
@@ -157,13 +147,13 @@ struct Sample {
 }
 
 /// The child's script: wait for the pipe to close, then sleep a random 0-500 ms.
-fn script(rng: &mut XorShift) -> String {
-    let millis = rng.next() % 501;
+fn script(rng: &mut XorShift64) -> String {
+    let millis = rng.below(501);
     format!("read x; exec sleep {}.{:03}", millis / 1000, millis % 1000)
 }
 
 /// Spawns `n` children blocked on the pipe; returns them (pid order) and the write end.
-fn spawn_children(n: usize, rng: &mut XorShift) -> std::io::Result<(Vec<Process>, OwnedFd)> {
+fn spawn_children(n: usize, rng: &mut XorShift64) -> std::io::Result<(Vec<Process>, OwnedFd)> {
     let (read_end, write_end) = pipe();
     let mut children = Vec::with_capacity(n);
     for _ in 0..n {
@@ -191,7 +181,7 @@ fn set_sigchld_blocked(blocked: bool) {
 }
 
 /// The tokio round: children started by tokio, one `wait` task per child.
-fn tokio_round(n: usize, rng: &mut XorShift) -> std::io::Result<Sample> {
+fn tokio_round(n: usize, rng: &mut XorShift64) -> std::io::Result<Sample> {
     let set = sigchld_set();
     while wait_sigchld(&set, Duration::ZERO) {}
     set_sigchld_blocked(false);
@@ -241,7 +231,7 @@ fn tokio_round(n: usize, rng: &mut XorShift) -> std::io::Result<Sample> {
     Ok(sample)
 }
 
-fn round(method: Method, n: usize, rng: &mut XorShift) -> std::io::Result<Sample> {
+fn round(method: Method, n: usize, rng: &mut XorShift64) -> std::io::Result<Sample> {
     if method == Method::Tokio {
         return tokio_round(n, rng);
     }
@@ -335,23 +325,20 @@ fn round(method: Method, n: usize, rng: &mut XorShift) -> std::io::Result<Sample
     })
 }
 
-fn main() {
+/// `--sizes N,N,...`: the numbers of children (default 10, 100, 1000 and 4000).
+fn parse_options() -> Result<Vec<usize>, String> {
     let mut sizes = vec![10, 100, 1000, 4000];
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--sizes" => {
-                sizes = args
-                    .next()
-                    .expect("--sizes N,N,...")
-                    .split(',')
-                    .map(|n| n.parse().expect("a size"))
-                    .collect();
-            }
-            "--bench" => {}
-            other => panic!("unknown argument {other:?} (known: --sizes)"),
-        }
+    for (name, value) in named_options(&["--sizes"])? {
+        sizes = value
+            .split(',')
+            .map(|n| count(&name, n))
+            .collect::<Result<_, _>>()?;
     }
+    Ok(sizes)
+}
+
+fn main() {
+    let sizes = options_or_exit("reap", parse_options());
     let probe = pidfd_core::probe::features().expect("probe");
     if !probe.pidfd_mode() {
         println!("reap: no pidfd mode here (Reaper needs Linux 5.4 pidfds): skipped");
@@ -362,7 +349,8 @@ fn main() {
     // with sigtimedwait; the others ignore it.
     set_sigchld_blocked(true);
 
-    let mut rng = XorShift(0x2545_f491);
+    // Deterministic sleep lengths, the same every run.
+    let mut rng = XorShift64::new(0x2545_f491);
     let mut results: Vec<(usize, [Sample; 4])> = Vec::new();
     for &n in &sizes {
         let needed = u64::try_from(n).unwrap_or(u64::MAX) * 2 + 64;

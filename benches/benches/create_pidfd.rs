@@ -4,13 +4,13 @@
 //! path: any hook makes std fork instead of `posix_spawn`) and plain std `Command`
 //! (`posix_spawn`).
 //!
-//! Each round runs every variant once, in a fresh random order (a tiny xorshift shuffle), so
-//! that drift and copy-on-write effects spread evenly; the report gives medians and ratios,
-//! and whether `create_pidfd` stays within 1.15x and `spawn_with_pidfd` within 1.10x of the
-//! std fork path.
+//! Each round runs every variant once, in a fresh random order (`interleaved_medians` of the
+//! benches crate), so that drift and copy-on-write effects spread evenly; the report gives
+//! medians and ratios, and whether `create_pidfd` stays within 1.15x and `spawn_with_pidfd`
+//! within 1.10x of the std fork path.
 //!
 //! Run: `cargo xtask bench create_pidfd [--rounds N]` (default 1000), or
-//! `cargo bench -p pidfd-std-ext --bench create_pidfd [-- --rounds N --static-noop PATH]`.
+//! `cargo bench -p pidfd-benches --bench create_pidfd [-- --rounds N --static-noop PATH]`.
 
 #![allow(unsafe_code, reason = "std's pre_exec for the fork-path baseline")]
 #![allow(
@@ -22,8 +22,8 @@
 use std::hint::black_box;
 use std::os::unix::process::CommandExt as _;
 use std::process::Command;
-use std::time::Instant;
 
+use pidfd_benches::{Variant, count, interleaved_medians, named_options, options_or_exit};
 use pidfd_std_ext::{ChildExt, CommandExt};
 
 /// The targets: `create_pidfd(true)` + `pidfd()` and `spawn_with_pidfd` over std's fork path.
@@ -70,56 +70,18 @@ fn exact(program: &str) {
 fn parse_options() -> Result<(usize, Option<String>), String> {
     let mut rounds = 1000;
     let mut static_noop = None;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--rounds" => {
-                rounds = args
-                    .next()
-                    .ok_or("--rounds needs a value")?
-                    .parse()
-                    .map_err(|e| format!("--rounds: {e}"))?;
-            }
-            "--static-noop" => static_noop = Some(args.next().ok_or("--static-noop needs a path")?),
-            "--bench" => {} // passed by `cargo bench`
-            other => return Err(format!("unknown option {other:?}")),
+    for (name, value) in named_options(&["--rounds", "--static-noop"])? {
+        if name == "--rounds" {
+            rounds = count(&name, &value)?;
+        } else {
+            static_noop = Some(value);
         }
-    }
-    if rounds == 0 {
-        return Err("--rounds must be at least 1".to_owned());
     }
     Ok((rounds, static_noop))
 }
 
-/// xorshift64: enough randomness to shuffle four variants.
-fn next(state: &mut u64) -> u64 {
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    *state
-}
-
-fn shuffle(order: &mut [usize], state: &mut u64) {
-    for i in (1..order.len()).rev() {
-        let bound = u64::try_from(i + 1).expect("small");
-        let j = usize::try_from(next(state) % bound).expect("small");
-        order.swap(i, j);
-    }
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 fn main() {
-    let (rounds, static_noop) = match parse_options() {
-        Ok(options) => options,
-        Err(message) => {
-            eprintln!("create_pidfd bench: {message}");
-            std::process::exit(2);
-        }
-    };
+    let (rounds, static_noop) = options_or_exit("create_pidfd", parse_options());
     let mut programs: Vec<String> = static_noop.into_iter().collect();
     if programs.is_empty() {
         eprintln!("create_pidfd bench: no --static-noop PATH (cargo xtask bench builds one)");
@@ -130,37 +92,20 @@ fn main() {
     }
 }
 
-/// One way to spawn + wait `program`.
-type Variant = fn(&str);
-
 fn bench(program: &str, rounds: usize) {
-    let variants: [(&str, Variant); 4] = [
-        ("std Command (posix_spawn)", plain),
-        ("std Command + empty pre_exec (fork)", empty_pre_exec),
-        ("create_pidfd(true) + pidfd()", with_pidfd),
-        ("spawn_with_pidfd", exact),
+    let (run_plain, run_fork) = (|| plain(program), || empty_pre_exec(program));
+    let (run_with_pidfd, run_exact) = (|| with_pidfd(program), || exact(program));
+    let variants = [
+        Variant::new("std Command (posix_spawn)", &run_plain),
+        Variant::new("std Command + empty pre_exec (fork)", &run_fork),
+        Variant::new("create_pidfd(true) + pidfd()", &run_with_pidfd),
+        Variant::new("spawn_with_pidfd", &run_exact),
     ];
-    for _ in 0..WARM_UP {
-        for (_, run) in &variants {
-            run(program);
-        }
-    }
-    let mut samples = vec![Vec::with_capacity(rounds); variants.len()];
-    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
-    let mut order: Vec<usize> = (0..variants.len()).collect();
-    for _ in 0..rounds {
-        shuffle(&mut order, &mut state);
-        for &index in &order {
-            let start = Instant::now();
-            (variants[index].1)(program);
-            samples[index].push(start.elapsed().as_secs_f64() * 1e6);
-        }
-    }
-    let medians: Vec<f64> = samples.iter_mut().map(|s| median(s)).collect();
+    let medians = interleaved_medians(rounds, WARM_UP, &variants);
     println!("\nspawn + wait of {program}, {rounds} rounds, interleaved:");
     println!("{:<40} {:>12}", "variant", "median (µs)");
-    for ((name, _), median) in variants.iter().zip(&medians) {
-        println!("{name:<40} {median:>12.1}");
+    for (variant, median) in variants.iter().zip(&medians) {
+        println!("{:<40} {median:>12.1}", variant.name);
     }
     let (plain, fork, ours, exact) = (medians[0], medians[1], medians[2], medians[3]);
     println!("create_pidfd / std fork path:     {:.3}x", ours / fork);

@@ -23,12 +23,13 @@ pub(crate) fn from_siginfo(info: &siginfo_t) -> io::Result<Option<ExitStatus>> {
 /// marked done) *before* decoding: a status with no `ExitStatus` encoding (mips: killed by
 /// signal 127 or 128) is reported as the same clear error by every later wait, instead of
 /// being lost with the handle still looking alive.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) enum Reaped {
     /// The status, decoded.
     Status(ExitStatus),
-    /// The raw `siginfo_t` of a reaped child whose status does not decode.
-    Undecodable(siginfo_t),
+    /// The raw `siginfo_t` of a reaped child whose status does not decode (boxed: rare, and
+    /// 128 bytes that every [`crate::Process`] would otherwise carry).
+    Undecodable(Box<siginfo_t>),
 }
 
 impl Reaped {
@@ -36,10 +37,11 @@ impl Reaped {
     pub(crate) fn from_siginfo(info: &siginfo_t) -> Option<Reaped> {
         match info.child_status() {
             Ok(None) => None,
-            Ok(Some(status)) => {
-                Some(from_child_status(status).map_or(Reaped::Undecodable(*info), Reaped::Status))
-            }
-            Err(_) => Some(Reaped::Undecodable(*info)),
+            Ok(Some(status)) => Some(
+                from_child_status(status)
+                    .map_or(Reaped::Undecodable(Box::new(*info)), Reaped::Status),
+            ),
+            Err(_) => Some(Reaped::Undecodable(Box::new(*info))),
         }
     }
 

@@ -96,7 +96,7 @@ pub struct Process {
 /// What the reaping wait returned: the status (kept raw when it does not decode, see
 /// [`Reaped`]) and the child's resource usage (`None` when the status came from
 /// `PIDFD_INFO_EXIT` because the child was reaped elsewhere).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Reap {
     reaped: Reaped,
     usage: Option<ResourceUsage>,
@@ -363,7 +363,7 @@ impl Process {
         if self.is_released() {
             return Err(ebadf());
         }
-        read(&self.status).map(|reaped| reaped.status()).transpose()
+        read(&self.status).as_ref().map(Reap::status).transpose()
     }
 
     /// Reaps without blocking, under the write lock; caches what was reaped and marks done
@@ -371,7 +371,7 @@ impl Process {
     /// later wait; in pid mode no signal is sent after the reap).
     fn reap_now(&self, guard: Option<&FdGuard<'_>>) -> io::Result<Option<ExitStatus>> {
         let mut status = write(&self.status);
-        if let Some(reaped) = *status {
+        if let Some(reaped) = status.as_ref() {
             return reaped.status().map(Some);
         }
         let reaped = match guard {
@@ -381,12 +381,13 @@ impl Process {
         let Some(reaped) = reaped else {
             return Ok(None);
         };
+        let decoded = reaped.status();
         *status = Some(reaped);
         if let Handle::PidFd(shared) = &self.handle {
             // The caller's transient reference keeps the fd open until it is dropped.
             shared.finish(Finish::Done);
         }
-        reaped.status().map(Some)
+        decoded.map(Some)
     }
 
     /// Waits for the child to exit and reaps it; later calls return the same status.
@@ -430,7 +431,7 @@ impl Process {
                 // Pid mode: block without reaping, holding the read lock so that nobody can
                 // reap (and the PID cannot be reused) while we wait on it.
                 let status = read(&self.status);
-                if let Some(reaped) = *status {
+                if let Some(reaped) = status.as_ref() {
                     return reaped.status().map(Some);
                 }
                 if !os::pid_exited(self.pid, timeout.is_some())? {
@@ -468,7 +469,7 @@ impl Process {
     /// ```
     pub fn wait_with_rusage(&self) -> io::Result<(ExitStatus, Option<ResourceUsage>)> {
         let status = self.wait()?;
-        let usage = read(&self.status).and_then(|reap| reap.usage);
+        let usage = read(&self.status).as_ref().and_then(|reap| reap.usage);
         Ok((status, usage))
     }
 

@@ -450,6 +450,9 @@ fn test_one(target: &RunTarget, qemu: &Qemu) -> Result<Row, String> {
         "--workspace",
         "--exclude",
         "xtask",
+        // The benchmarks' crate has no tests; `--lib` would still build it (and tokio).
+        "--exclude",
+        "pidfd-benches",
         "--lib",
         "--tests",
         "--no-fail-fast",

@@ -1,4 +1,4 @@
-//! `Process::signal(0)` against the raw `pidfd_send_signal(fd, 0, NULL, 0)` syscall and
+//! `Process::send_signal(0)` against the raw `pidfd_send_signal(fd, 0, NULL, 0)` syscall and
 //! against `PidFd::send_signal(0)`, measured in the same run on the same child.
 //!
 //! Run: `cargo xtask bench signal` (or `cargo bench -p pidfd-benches --bench signal`). Prints
@@ -63,7 +63,7 @@ fn main() {
         via_pidfd / raw
     );
     println!(
-        "  Process::signal (pidfd mode)   {via_process:8.1} ns   {:.2}x",
+        "  Process::send_signal (pidfd)   {via_process:8.1} ns   {:.2}x",
         via_process / raw
     );
     child.kill().expect("kill");

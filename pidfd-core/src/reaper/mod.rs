@@ -345,13 +345,18 @@ impl<T> Reaper<T> {
     /// by PID (see [`Reaper`], "Pid mode"). A process that was already reaped through this
     /// handle is reported at once with its cached status.
     ///
+    /// Takes a [`Process`] or anything that converts into one — a [`crate::Child`] straight
+    /// from [`crate::Spawn::spawn`] (its pipe ends are closed and its kill-on-drop guard
+    /// given up, as [`crate::Child::into_process`] does).
+    ///
     /// # Errors
     ///
     /// `Unsupported` for a pid-mode process that is not our child; `EBADF` after
     /// [`Process::release`]; `EMFILE`/`ENFILE` (the signalfd, or the wake-up eventfd);
     /// `ENOSPC` past the per-user epoll watch limit. On error the process handle is dropped
     /// (which releases it; the process itself is not touched).
-    pub fn add(&mut self, process: Process, token: T) -> io::Result<Key> {
+    pub fn add(&mut self, process: impl Into<Process>, token: T) -> io::Result<Key> {
+        let process = process.into();
         if process.mode() == Mode::Pid {
             return self.add_by_pid(process, token);
         }

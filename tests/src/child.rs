@@ -130,3 +130,19 @@ pub fn spawn_sh(script: &str) -> Option<pidfd_core::Process> {
     }
     Some(process.into_process())
 }
+
+/// Our child sleeping in the kernel (by /proc/<pid>/stat: state S, our ppid), if any.
+pub fn sleeping_child() -> Option<i32> {
+    let own = std::process::id().to_string();
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let (_, rest) = stat.rsplit_once(") ")?;
+            let mut fields = rest.split(' ');
+            let state = fields.next()?;
+            (fields.next()? == own && state == "S").then_some(pid)
+        })
+}

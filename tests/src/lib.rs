@@ -26,10 +26,11 @@ pub mod scenario;
 pub mod seccomp;
 pub mod tempdir;
 
-pub use child::{Orphan, TestChild, sh, spawn_sh};
+pub use child::{Orphan, TestChild, sh, sleeping_child, spawn_sh};
 pub use kernel::{expected_spawn_mode, pidfd_mode_allowed, pidfds_or_skip};
 pub use raw::{
-    await_exit_without_reaping, fill_fd_table, install_interrupting_handler, naive_kill,
-    open_fd_count, own, own_pid, pidfd_open, raise_nofile, real_ids, waitid, waitid_into,
+    await_exit_without_reaping, fill_fd_table, fork_exiting, install_interrupting_handler,
+    naive_kill, open_fd_count, own, own_pid, pidfd_open, raise_nofile, real_ids, waitid,
+    waitid_into,
 };
 pub use tempdir::TempDir;

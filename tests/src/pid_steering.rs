@@ -84,3 +84,20 @@ pub fn start_with_pid<C>(
     }
     panic!("could not get PID {pid} back after {TRIES} tries");
 }
+
+/// A `sleep 30` child ([`crate::sh`]) started with PID `pid`, for a process that must be
+/// alone in its PID namespace (no other process can take the PID first).
+///
+/// # Panics
+///
+/// As [`start_with_pid`]; and when another PID comes first.
+pub fn sleeper_with_pid(pid: u32) -> crate::TestChild {
+    start_with_pid(
+        pid,
+        || {
+            let child = crate::sh("exec sleep 30");
+            (child.id(), child)
+        },
+        |_| panic!("alone in this PID namespace, the steered PID must come first"),
+    )
+}

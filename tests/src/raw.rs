@@ -163,3 +163,17 @@ pub fn install_interrupting_handler(signal: i32, handler: extern "C" fn(libc::c_
     let rc = unsafe { siginterrupt(signal, 1) };
     assert_eq!(rc, 0, "siginterrupt({signal})");
 }
+
+/// `pidfd_core::fork()` whose child calls `_exit(code)` at once: the parent's handle.
+///
+/// # Panics
+///
+/// When the fork fails.
+pub fn fork_exiting(code: i32) -> pidfd_core::Process {
+    // SAFETY: the child only calls `_exit`, which is async-signal-safe.
+    match unsafe { pidfd_core::fork() }.expect("fork") {
+        // SAFETY: `_exit` never returns.
+        pidfd_core::Fork::Child => unsafe { libc::_exit(code) },
+        pidfd_core::Fork::Parent(child) => child,
+    }
+}

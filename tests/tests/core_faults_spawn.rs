@@ -54,15 +54,9 @@ fn spawn_fallback_scenario(args: &[&str]) {
     say("strategy", pidfd_core::Spawn::strategy().unwrap_or("none"));
     let missing = pidfd_core::Spawn::new("/nonexistent/x").spawn();
     say("spawn_missing", errno_of(missing));
-    // SAFETY: the child only calls `_exit`, which is async-signal-safe.
-    match unsafe { pidfd_core::fork() }.unwrap() {
-        // SAFETY: `_exit` never returns.
-        pidfd_core::Fork::Child => unsafe { libc::_exit(8) },
-        pidfd_core::Fork::Parent(child) => {
-            say("fork_mode", format!("{:?}", child.mode()));
-            say("fork_wait", wait_outcome(child.wait()));
-        }
-    }
+    let child = pidfd_tests::fork_exiting(8);
+    say("fork_mode", format!("{:?}", child.mode()));
+    say("fork_wait", wait_outcome(child.wait()));
 }
 
 #[test]
@@ -151,22 +145,6 @@ extern "C" fn note_handler_ran(_: libc::c_int) {
     HANDLER_RAN.store(true, Ordering::SeqCst);
 }
 
-/// A child of ours (by /proc/<pid>/stat ppid) sleeping in the kernel, if any.
-fn sleeping_child() -> Option<i32> {
-    let own = std::process::id().to_string();
-    std::fs::read_dir("/proc")
-        .ok()?
-        .flatten()
-        .find_map(|entry| {
-            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            let (_, rest) = stat.rsplit_once(") ")?;
-            let mut fields = rest.split(' ');
-            let state = fields.next()?;
-            (fields.next()? == own && state == "S").then_some(pid)
-        })
-}
-
 /// A parent with a SIGUSR1 handler spawns a child that blocks (opening a FIFO) between the
 /// clone and exec; SIGUSR1 sent to the child right then must kill it (default action), never
 /// run the parent's handler on the shared memory. `handler-isolation:<level>`: with Spawn's
@@ -204,7 +182,7 @@ fn handler_isolation_scenario(args: &[&str]) {
     };
     let deadline = Instant::now() + Duration::from_secs(10);
     let child = loop {
-        if let Some(pid) = sleeping_child() {
+        if let Some(pid) = pidfd_tests::sleeping_child() {
             break pid;
         }
         assert!(

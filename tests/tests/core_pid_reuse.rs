@@ -11,16 +11,14 @@ use pidfd_sys::signal::{SIGKILL, SIGTERM};
 use pidfd_tests::scenario::{Scenarios, errno_of, say};
 use pidfd_tests::{naive_kill, pid_steering, sh};
 
-const SCENARIOS: Scenarios = Scenarios::new("PIDFD_CORE_REUSE_SCENARIO").in_pid_namespace();
+const SCENARIOS: Scenarios = Scenarios::new("PIDFD_CORE_REUSE_SCENARIO")
+    .in_pid_namespace()
+    .table(&[("reuse", |_| reuse_scenario())]);
 
 #[test]
 #[ignore = "entry point for the re-exec'd scenario children"]
 fn scenario_child() {
-    match SCENARIOS.current().as_str() {
-        "reuse" => reuse_scenario(),
-        other => panic!("unknown scenario {other:?}"),
-    }
-    say("done", true);
+    SCENARIOS.dispatch();
 }
 
 fn reuse_scenario() {
@@ -32,14 +30,7 @@ fn reuse_scenario() {
         process.kill().unwrap();
         process.wait().unwrap();
 
-        let new = pid_steering::start_with_pid(
-            old_pid,
-            || {
-                let child = sh("exec sleep 30");
-                (child.id(), child)
-            },
-            |_| panic!("alone in this PID namespace, the steered PID must come first"),
-        );
+        let new = pid_steering::sleeper_with_pid(old_pid);
         // Opened while `new` is certainly alive and unreaped: this is the new process.
         let new_pidfd = PidFd::open(new.id()).unwrap();
         say(&key("reused"), new.id() == old_pid);

@@ -273,22 +273,6 @@ extern "C" fn cancellable_spawner(arg: *mut libc::c_void) -> *mut libc::c_void {
     std::ptr::null_mut()
 }
 
-/// Our child sleeping in the kernel (by /proc/<pid>/stat: state S, our ppid), if any.
-fn sleeping_child() -> Option<i32> {
-    let own = std::process::id().to_string();
-    std::fs::read_dir("/proc")
-        .ok()?
-        .flatten()
-        .find_map(|entry| {
-            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            let (_, rest) = stat.rsplit_once(") ")?;
-            let mut fields = rest.split(' ');
-            let state = fields.next()?;
-            (fields.next()? == own && state == "S").then_some(pid)
-        })
-}
-
 /// `pthread_cancel` on the spawning thread while its child blocks in `fd_open` on a FIFO
 /// (between clone and exec, sharing the thread's memory and TLS): once the FIFO is opened
 /// the child must go on to exec, and the parent must neither crash nor hang.
@@ -312,7 +296,7 @@ fn cancel_spawner_scenario() {
     assert_eq!(rc, 0);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let child = loop {
-        if let Some(pid) = sleeping_child() {
+        if let Some(pid) = pidfd_tests::sleeping_child() {
             break pid;
         }
         assert!(
@@ -559,15 +543,9 @@ fn pidfd_on_fd_0_scenario() {
     say("spawn_wait", wait_outcome(process.wait()));
     drop(process);
     say("fd0_closed_with_the_handle", !is_open(0));
-    // SAFETY: the child only calls `_exit`, which is async-signal-safe.
-    match unsafe { pidfd_core::fork() }.unwrap() {
-        // SAFETY: `_exit` never returns.
-        pidfd_core::Fork::Child => unsafe { libc::_exit(7) },
-        pidfd_core::Fork::Parent(child) => {
-            say("fork_mode", format!("{:?}", child.mode()));
-            say("fork_wait", wait_outcome(child.wait()));
-        }
-    }
+    let child = pidfd_tests::fork_exiting(7);
+    say("fork_mode", format!("{:?}", child.mode()));
+    say("fork_wait", wait_outcome(child.wait()));
 }
 
 // ---- the parent-side tests ----

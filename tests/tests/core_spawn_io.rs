@@ -25,13 +25,18 @@ use pidfd_sys::flags::{PidfdFlags, WaitIdOptions};
 use pidfd_sys::signal::{SIGKILL, SIGTERM};
 use pidfd_tests::scenario::{Scenarios, errno_of, say};
 use pidfd_tests::{
-    TempDir, emulator, expected_spawn_mode, naive_kill, open_fd_count, pid_steering, sh,
+    TempDir, emulator, expected_spawn_mode, naive_kill, open_fd_count, pid_steering,
 };
 
-const SCENARIOS: Scenarios = Scenarios::new("PIDFD_CORE_SPAWN_IO_SCENARIO");
+const SCENARIOS: Scenarios = Scenarios::new("PIDFD_CORE_SPAWN_IO_SCENARIO").table(&[
+    ("pid_mode", |_| pid_mode_scenario()),
+    ("stdin_closed", |_| stdin_closed_scenario()),
+    ("eintr", |_| eintr_scenario()),
+]);
 const NS_SCENARIOS: Scenarios = Scenarios::new("PIDFD_CORE_SPAWN_IO_NS_SCENARIO")
     .entry("scenario_child_ns")
-    .in_pid_namespace();
+    .in_pid_namespace()
+    .table(&[("drop_after_reap", |_| drop_after_reap_scenario())]);
 
 /// One test at a time (fd counts, `waitpid(-1)`).
 fn serial() -> MutexGuard<'static, ()> {
@@ -483,18 +488,15 @@ fn ten_thousand_outputs_leak_nothing() {
 #[test]
 #[ignore = "entry point for the re-exec'd scenario children"]
 fn scenario_child() {
-    match SCENARIOS.current().as_str() {
-        "pid_mode" => {
-            let child = Spawn::new("true").spawn().unwrap();
-            say("mode", format!("{:?}", child.mode()));
-            child.wait().unwrap();
-            check_all();
-        }
-        "stdin_closed" => stdin_closed_scenario(),
-        "eintr" => eintr_scenario(),
-        other => panic!("unknown scenario {other:?}"),
-    }
-    say("done", true);
+    SCENARIOS.dispatch();
+}
+
+/// Everything of this file again with `PIDFD_DISABLE=1` (pid mode).
+fn pid_mode_scenario() {
+    let child = Spawn::new("true").spawn().unwrap();
+    say("mode", format!("{:?}", child.mode()));
+    child.wait().unwrap();
+    check_all();
 }
 
 /// With fd 0 closed in the parent, the pipes still land on 3 or above (pipe2 would hand
@@ -609,11 +611,7 @@ fn pipes_stay_off_a_closed_stdin() {
 #[test]
 #[ignore = "entry point for the re-exec'd scenario children"]
 fn scenario_child_ns() {
-    match NS_SCENARIOS.current().as_str() {
-        "drop_after_reap" => drop_after_reap_scenario(),
-        other => panic!("unknown scenario {other:?}"),
-    }
-    say("done", true);
+    NS_SCENARIOS.dispatch();
 }
 
 /// A `kill_on_drop` child reaped through its handle, its PID handed to a new process, then
@@ -625,14 +623,7 @@ fn drop_after_reap_scenario() {
     say("mode", format!("{:?}", child.mode()));
     let old_pid = child.pid();
     assert!(child.wait().unwrap().success());
-    let new = pid_steering::start_with_pid(
-        old_pid,
-        || {
-            let child = sh("exec sleep 30");
-            (child.id(), child)
-        },
-        |_| panic!("alone in this PID namespace, the steered PID must come first"),
-    );
+    let new = pid_steering::sleeper_with_pid(old_pid);
     // Opened while `new` certainly runs: this is the new process.
     let new_pidfd = PidFd::from(pidfd_tests::pidfd_open(new.pid(), PidfdFlags::empty()).unwrap());
     say("reused", new.id() == old_pid);

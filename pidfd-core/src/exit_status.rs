@@ -30,6 +30,9 @@ pub(crate) enum Reaped {
     /// The raw `siginfo_t` of a reaped child whose status does not decode (boxed: rare, and
     /// 128 bytes that every [`crate::Process`] would otherwise carry).
     Undecodable(Box<siginfo_t>),
+    /// Our child, reaped by someone else (pid mode: `waitid` said `ECHILD`); its status is
+    /// gone. Every later wait reports `ECHILD`.
+    Lost,
 }
 
 impl Reaped {
@@ -50,6 +53,7 @@ impl Reaped {
     pub(crate) fn status(&self) -> io::Result<ExitStatus> {
         match self {
             Reaped::Status(status) => Ok(*status),
+            Reaped::Lost => Err(io::Error::from_raw_os_error(libc::ECHILD)),
             Reaped::Undecodable(info) => {
                 let why = match info.child_status() {
                     Err(error) => error.to_string(),

@@ -62,6 +62,7 @@ impl HandleState {
     }
 
     /// Takes a transient reference for one operation, unless done or released.
+    #[inline]
     pub(crate) fn acquire_transient(&self) -> Result<(), Refused> {
         let mut current = self.word.load(Ordering::Acquire);
         loop {
@@ -87,6 +88,7 @@ impl HandleState {
     }
 
     /// Drops a transient reference taken by [`HandleState::acquire_transient`].
+    #[inline]
     pub(crate) fn drop_transient(&self) -> Closing {
         let previous = self.word.fetch_sub(1, Ordering::AcqRel);
         if previous & COUNT == 1 {

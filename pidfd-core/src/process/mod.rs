@@ -49,7 +49,12 @@ pub enum Mode {
 
 enum Handle {
     PidFd(SharedFd),
-    Pid { released: AtomicBool },
+    Pid {
+        released: AtomicBool,
+        /// Made by this process's spawn or fork: the PID certainly was our child, so an
+        /// `ECHILD` from its wait means it was reaped behind this handle's back.
+        own_child: bool,
+    },
 }
 
 /// A handle to a process, usable from many threads at once (`Send + Sync`; share it with
@@ -62,9 +67,13 @@ enum Handle {
 /// the reaping wait returned (a lock and a done flag, as Go does).
 ///
 /// Semantics, the same in both modes:
-/// * after the child was reaped, [`Process::signal`] fails with `ESRCH` and
+/// * after the child was reaped, [`Process::send_signal`] fails with `ESRCH` and
 ///   [`Process::wait`] returns the cached status again;
-/// * after [`Process::release`], everything fails with `EBADF`;
+/// * a child of ours (from [`crate::Spawn`] or [`crate::fork()`]) that something else reaped
+///   (a `waitpid(-1)` elsewhere, `SIGCHLD` ignored) is recorded as gone once a wait saw
+///   `ECHILD`: signals fail with `ESRCH` from then on, in pid mode too;
+/// * every operation started after [`Process::release`] fails with `EBADF` (a wait already
+///   blocked may still complete; the pidfd-only methods say `Unsupported` in pid mode);
 /// * concurrent waits are serialized; exactly one of them reaps.
 ///
 /// # Example
@@ -173,7 +182,7 @@ impl Process {
                         return Err(error);
                     }
                 }
-                Ok(Self::pid_mode(pid))
+                Ok(Self::pid_mode(pid, false))
             }
         }
     }
@@ -185,14 +194,15 @@ impl Process {
     /// the pid-mode caveat of reaping behind this handle's back).
     pub(crate) fn from_spawned_pid(pid: u32) -> io::Result<Process> {
         check_pid(pid)?;
-        Ok(Self::pid_mode(pid))
+        Ok(Self::pid_mode(pid, true))
     }
 
-    fn pid_mode(pid: u32) -> Process {
+    fn pid_mode(pid: u32, own_child: bool) -> Process {
         Process {
             pid,
             handle: Handle::Pid {
                 released: AtomicBool::new(false),
+                own_child,
             },
             status: RwLock::new(None),
         }
@@ -242,6 +252,7 @@ impl Process {
     }
 
     /// Takes a transient reference (pidfd mode); `None` in pid mode.
+    #[inline]
     fn guard(&self) -> io::Result<Option<FdGuard<'_>>> {
         match &self.handle {
             Handle::PidFd(shared) => match shared.guard() {
@@ -249,7 +260,7 @@ impl Process {
                 Err(Refused::Released) => Err(ebadf()),
                 Err(Refused::Done) => Err(esrch()),
             },
-            Handle::Pid { released } if released.load(Ordering::Acquire) => Err(ebadf()),
+            Handle::Pid { released, .. } if released.load(Ordering::Acquire) => Err(ebadf()),
             Handle::Pid { .. } => Ok(None),
         }
     }
@@ -257,7 +268,7 @@ impl Process {
     fn is_released(&self) -> bool {
         match &self.handle {
             Handle::PidFd(shared) => shared.is_released(),
-            Handle::Pid { released } => released.load(Ordering::Acquire),
+            Handle::Pid { released, .. } => released.load(Ordering::Acquire),
         }
     }
 
@@ -302,6 +313,7 @@ impl Process {
     /// # Ok(())
     /// # }
     /// ```
+    #[inline]
     pub fn send_signal(&self, signal: i32) -> io::Result<()> {
         self.send_signal_with(signal, SignalFlags::empty())
     }
@@ -325,6 +337,7 @@ impl Process {
     ///
     /// As [`Process::send_signal`]; `Unsupported` for non-empty flags in pid mode;
     /// `InvalidInput` for flags an older kernel does not know.
+    #[inline]
     pub fn send_signal_with(&self, signal: i32, flags: SignalFlags) -> io::Result<()> {
         if let Some(guard) = self.guard()? {
             return os::send_signal(&guard.pidfd(), signal, flags);
@@ -376,7 +389,28 @@ impl Process {
         }
         let reaped = match guard {
             Some(guard) => os::try_reap(&guard.pidfd())?,
-            None => os::pid_reap(self.pid)?,
+            None => match os::pid_reap(self.pid) {
+                Err(error)
+                    if error.raw_os_error() == Some(libc::ECHILD)
+                        && matches!(
+                            self.handle,
+                            Handle::Pid {
+                                own_child: true,
+                                ..
+                            }
+                        ) =>
+                {
+                    // Our child, reaped behind this handle's back (a `waitpid(-1)`
+                    // elsewhere, `SIGCHLD` ignored): its PID is free for reuse from now on.
+                    // Recorded as done, so that no signal is ever sent to it again.
+                    *status = Some(Reap {
+                        reaped: Reaped::Lost,
+                        usage: None,
+                    });
+                    return Err(error);
+                }
+                result => result?,
+            },
         };
         let Some(reaped) = reaped else {
             return Ok(None);
@@ -422,7 +456,15 @@ impl Process {
         match &guard {
             Some(guard) => {
                 // Blocks outside any lock; the transient reference keeps the fd open.
-                let exited = os::wait_for_exit(&guard.pidfd(), timeout)?;
+                let pidfd = guard.pidfd();
+                // Without a timeout, our child is waited for in `waitid(WNOWAIT)`, which
+                // returns once it can be reaped: a pidfd is readable as soon as the process
+                // exits, but a traced child's zombie is reapable only after its tracer
+                // waited — polling would spin until then. Not our child (ECHILD): poll.
+                let exited = match timeout {
+                    None if os::wait_reapable(&pidfd)? => true,
+                    _ => os::wait_for_exit(&pidfd, timeout)?,
+                };
                 if !exited {
                     return Ok(None);
                 }
@@ -434,17 +476,32 @@ impl Process {
                 if let Some(reaped) = status.as_ref() {
                     return reaped.status().map(Some);
                 }
-                if !os::pid_exited(self.pid, timeout.is_some())? {
-                    drop(status);
-                    // Not waitable yet, and pid mode cannot block with a timeout: back off.
-                    if let Some(timeout) = timeout {
-                        os::back_off(timeout);
+                match os::pid_exited(self.pid, timeout.is_some()) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        drop(status);
+                        // Not waitable yet, and pid mode cannot block with a timeout: back
+                        // off.
+                        if let Some(timeout) = timeout {
+                            os::back_off(timeout);
+                        }
+                        return Ok(None);
                     }
-                    return Ok(None);
+                    // Reaped behind our back (or never ours): let the reap record it.
+                    Err(error) if error.raw_os_error() == Some(libc::ECHILD) => {}
+                    Err(error) => return Err(error),
                 }
             }
         }
-        self.reap_now(guard.as_ref())
+        let reaped = self.reap_now(guard.as_ref())?;
+        if reaped.is_none() {
+            // Readable but not reapable (a traced child's zombie): back off instead of
+            // spinning until the tracer waits.
+            if let Some(timeout) = timeout.filter(|timeout| !timeout.is_zero()) {
+                os::back_off(timeout);
+            }
+        }
+        Ok(reaped)
     }
 
     /// [`Process::wait`], also returning the child's resource usage (which `waitid(2)`
@@ -519,8 +576,11 @@ impl Process {
     }
 
     /// A new, independently owned pidfd for the same process (`F_DUPFD_CLOEXEC`, fd >= 3),
-    /// to hand to `AsyncFd`, mio or `setns`; it stays valid after this handle reaps or is
-    /// released (signals through it then fail with `ESRCH`, never reaching another process).
+    /// to hand to `AsyncFd`, mio or `setns`. It stays open after this handle reaps or is
+    /// released, and always names this process: once the process is reaped, signals through
+    /// it fail with `ESRCH`. Waiting through the clone reaps behind this handle's back: its
+    /// own later wait then recovers the status only on Linux 6.15+ (`PIDFD_INFO_EXIT`), else
+    /// reports `ECHILD` — poll the clone for readability and wait through the handle instead.
     ///
     /// # Errors
     ///
@@ -532,7 +592,9 @@ impl Process {
         Ok(PidFd::from(owned))
     }
 
-    /// Reaps the child if it has exited, without blocking.
+    /// Reaps the child if it has exited, without blocking — except when the child was reaped
+    /// elsewhere on Linux 6.15+: then it waits for the kernel to publish the status
+    /// (`PIDFD_INFO_EXIT`), about 0.2 s at the most.
     ///
     /// # Errors
     ///
@@ -580,7 +642,7 @@ impl Process {
     pub fn release(&self) {
         match &self.handle {
             Handle::PidFd(shared) => shared.finish(Finish::Released),
-            Handle::Pid { released } => released.store(true, Ordering::Release),
+            Handle::Pid { released, .. } => released.store(true, Ordering::Release),
         }
     }
 }
@@ -617,7 +679,7 @@ mod tests {
     fn an_undecodable_reaped_status_is_kept_and_never_followed_by_a_kill() {
         // pid 1 is never our child: were `signal` to call kill(1, 0) it would succeed (root)
         // or fail with EPERM — never ESRCH.
-        let process = Process::pid_mode(1);
+        let process = Process::pid_mode(1, false);
         let info = crate::exit_status::test_data::killed_by(127);
         // What reap_now records when the reaping waitid returned signal 127 (mips).
         *write(&process.status) = Reaped::from_siginfo(&info).map(|reaped| Reap {

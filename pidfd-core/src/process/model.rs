@@ -38,6 +38,10 @@ const KILLED: i32 = 9;
 pub(super) struct Kernel {
     fd_closed: bool,
     closes: usize,
+    /// Blocking calls on the pidfd in progress: a close meanwhile would be a use after close.
+    fd_in_flight: usize,
+    /// Blocking `waitid`s on the PID in progress: a reap meanwhile frees the PID under them.
+    pid_in_flight: usize,
     exited: Option<ExitStatus>,
     reaps: usize,
 }
@@ -47,7 +51,11 @@ loom::lazy_static! {
 }
 
 fn kernel<T>(f: impl FnOnce(&mut Kernel) -> T) -> T {
-    f(&mut KERNEL.lock().unwrap())
+    // A failed check panics with the lock held; the unwinding handle still closes its fd
+    // through here, which must not turn into a second panic (an abort with no report).
+    f(&mut KERNEL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner))
 }
 
 fn use_fd(kernel: &Kernel, pidfd: &PidFd) {
@@ -63,6 +71,10 @@ fn deliver(kernel: &mut Kernel, signal: i32) {
 
 fn reap(kernel: &mut Kernel) -> Option<Reap> {
     let status = kernel.exited?;
+    assert_eq!(
+        kernel.pid_in_flight, 0,
+        "reaped while another thread waits on the PID"
+    );
     kernel.reaps += 1;
     assert_eq!(kernel.reaps, 1, "the child was reaped twice");
     Some(Reap {
@@ -71,13 +83,27 @@ fn reap(kernel: &mut Kernel) -> Option<Reap> {
     })
 }
 
-fn exited_or_yield(nohang: bool) -> bool {
-    loop {
-        if kernel(|kernel| kernel.exited.is_some()) || nohang {
-            return kernel(|kernel| kernel.exited.is_some());
+/// Whether the child exited; unless `nohang`, yields until it has. `in_flight` counts the
+/// call as in progress meanwhile, so that a close or reap during it is caught.
+fn exited_or_yield(nohang: bool, in_flight: fn(&mut Kernel) -> &mut usize) -> bool {
+    kernel(|kernel| *in_flight(kernel) += 1);
+    let exited = loop {
+        let exited = kernel(|kernel| kernel.exited.is_some());
+        if exited || nohang {
+            break exited;
         }
         loom::thread::yield_now();
-    }
+    };
+    kernel(|kernel| *in_flight(kernel) -= 1);
+    exited
+}
+
+fn fd_in_flight(kernel: &mut Kernel) -> &mut usize {
+    &mut kernel.fd_in_flight
+}
+
+fn pid_in_flight(kernel: &mut Kernel) -> &mut usize {
+    &mut kernel.pid_in_flight
 }
 
 pub(super) fn send_signal(
@@ -104,7 +130,15 @@ pub(super) fn try_reap(pidfd: &PidFd) -> io::Result<Option<Reap>> {
 
 pub(super) fn wait_for_exit(pidfd: &PidFd, timeout: Option<Duration>) -> io::Result<bool> {
     kernel(|kernel| use_fd(kernel, pidfd));
-    Ok(exited_or_yield(timeout.is_some()))
+    Ok(exited_or_yield(timeout.is_some(), fd_in_flight))
+}
+
+pub(super) fn wait_reapable(pidfd: &PidFd) -> io::Result<bool> {
+    kernel(|kernel| use_fd(kernel, pidfd));
+    if kernel(|kernel| kernel.reaps > 0) {
+        return Ok(false); // ECHILD: reaped by another thread already
+    }
+    Ok(exited_or_yield(false, fd_in_flight))
 }
 
 pub(super) fn kill(pid: i32, signal: i32) -> io::Result<()> {
@@ -127,7 +161,7 @@ pub(super) fn pid_reap(pid: u32) -> io::Result<Option<Reap>> {
 pub(super) fn pid_exited(pid: u32, nohang: bool) -> io::Result<bool> {
     assert_eq!(pid, PID);
     kernel(|kernel| assert_eq!(kernel.reaps, 0, "waitid on the PID after the reap"));
-    Ok(exited_or_yield(nohang))
+    Ok(exited_or_yield(nohang, pid_in_flight))
 }
 
 pub(super) fn back_off(_timeout: Duration) {
@@ -138,6 +172,7 @@ pub(super) fn close(fd: RawFd) {
     assert_eq!(fd, FD);
     kernel(|kernel| {
         assert!(!kernel.fd_closed, "the pidfd was closed twice");
+        assert_eq!(kernel.fd_in_flight, 0, "closed while a call blocks on it");
         kernel.fd_closed = true;
         kernel.closes += 1;
     });
@@ -171,7 +206,7 @@ mod loom_tests {
 
     fn model_process(mode: Mode) -> Process {
         match mode {
-            Mode::Pid => Process::pid_mode(PID),
+            Mode::Pid => Process::pid_mode(PID, true),
             Mode::PidFd => Process {
                 pid: PID,
                 handle: Handle::PidFd(SharedFd::model(FD)),
@@ -220,6 +255,7 @@ mod loom_tests {
             assert_eq!(status_code(waited), Some(KILLED));
             // After the reap: the cached status again, and ESRCH, never a syscall.
             assert_eq!(process.wait().unwrap(), waited);
+            assert_eq!(process.try_wait().unwrap(), Some(waited));
             assert_eq!(
                 process.send_signal(0).unwrap_err().raw_os_error(),
                 Some(libc::ESRCH)
@@ -302,6 +338,67 @@ mod loom_tests {
             drop(process);
             check_end(mode == Mode::PidFd);
         });
+    }
+
+    /// The child has exited before anyone looks: two racing `try_wait`s both see its status
+    /// (one reaps, the other finds it cached — or finds the handle done between its check
+    /// and its reference, the ESRCH path, which must still answer with the status).
+    fn racing_try_waits_after_the_exit(mode: Mode) {
+        loom::model(move || {
+            child_exits();
+            let process = Arc::new(model_process(mode));
+            let other = {
+                let process = process.clone();
+                loom::thread::spawn(move || process.try_wait())
+            };
+            let mine = process.try_wait().unwrap();
+            let theirs = other.join().unwrap().unwrap();
+            assert_eq!(mine.and_then(status_code), Some(3));
+            assert_eq!(theirs, mine, "both see the one status");
+            drop(process);
+            assert_eq!(check_end(mode == Mode::PidFd).reaps, 1);
+        });
+    }
+
+    #[test]
+    fn loom_process_pidfd_mode_racing_try_waits_after_the_exit() {
+        racing_try_waits_after_the_exit(Mode::PidFd);
+    }
+
+    #[test]
+    fn loom_process_pid_mode_racing_try_waits_after_the_exit() {
+        racing_try_waits_after_the_exit(Mode::Pid);
+    }
+
+    /// A blocking `wait` racing `release` while the child exits on its own: the wait returns
+    /// the status or `EBADF`; the fd is never closed under the blocked call.
+    fn blocking_wait_races_release(mode: Mode) {
+        loom::model(move || {
+            let process = Arc::new(model_process(mode));
+            let waiter = {
+                let process = process.clone();
+                loom::thread::spawn(move || process.wait())
+            };
+            let exiter = loom::thread::spawn(child_exits);
+            process.release();
+            exiter.join().unwrap();
+            match waiter.join().unwrap() {
+                Ok(status) => assert_eq!(status.code(), Some(3)),
+                Err(error) => assert_eq!(error.raw_os_error(), Some(libc::EBADF)),
+            }
+            drop(process);
+            check_end(mode == Mode::PidFd);
+        });
+    }
+
+    #[test]
+    fn loom_process_pidfd_mode_blocking_wait_races_release() {
+        blocking_wait_races_release(Mode::PidFd);
+    }
+
+    #[test]
+    fn loom_process_pid_mode_blocking_wait_races_release() {
+        blocking_wait_races_release(Mode::Pid);
     }
 
     #[test]

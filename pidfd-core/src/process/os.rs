@@ -6,7 +6,7 @@
 //! child is known not to be reaped.
 
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use pidfd_sys::flags::{P_PID, WaitIdOptions};
@@ -31,6 +31,19 @@ pub(super) fn try_reap(pidfd: &PidFd) -> io::Result<Option<Reap>> {
 /// Blocks (up to `timeout`) until the pidfd is readable: the child exited. Does not reap.
 pub(super) fn wait_for_exit(pidfd: &PidFd, timeout: Option<Duration>) -> io::Result<bool> {
     pidfd.wait_for_exit(timeout)
+}
+
+/// Blocks in `waitid(P_PIDFD, WEXITED | WNOWAIT)` until the child can be reaped (retried on
+/// `EINTR`): `Ok(true)`; `Ok(false)` for `ECHILD` (not our child, or reaped elsewhere).
+pub(super) fn wait_reapable(pidfd: &PidFd) -> io::Result<bool> {
+    let mut info = siginfo_t::zeroed();
+    let options = WaitIdOptions::EXITED | WaitIdOptions::NOWAIT;
+    match Errno::retry_on_intr(|| sys::pidfd::waitid_pidfd(pidfd.as_fd(), &mut info, options, None))
+    {
+        Ok(()) => Ok(true),
+        Err(Errno::CHILD) => Ok(false),
+        Err(errno) => Err(errno.into()),
+    }
 }
 
 /// `kill(pid, signal)`; `pid > 0`.

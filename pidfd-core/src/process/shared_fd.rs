@@ -41,6 +41,7 @@ impl SharedFd {
 
     /// Takes a transient reference for one operation, unless the child was reaped or the
     /// handle released.
+    #[inline]
     pub(super) fn guard(&self) -> Result<FdGuard<'_>, Refused> {
         self.state.acquire_transient()?;
         Ok(FdGuard { shared: self })
@@ -72,6 +73,7 @@ pub(super) struct FdGuard<'a> {
 impl FdGuard<'_> {
     /// The pidfd as a [`PidFd`] that is never dropped (so it never closes the fd).
     #[allow(unsafe_code, reason = "a non-owning view of the refcounted fd")]
+    #[inline]
     pub(super) fn pidfd(&self) -> ManuallyDrop<PidFd> {
         // SAFETY: the fd is open while this transient reference is held (HandleState
         // closes it only after the last one is dropped); ManuallyDrop keeps this copy from
@@ -81,6 +83,7 @@ impl FdGuard<'_> {
 }
 
 impl Drop for FdGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.shared.close_if(self.shared.state.drop_transient());
     }

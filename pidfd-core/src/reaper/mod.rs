@@ -125,8 +125,9 @@ pub struct Exit<T> {
     /// The exit status: `Some` for a child the reaper reaped (with `waitid`), or one whose
     /// status was cached by its [`Process`] or kept by the kernel (`PIDFD_INFO_EXIT`, Linux
     /// 6.15+) after someone else reaped it. `None`: the process has exited but its status
-    /// cannot be known — it is not our child (so `waitid` says `ECHILD`), or it was reaped
-    /// elsewhere on a kernel that keeps no status.
+    /// cannot be known — it is not our child (so `waitid` says `ECHILD`), it was reaped
+    /// elsewhere on a kernel that keeps no status, or its status does not decode (then its
+    /// `Process` says why on every wait).
     pub status: Option<ExitStatus>,
     /// The handle the entry was added with (reaped, or exited and not ours to reap).
     pub watched: Watched,
@@ -299,6 +300,10 @@ fn classify_reap(
             Some(Ok(true)) | None => Ok(EntryCheck::Exited(None)),
             Some(Err(error)) => Err(error),
         },
+        // Reaped, but the status has no `ExitStatus` form (mips: killed by signal 127 or
+        // 128): reported as an exit with no status — the entry's `Process` gives the
+        // `InvalidData` error on every wait — instead of an error for good, each time.
+        Err(error) if error.kind() == io::ErrorKind::InvalidData => Ok(EntryCheck::Exited(None)),
         Err(error) => Err(error),
     }
 }
@@ -613,6 +618,16 @@ impl From<PidFd> for Watched {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_undecodable_reap_is_an_exit_with_no_status_not_an_error_for_good() {
+        let undecodable = io::Error::new(io::ErrorKind::InvalidData, "signal 127");
+        let check = classify_reap(Err(undecodable), || panic!("no readiness check needed"));
+        assert!(matches!(check, Ok(EntryCheck::Exited(None))));
+        // Other errors still are errors.
+        let other = classify_reap(Err(io::Error::from_raw_os_error(libc::EBADF)), || None);
+        assert!(other.is_err());
+    }
 
     #[test]
     fn empty_reaper_returns_none_at_once() {

@@ -351,7 +351,15 @@ fn ids_scenario() {
     let own_uid = status_field(&own, "Uid");
     let own_gid = status_field(&own, "Gid");
     let own_groups = status_field(&own, "Groups");
-    let cases: [(&str, Option<u32>, Option<u32>, Option<&[u32]>, [&str; 3]); 5] = [
+    // (name, uid, gid, groups, the expected Uid, Gid and Groups lines)
+    type Case<'a> = (
+        &'a str,
+        Option<u32>,
+        Option<u32>,
+        Option<&'a [u32]>,
+        [&'a str; 3],
+    );
+    let cases: [Case<'_>; 5] = [
         (
             "all",
             Some(65534),
@@ -449,7 +457,8 @@ fn uid_applies_before_chdir() {
 fn id_u32_max_is_invalid_input() {
     let dir = TempDir::new("id-max");
     let marker = dir.path().join("ran");
-    let setters: [(&str, fn(&mut Spawn)); 3] = [
+    type Setter = fn(&mut Spawn);
+    let setters: [(&str, Setter); 3] = [
         ("uid", |spawn| {
             spawn.uid(u32::MAX);
         }),
@@ -495,12 +504,13 @@ fn without_privilege_other_ids_are_permission_denied() {
 fn unprivileged_scenario() {
     if is_root() {
         // Drop to nobody for good (process-wide: this is a re-exec'd copy).
-        // SAFETY: integer arguments / an empty list; glibc applies them to every thread.
-        unsafe {
-            assert_eq!(libc::setgroups(0, std::ptr::null()), 0);
-            assert_eq!(libc::setgid(65534), 0);
-            assert_eq!(libc::setuid(65534), 0);
-        }
+        // The C library applies each change to every thread.
+        // SAFETY: an empty list (NULL, 0).
+        assert_eq!(unsafe { libc::setgroups(0, std::ptr::null()) }, 0);
+        // SAFETY: an integer argument.
+        assert_eq!(unsafe { libc::setgid(65534) }, 0);
+        // SAFETY: an integer argument.
+        assert_eq!(unsafe { libc::setuid(65534) }, 0);
     }
     let (uid, gid) = pidfd_tests::real_ids();
     assert_ne!(uid, 0);
@@ -508,7 +518,8 @@ fn unprivileged_scenario() {
     let marker = dir.join("ran");
     std::fs::create_dir_all(&dir).expect("mkdir");
     let other_gid = if gid == 0 { 1 } else { 0 };
-    let attempts: [(&str, fn(&mut Spawn, u32)); 3] = [
+    type Attempt = fn(&mut Spawn, u32);
+    let attempts: [(&str, Attempt); 3] = [
         ("uid0", |spawn, _| {
             spawn.uid(0);
         }),
@@ -694,7 +705,7 @@ fn from_command_scenario() {
     for line in text.lines() {
         let (key, value) = line.split_once('=').expect("key=value");
         if key == "cwd" {
-            say("cwd_matches", OsString::from(value) == canonical);
+            say("cwd_matches", canonical == *value);
         } else {
             say(key, value);
         }

@@ -164,6 +164,18 @@ mod id_calls {
     const _: () = assert!(SETGROUPS == 82 && SETUID == 87 && SETGID == 89);
 }
 
+/// An ID as a `syscall(2)` argument: its bits (the kernel reads a 32-bit `uid_t`/`gid_t`;
+/// on 32-bit ABIs `long` is 32 bits too, so IDs above `i32::MAX` keep their bits).
+fn id_arg(id: Id) -> libc::c_long {
+    #[allow(
+        clippy::cast_possible_wrap,
+        clippy::cast_lossless,
+        reason = "the kernel reads the bits as uid_t/gid_t"
+    )]
+    let arg = id as libc::c_long;
+    arg
+}
+
 /// An errno-style result of a raw syscall.
 fn check(ret: libc::c_long) -> Result<libc::c_long, Errno> {
     if ret == -1 {
@@ -196,7 +208,7 @@ pub(super) fn setgroups(groups: &[Id]) -> Result<(), Errno> {
 /// an ID outside the user namespace's map.
 pub(super) fn setgid(gid: Id) -> Result<(), Errno> {
     // SAFETY: an integer argument only (the kernel reads it as gid_t).
-    check(unsafe { libc::syscall(id_calls::SETGID, libc::c_long::from(gid)) }).map(drop)
+    check(unsafe { libc::syscall(id_calls::SETGID, id_arg(gid)) }).map(drop)
 }
 
 /// `setuid(uid)`, with a 32-bit ID. For the child side.
@@ -207,7 +219,7 @@ pub(super) fn setgid(gid: Id) -> Result<(), Errno> {
 /// an ID outside the user namespace's map; `EAGAIN` over `RLIMIT_NPROC` (Linux < 3.1).
 pub(super) fn setuid(uid: Id) -> Result<(), Errno> {
     // SAFETY: an integer argument only (the kernel reads it as uid_t).
-    check(unsafe { libc::syscall(id_calls::SETUID, libc::c_long::from(uid)) }).map(drop)
+    check(unsafe { libc::syscall(id_calls::SETUID, id_arg(uid)) }).map(drop)
 }
 
 /// `prctl(PR_SET_PDEATHSIG, signal)`. For the child side.

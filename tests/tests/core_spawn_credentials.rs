@@ -330,7 +330,8 @@ fn pdeathsig_intermediate_scenario(level: &str, dir: &str) {
 /// As root: uid, gid and groups as the exec'd child sees them (`/proc/self/status`); `uid`
 /// alone drops the supplementary groups, `gid` alone keeps them, an explicit empty list
 /// drops them too. In a scenario that first gives itself supplementary groups (40, 41), so
-/// that dropping them shows.
+/// that dropping them shows. The IDs are above 65535, which the original 16-bit-ID
+/// syscalls of i386, arm, sparc and m68k would truncate.
 #[test]
 fn uid_gid_and_groups_reach_the_child() {
     if !is_root() {
@@ -362,30 +363,30 @@ fn ids_scenario() {
     let cases: [Case<'_>; 5] = [
         (
             "all",
-            Some(65534),
-            Some(65533),
-            Some(&[1, 2, 3]),
+            Some(100_000),
+            Some(100_001),
+            Some(&[1, 3, 70000]),
             [
-                "65534 65534 65534 65534",
-                "65533 65533 65533 65533",
-                "1 2 3",
+                "100000 100000 100000 100000",
+                "100001 100001 100001 100001",
+                "1 3 70000",
             ],
         ),
         (
             "uid only",
-            Some(65534),
+            Some(100_000),
             None,
             None,
-            ["65534 65534 65534 65534", own_gid.as_str(), ""],
+            ["100000 100000 100000 100000", own_gid.as_str(), ""],
         ),
         (
             "gid only",
             None,
-            Some(65533),
+            Some(100_001),
             None,
             [
                 own_uid.as_str(),
-                "65533 65533 65533 65533",
+                "100001 100001 100001 100001",
                 own_groups.as_str(),
             ],
         ),
@@ -398,10 +399,10 @@ fn ids_scenario() {
         ),
         (
             "empty groups with uid",
-            Some(65534),
+            Some(100_000),
             None,
             Some(&[]),
-            ["65534 65534 65534 65534", own_gid.as_str(), ""],
+            ["100000 100000 100000 100000", own_gid.as_str(), ""],
         ),
     ];
     for (name, uid, gid, groups, [want_uid, want_gid, want_groups]) in cases {

@@ -117,7 +117,8 @@ fn parent_death_signal_fires_when_the_spawning_thread_exits() {
             None => {
                 // Still running: nothing killed it when the thread exited.
                 assert_eq!(process.try_wait().expect("try_wait"), None);
-                process.signal(SIGTERM).expect("signal");
+                // Ours and not reaped (just checked), so its PID names it.
+                pidfd_tests::naive_kill(process.pid(), SIGTERM).expect("kill");
                 process.wait().expect("wait")
             }
         };

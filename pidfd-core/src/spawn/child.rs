@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use pidfd_sys::Errno;
 
 use super::prepare::{ChildFileAction, Prepared};
+use super::sys as spawn_sys;
 
 /// Where the child reports its exec errno: the shared slot (vfork) or a CLOEXEC pipe (fork).
 pub(super) struct ChildContext<'a> {
@@ -44,11 +45,14 @@ pub(super) struct ChildContext<'a> {
 
 /// The child side. Async-signal-safe only; never returns.
 ///
-/// Raw syscalls only (`pidfd_sys::syscalls`), never the C library's wrappers: in the vfork
+/// Raw syscalls only (`pidfd_sys::syscalls`, and `super::sys`'s credential and
+/// parent-death calls), never the C library's wrappers: in the vfork
 /// strategies the child runs on its parent thread's TLS, and `open`/`close`/`write` are
 /// cancellation points that read and write that thread's cancellation state (a
 /// `pthread_cancel` of the spawning thread would act in the child, or hang it), while
-/// `sigaction`/`pthread_sigmask` filter the C library's internal signals.
+/// `sigaction`/`pthread_sigmask` filter the C library's internal signals, and
+/// `setuid`/`setgid`/`setgroups` apply the change to every thread of the (shared) process
+/// through an internal signal.
 ///
 /// # Safety
 ///
@@ -208,10 +212,51 @@ pub(super) unsafe fn child_exec(ctx: *const ChildContext<'_>) -> ! {
             fail(errno);
         }
     }
+    // IDs after the file actions (opened with the caller's rights, as std opens stdio in the
+    // parent) and before chdir and exec (checked with the new ones), in std's order: the
+    // groups and the group ID while we still have the privilege setuid drops. Raw syscalls
+    // change this task's credentials only.
+    let credentials = &prepared.credentials;
+    if let Some(groups) = &credentials.groups {
+        if let Err(errno) = spawn_sys::setgroups(groups) {
+            fail(errno);
+        }
+    }
+    if let Some(gid) = credentials.gid {
+        if let Err(errno) = spawn_sys::setgid(gid) {
+            fail(errno);
+        }
+    }
+    if let Some(uid) = credentials.uid {
+        // As std: drop the supplementary groups unless they were given; without
+        // CAP_SETGID (EPERM) keep them.
+        if credentials.groups.is_none() {
+            match spawn_sys::setgroups(&[]) {
+                Ok(()) | Err(Errno::PERM) => {}
+                Err(errno) => fail(errno),
+            }
+        }
+        if let Err(errno) = spawn_sys::setuid(uid) {
+            fail(errno);
+        }
+    }
     if let Some(cwd) = &prepared.cwd {
         // SAFETY: a NUL-terminated path prepared before the clone.
         if let Err(errno) = unsafe { sys::chdir(cwd.as_ptr()) } {
             fail(errno);
+        }
+    }
+    // The parent-death signal after every ID change (which clears it). If the parent
+    // process is already gone (we were re-parented before the prctl), the kernel will never
+    // send it: send it ourselves, as the kernel would have (a process-directed signal).
+    if let Some(death) = prepared.parent_death {
+        if let Err(errno) = spawn_sys::set_parent_death_signal(death.signal) {
+            fail(errno);
+        }
+        if spawn_sys::getppid() != death.parent {
+            if let Err(errno) = spawn_sys::kill_self(death.signal) {
+                fail(errno);
+            }
         }
     }
     // Try each candidate like execvp: ENOENT/ENOTDIR move on, EACCES is remembered.

@@ -11,8 +11,8 @@ use std::ptr;
 
 use pidfd_sys::Errno;
 
-use super::sys::{SpawnFd, dup_above, fd_limit, parent_environ, signal_set};
-use super::{FileAction, Spawn};
+use super::sys::{KeepDumpable, SpawnFd, dup_above, fd_limit, getpid, parent_environ, signal_set};
+use super::{Attributes, FileAction, Spawn};
 
 /// Everything the child needs, as C data prepared before the clone.
 pub(super) struct Prepared {
@@ -39,6 +39,30 @@ pub(super) struct Prepared {
     /// Signals set to SIG_DFL in the child.
     pub(super) default_signals: libc::sigset_t,
     pub(super) file_actions: Vec<ChildFileAction>,
+    /// The ID changes, in the child after the file actions.
+    pub(super) credentials: Credentials,
+    /// The parent-death signal and the PID its parent must still have (this process's).
+    pub(super) parent_death: Option<ParentDeath>,
+    /// Puts this process's dumpable flag back after a child that changes its IDs.
+    _keep_dumpable: Option<KeepDumpable>,
+}
+
+/// The ID changes the child makes, in this order (std's): `setgroups(groups)`, `setgid`,
+/// then — only with a `uid` and no `groups` — `setgroups(0, NULL)` with `EPERM` ignored,
+/// then `setuid`.
+#[derive(Debug, Default)]
+pub(super) struct Credentials {
+    pub(super) groups: Option<Vec<libc::gid_t>>,
+    pub(super) gid: Option<libc::gid_t>,
+    pub(super) uid: Option<libc::uid_t>,
+}
+
+/// `prctl(PR_SET_PDEATHSIG, signal)` in the child, then the check that its parent is still
+/// `parent`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ParentDeath {
+    pub(super) signal: libc::c_int,
+    pub(super) parent: libc::pid_t,
 }
 
 /// NUL-terminated C strings and a NULL-terminated array of pointers to them, as `execve`
@@ -127,6 +151,44 @@ impl FileAction {
     }
 }
 
+/// The ID changes asked for, `InvalidInput` for `u32::MAX` (`(uid_t)-1`, never an ID).
+fn credentials(attributes: &Attributes) -> io::Result<Credentials> {
+    let ids = attributes
+        .uid
+        .iter()
+        .chain(&attributes.gid)
+        .chain(attributes.groups.iter().flatten());
+    if ids.into_iter().any(|&id| id == u32::MAX) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "user or group ID u32::MAX ((uid_t)-1) is not an ID",
+        ));
+    }
+    Ok(Credentials {
+        groups: attributes.groups.clone(),
+        gid: attributes.gid,
+        uid: attributes.uid,
+    })
+}
+
+/// The parent-death signal asked for, with this process's PID; `InvalidInput` for a number
+/// outside `1..=NSIG`.
+fn parent_death(attributes: &Attributes) -> io::Result<Option<ParentDeath>> {
+    let Some(signal) = attributes.parent_death_signal else {
+        return Ok(None);
+    };
+    if !(1..=pidfd_sys::signal::NSIG).contains(&signal) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("invalid parent-death signal {signal}"),
+        ));
+    }
+    Ok(Some(ParentDeath {
+        signal,
+        parent: getpid(),
+    }))
+}
+
 fn c_string(bytes: impl Into<Vec<u8>>) -> io::Result<CString> {
     CString::new(bytes)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte in spawn argument"))
@@ -193,7 +255,8 @@ impl Prepared {
                 })
                 .collect::<io::Result<_>>()?
         };
-        let argv: CStringArray = std::iter::once(c_string(program)?)
+        let arg0 = spawn.arg0.as_ref().map_or(program, |arg0| arg0.as_bytes());
+        let argv: CStringArray = std::iter::once(c_string(arg0)?)
             .map(Ok)
             .chain(
                 spawn
@@ -207,6 +270,8 @@ impl Prepared {
             .as_ref()
             .map(|dir| c_string(dir.as_bytes()))
             .transpose()?;
+        let credentials = credentials(&spawn.attributes)?;
+        let parent_death = parent_death(&spawn.attributes)?;
         let (stdio, stdio_moved) = stdio_sources(stdio)?;
         check_file_action_fds(&spawn.file_actions)?;
         let pipe_floor = spawn
@@ -261,6 +326,11 @@ impl Prepared {
                     })
                 })
                 .collect::<io::Result<_>>()?,
+            // Last: held from here until the spawn is over (the child exec'd or exited).
+            _keep_dumpable: (credentials.uid.is_some() || credentials.gid.is_some())
+                .then(KeepDumpable::new),
+            credentials,
+            parent_death,
         })
     }
 }

@@ -46,8 +46,8 @@ use pidfd_sys::Errno;
 /// Whether `error` says the process is gone: the errno is `ESRCH`.
 ///
 /// That is what this crate returns when:
-/// * signalling ([`crate::PidFd::send_signal`], [`crate::Process::signal`], `kill`) a
-///   process that has been **reaped** — a zombie (exited, not yet reaped) still exists and
+/// * signalling ([`crate::PidFd::send_signal`], [`crate::Process::kill`] and the other
+///   signal methods) a process that has been **reaped** — a zombie (exited, not yet reaped) still exists and
 ///   can be signalled;
 /// * opening a pidfd ([`crate::PidFd::open`], [`crate::Process::find`]) for a PID that no
 ///   process has, or whose process is exiting (the kernel's `EINVAL` then is reported as

@@ -117,7 +117,7 @@ fn a_reaped_process_is_gone_in_both_modes() {
         let process = Process::with_mode(child.id(), mode).unwrap();
         assert_eq!(process.mode(), mode);
         assert_eq!(process.wait().unwrap().code(), Some(9), "{mode:?}");
-        let error = process.signal(SIGTERM).unwrap_err();
+        let error = process.kill().unwrap_err();
         assert!(error::is_gone(&error), "{mode:?}: {error}");
         assert!(!error::is_unsupported(&error), "{mode:?}");
     }

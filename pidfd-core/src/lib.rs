@@ -17,9 +17,29 @@
 //! * [`probe`] — which pidfd features this kernel allows, probed once and cached, with the
 //!   `PIDFD_DISABLE=1` opt-out.
 //!
+//! * [`signals`] — signal names and numbers (`TERM`, `SIGKILL`, `RTMIN+1`, `15`) with
+//!   this ABI's numbers.
+//!
 //! Every fallible call returns [`std::io::Result`]; exit statuses are
 //! [`std::process::ExitStatus`]. [`Spawn`] starts programs with a pidfd that comes from the
 //! clone itself, with posix_spawn-style file actions and attributes and `CLONE_INTO_CGROUP`.
+//!
+//! # Errors
+//!
+//! Errors are [`std::io::Error`]s carrying the kernel's errno where there is one. Two cases
+//! have predicates in [`error`]:
+//!
+//! * [`error::is_gone`] — `ESRCH`: the process has been reaped (or never existed). Signalling
+//!   a reaped process through a pidfd or a [`Process`] fails this way; it never reaches
+//!   another process that got the PID.
+//! * [`error::is_unsupported`] — `ErrorKind::Unsupported`: the kernel is too old, or an
+//!   emulator or sandbox refused the call (`ENOSYS`). Where the kernel's refusal is an
+//!   `EINVAL` that can only mean "too old" (`waitid(P_PIDFD)` before 5.4, `PIDFD_NONBLOCK`,
+//!   `PIDFD_THREAD`, `PIDFD_SIGNAL_*` flags), it is reported as `Unsupported` too, with the
+//!   version needed in the message and the errno kept ([`error::errno`]). `InvalidInput`
+//!   means a bad argument.
+//!
+//! [`probe::features`] tells in advance which pidfd features work here.
 //!
 //! # Example
 //!
@@ -40,6 +60,7 @@
 //! # }
 //! ```
 
+pub mod error;
 mod exit_status;
 pub mod fdinfo;
 mod fork;
@@ -47,6 +68,7 @@ mod pidfd;
 pub mod probe;
 mod process;
 mod reaper;
+pub mod signals;
 mod spawn;
 mod state;
 mod sync;

@@ -11,7 +11,7 @@ use pidfd_sys::pidfs::PidfdInfoMask;
 use pidfd_sys::{Errno, pidfd_info};
 
 use super::PidFd;
-use crate::{exit_status, sys};
+use crate::{error, exit_status, sys};
 
 /// What `PIDFD_GET_INFO` says about a process (Linux 6.13+). See [`PidFd::info`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,8 +97,11 @@ impl PidFd {
     ///
     /// # Errors
     ///
-    /// `Unsupported` before Linux 6.13 (and under qemu-user); `ESRCH` when the process has
-    /// been reaped and the kernel keeps no exit status for it (before Linux 6.15).
+    /// `Unsupported` ([`crate::error::is_unsupported`]) before Linux 6.13 (and under
+    /// qemu-user), or for an fd that is not a pidfd: the kernel's `ENOTTY` (`ENOSYS` under
+    /// qemu-user), kept readable through [`crate::error::errno`]; `ESRCH`
+    /// ([`crate::error::is_gone`]) when the process has been reaped and the kernel keeps no
+    /// exit status for it (before Linux 6.15).
     pub fn info(&self) -> io::Result<ProcessInfo> {
         let wanted = PidfdInfoMask::PID
             | PidfdInfoMask::CREDS
@@ -110,10 +113,11 @@ impl PidFd {
         };
         match sys::pidfd::pidfd_get_info(self.fd.as_fd(), &mut raw) {
             Ok(()) => {}
-            Err(Errno::NOTTY | Errno::NOSYS) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::Unsupported,
-                    "PIDFD_GET_INFO needs Linux 6.13 (or this fd is not a pidfd)",
+            Err(errno @ (Errno::NOTTY | Errno::NOSYS)) => {
+                return Err(error::refused(
+                    errno,
+                    "ioctl(PIDFD_GET_INFO)",
+                    "Linux 6.13 and a pidfd",
                 ));
             }
             Err(errno) => return Err(errno.into()),

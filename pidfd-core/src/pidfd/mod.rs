@@ -18,7 +18,7 @@ use pidfd_sys::{Errno, pidfd_info, siginfo_t};
 use crate::exit_status::Reaped;
 use crate::sys;
 use crate::sys::time::Deadline;
-use crate::{exit_status, fdinfo};
+use crate::{error, exit_status, fdinfo};
 
 mod info;
 
@@ -29,18 +29,19 @@ bitflags::bitflags! {
     #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
     pub struct OpenFlags: u32 {
         /// `PIDFD_NONBLOCK` (Linux 5.10+): [`PidFd::wait`] on a running child fails with
-        /// `WouldBlock` instead of blocking. Older kernels refuse it with `InvalidInput`.
+        /// `WouldBlock` instead of blocking. On older kernels [`PidFd::open_with`] fails
+        /// with `Unsupported` ([`crate::error::is_unsupported`]).
         const NONBLOCK = PidfdFlags::NONBLOCK.bits();
         /// `PIDFD_THREAD` (Linux 6.9+): refer to one thread (any TID) rather than a thread
-        /// group; the fd becomes readable when that thread exits. Older kernels refuse it
-        /// with `InvalidInput`.
+        /// group; the fd becomes readable when that thread exits. On older kernels
+        /// [`PidFd::open_with`] fails with `Unsupported`.
         const THREAD = PidfdFlags::THREAD.bits();
     }
 }
 
 bitflags::bitflags! {
-    /// Flags for [`PidFd::send_signal_with`] (Linux 6.9+; older kernels refuse any flag with
-    /// `InvalidInput`).
+    /// Flags for [`PidFd::send_signal_with`] (Linux 6.9+; on older kernels any flag fails
+    /// with `Unsupported`, see [`crate::error::is_unsupported`]). At most one may be given.
     #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
     pub struct SignalFlags: u32 {
         /// Signal only the thread the pidfd refers to.
@@ -62,8 +63,11 @@ bitflags::bitflags! {
 /// The fd is close-on-exec and is closed when the `PidFd` is dropped.
 ///
 /// Requires Linux 5.3 (`pidfd_open`); waiting needs 5.4 (`waitid(P_PIDFD)`). On older
-/// kernels the calls fail with `ErrorKind::Unsupported` (`ENOSYS`) or `InvalidInput`
-/// (`EINVAL`); [`crate::probe::features`] tells in advance.
+/// kernels the calls fail with `ErrorKind::Unsupported` — the kernel's `ENOSYS` as is, or
+/// its `EINVAL` for `P_PIDFD` or a flag it does not know, re-kinded with a message naming
+/// the version needed (the errno stays readable through [`crate::error::errno`]);
+/// [`crate::probe::features`] tells in advance. [`crate::error::is_gone`] and
+/// [`crate::error::is_unsupported`] match the two errors most callers handle.
 ///
 /// # Example
 ///
@@ -114,10 +118,16 @@ impl PidFd {
     ///
     /// # Errors
     ///
-    /// `InvalidInput` for pid 0 or above `i32::MAX` (before any syscall); `ESRCH` when no
-    /// such process exists — also when it is exiting (the kernel's `EINVAL` for a PID whose
-    /// last thread is gone is reported as `ESRCH`); `EMFILE`/`ENFILE`; `Unsupported`
-    /// (`ENOSYS`) before Linux 5.3 or under a seccomp filter.
+    /// * `InvalidInput` for pid 0 or above `i32::MAX` (before any syscall);
+    /// * `ESRCH` ([`crate::error::is_gone`]) when no such process exists — also when it is
+    ///   exiting (the kernel's `EINVAL` for a PID whose last thread is gone is reported as
+    ///   `ESRCH`). A thread ID that is not a thread-group leader gives `ESRCH` too where the
+    ///   kernel answers `EINVAL` for it, and `ENOENT` where it tells the two apart (6.18
+    ///   does); open it with [`OpenFlags::THREAD`];
+    /// * `EMFILE`/`ENFILE`;
+    /// * `Unsupported` (`ENOSYS`, [`crate::error::is_unsupported`]) before Linux 5.3, under
+    ///   qemu-user without the syscall, or under a seccomp filter answering `ENOSYS`; a
+    ///   filter answering `EPERM` gives `PermissionDenied`.
     pub fn open(pid: u32) -> io::Result<PidFd> {
         Self::open_with(pid, OpenFlags::empty())
     }
@@ -127,7 +137,15 @@ impl PidFd {
     ///
     /// # Errors
     ///
-    /// As [`PidFd::open`]; `InvalidInput` (`EINVAL`) for a flag the kernel does not know.
+    /// As [`PidFd::open`], and for the flags:
+    /// * `Unsupported` (with `EINVAL` kept, see [`crate::error::errno`]) when the kernel
+    ///   does not know a flag asked for: `NONBLOCK` before Linux 5.10, `THREAD` before 6.9
+    ///   (also under qemu-user on ABIs whose flag bits it passes on untranslated). The
+    ///   kernel answers `EINVAL` both for an unknown flag and for an exiting process; the
+    ///   cached [`crate::probe::features`] tells them apart (an exiting process gives
+    ///   `ESRCH`, as without flags);
+    /// * `InvalidInput` (`EINVAL`) for bits that are not [`OpenFlags`], or when the probe
+    ///   cannot tell (`PIDFD_DISABLE=1`, or the probe itself failed).
     pub fn open_with(pid: u32, flags: OpenFlags) -> io::Result<PidFd> {
         let pid = check_pid(pid)?;
         match sys::pidfd::pidfd_open(pid, PidfdFlags::from_bits_retain(flags.bits())) {
@@ -135,6 +153,7 @@ impl PidFd {
             // With valid flags, EINVAL means the pid's task is gone mid-exit
             // (systemd #36982): report it as the process being gone.
             Err(Errno::INVAL) if flags.is_empty() => Err(Errno::SRCH.into()),
+            Err(Errno::INVAL) => Err(open_flags_refused(flags)),
             Err(errno) => Err(errno.into()),
         }
     }
@@ -217,8 +236,11 @@ impl PidFd {
     ///
     /// # Errors
     ///
-    /// `ESRCH` once the process has been reaped — never another
-    /// process; `EPERM` without permission; `InvalidInput` for an invalid signal.
+    /// `ESRCH` ([`crate::error::is_gone`]) once the process has been reaped — never another
+    /// process; `EPERM` without permission; `InvalidInput` (`EINVAL`) for an invalid signal
+    /// (not in `0..=NSIG`), or for a process in a PID namespace that is not ours or below
+    /// ours; `Unsupported` (`ENOSYS`) before Linux 5.1 or under a seccomp filter answering
+    /// `ENOSYS`.
     pub fn send_signal(&self, signal: i32) -> io::Result<()> {
         self.send_signal_with(signal, SignalFlags::empty())
     }
@@ -227,10 +249,43 @@ impl PidFd {
     ///
     /// # Errors
     ///
-    /// As [`PidFd::send_signal`]; `InvalidInput` for flags an older kernel does not know.
+    /// As [`PidFd::send_signal`], and for the flags:
+    /// * `Unsupported` (with `EINVAL` kept, see [`crate::error::errno`]) when the kernel
+    ///   does not know the flag (before Linux 6.9). The kernel answers `EINVAL` for that
+    ///   as for an invalid signal; after checking the rest, a flagless signal-0 check of the
+    ///   same pidfd tells which it was;
+    /// * `InvalidInput` (`EINVAL`) for more than one flag, bits that are not
+    ///   [`SignalFlags`], or an invalid signal.
     pub fn send_signal_with(&self, signal: i32, flags: SignalFlags) -> io::Result<()> {
-        let flags = PidfdSignalFlags::from_bits_retain(flags.bits());
-        sys::pidfd::pidfd_send_signal(self.fd.as_fd(), signal, flags).map_err(Into::into)
+        let raw = PidfdSignalFlags::from_bits_retain(flags.bits());
+        match sys::pidfd::pidfd_send_signal(self.fd.as_fd(), signal, raw) {
+            Ok(()) => Ok(()),
+            Err(Errno::INVAL) if !flags.is_empty() => Err(self.signal_flags_refused(signal, flags)),
+            Err(errno) => Err(errno.into()),
+        }
+    }
+
+    /// `pidfd_send_signal(signal, flags)` said `EINVAL`: the caller's mistake, or flags this
+    /// kernel does not know? The kernel checks the flags first (unknown bits, more than one
+    /// scope), before the fd, the PID namespace and the signal; so with one known flag bit
+    /// and a valid signal, a flagless signal 0 that gets past `EINVAL` shows that the flag
+    /// was what it refused.
+    fn signal_flags_refused(&self, signal: i32, flags: SignalFlags) -> io::Error {
+        let caller_error = flags.bits().count_ones() != 1
+            || !SignalFlags::all().contains(flags)
+            || !(0..=pidfd_sys::signal::NSIG).contains(&signal);
+        if caller_error {
+            return Errno::INVAL.into();
+        }
+        match sys::pidfd::pidfd_send_signal(self.fd.as_fd(), 0, PidfdSignalFlags::empty()) {
+            // The same EINVAL without the flag (a PID namespace we may not signal into).
+            Err(Errno::INVAL) => Errno::INVAL.into(),
+            _ => error::refused(
+                Errno::INVAL,
+                "pidfd_send_signal with a PIDFD_SIGNAL_* flag",
+                "Linux 6.9",
+            ),
+        }
     }
 
     /// Sends `SIGKILL`.
@@ -259,7 +314,7 @@ impl PidFd {
                 None => Waited::Running,
             }),
             Err(Errno::CHILD) => Ok(Waited::ReapedElsewhere(self.exit_status_after_theft()?)),
-            Err(errno) => Err(errno.into()),
+            Err(errno) => Err(waitid_error(errno)),
         }
     }
 
@@ -299,7 +354,9 @@ impl PidFd {
     /// `ECHILD` when the process is not our child, or was reaped elsewhere and the kernel
     /// does not keep its status (before Linux 6.15; from 6.15 the kept status is returned);
     /// `WouldBlock` for a [`OpenFlags::NONBLOCK`] pidfd whose child is still running;
-    /// `InvalidInput` before Linux 5.4.
+    /// `EBADF` when the fd is not a pidfd; `Unsupported` ([`crate::error::is_unsupported`])
+    /// before Linux 5.4 — the kernel's `EINVAL` for the unknown `P_PIDFD`, which with this
+    /// crate's own valid options and fd can mean nothing else (kept: [`crate::error::errno`]).
     pub fn wait(&self) -> io::Result<ExitStatus> {
         match self.waitid(WaitIdOptions::EXITED, None)? {
             Waited::Reaped(status) | Waited::ReapedElsewhere(status) => Ok(status),
@@ -352,7 +409,7 @@ impl PidFd {
                 None,
             ))),
             Err(Errno::AGAIN) => Ok(None),
-            Err(errno) => Err(errno.into()),
+            Err(errno) => Err(waitid_error(errno)),
         }
     }
 
@@ -426,9 +483,43 @@ impl PidFd {
     /// # Errors
     ///
     /// `EBADF` when the process has no such fd; `EPERM` without ptrace-attach permission;
-    /// `ESRCH` when the process is gone; `Unsupported` before Linux 5.6.
+    /// `ESRCH` ([`crate::error::is_gone`]) when the process is gone; `Unsupported`
+    /// (`ENOSYS`) before Linux 5.6, under qemu-user, or under a seccomp filter answering
+    /// `ENOSYS`.
     pub fn get_fd(&self, target_fd: RawFd) -> io::Result<OwnedFd> {
         Ok(sys::pidfd::pidfd_getfd(self.fd.as_fd(), target_fd)?)
+    }
+}
+
+/// The error for a failed `waitid(P_PIDFD)`: `EINVAL` is the unknown `P_PIDFD` of a kernel
+/// before 5.4 (this crate's options are valid, and its fd number is not negative; a
+/// non-pidfd fd gives `EBADF`); anything else as is.
+fn waitid_error(errno: Errno) -> io::Error {
+    if errno == Errno::INVAL {
+        error::refused(errno, "waitid(P_PIDFD)", "Linux 5.4")
+    } else {
+        errno.into()
+    }
+}
+
+/// `pidfd_open(pid, flags)` with some flags said `EINVAL`: either the kernel does not know
+/// a flag (it checks them before the PID), or the process is exiting (as without flags).
+/// The cached probe knows which flags this kernel takes.
+fn open_flags_refused(flags: OpenFlags) -> io::Error {
+    if !OpenFlags::all().contains(flags) {
+        return Errno::INVAL.into();
+    }
+    let features = match crate::probe::features() {
+        Ok(features) if !features.disabled_by_env => features,
+        // Nothing was probed: cannot tell.
+        _ => return Errno::INVAL.into(),
+    };
+    if flags.contains(OpenFlags::NONBLOCK) && !features.nonblock {
+        error::refused(Errno::INVAL, "PIDFD_NONBLOCK", "Linux 5.10")
+    } else if flags.contains(OpenFlags::THREAD) && !features.thread {
+        error::refused(Errno::INVAL, "PIDFD_THREAD", "Linux 6.9")
+    } else {
+        Errno::SRCH.into()
     }
 }
 

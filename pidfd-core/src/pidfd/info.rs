@@ -98,8 +98,9 @@ impl PidFd {
     /// # Errors
     ///
     /// `Unsupported` ([`crate::error::is_unsupported`]) before Linux 6.13 (and under
-    /// qemu-user), or for an fd that is not a pidfd: the kernel's `ENOTTY` (`ENOSYS` under
-    /// qemu-user), kept readable through [`crate::error::errno`]; `ESRCH`
+    /// qemu-user), or for an fd that is not a pidfd: the kernel's `ENOTTY` (`EINVAL` on 6.11
+    /// and 6.12, `ENOSYS` under qemu-user), kept readable through [`crate::error::errno`];
+    /// `ESRCH`
     /// ([`crate::error::is_gone`]) when the process has been reaped and the kernel keeps no
     /// exit status for it (before Linux 6.15).
     pub fn info(&self) -> io::Result<ProcessInfo> {
@@ -113,7 +114,8 @@ impl PidFd {
         };
         match sys::pidfd::pidfd_get_info(self.fd.as_fd(), &mut raw) {
             Ok(()) => {}
-            Err(errno @ (Errno::NOTTY | Errno::NOSYS)) => {
+            // EINVAL: Linux 6.11 and 6.12 have pidfd ioctls, but refuse any with an argument.
+            Err(errno @ (Errno::NOTTY | Errno::NOSYS | Errno::INVAL)) => {
                 return Err(error::refused(
                     errno,
                     "ioctl(PIDFD_GET_INFO)",

@@ -336,7 +336,8 @@ impl Process {
     /// # Errors
     ///
     /// As [`Process::send_signal`]; `Unsupported` for non-empty flags in pid mode;
-    /// `InvalidInput` for flags an older kernel does not know.
+    /// `Unsupported` ([`crate::error::is_unsupported`]) for flags an older kernel does not
+    /// know.
     #[inline]
     pub fn send_signal_with(&self, signal: i32, flags: SignalFlags) -> io::Result<()> {
         if let Some(guard) = self.guard()? {

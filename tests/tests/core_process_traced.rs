@@ -97,6 +97,17 @@ fn waiting_for_a_traced_zombie_does_not_spin_and_ends_when_the_tracer_lets_go() 
         used < Duration::from_millis(100),
         "wait_timeout spun on the readable pidfd of a traced zombie: {used:?} of CPU in 300 ms"
     );
+    // The same through a plain PidFd.
+    let pidfd = child.try_clone_pidfd().unwrap();
+    let before = thread_cpu();
+    let waited = pidfd.wait_timeout(Duration::from_millis(300)).unwrap();
+    let used = thread_cpu() - before;
+    assert_eq!(waited, None, "reapable through the PidFd while still traced?");
+    assert!(
+        used < Duration::from_millis(100),
+        "PidFd::wait_timeout spun on a traced zombie: {used:?} of CPU in 300 ms"
+    );
+    drop(pidfd);
     // A blocking wait in another thread returns once the tracer exits (detaching).
     std::thread::scope(|scope| {
         let (tid_tx, tid_rx) = std::sync::mpsc::channel();

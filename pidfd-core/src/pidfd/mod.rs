@@ -436,15 +436,21 @@ impl PidFd {
     /// As [`PidFd::wait`].
     pub fn wait_timeout(&self, timeout: Duration) -> io::Result<Option<ExitStatus>> {
         let deadline = Deadline::after(Some(timeout));
+        let mut readable = false;
         loop {
             if let Some(status) = self.try_wait()? {
                 return Ok(Some(status));
             }
-            let remaining = deadline.remaining();
-            if remaining == Some(Duration::ZERO) {
+            let remaining = deadline.remaining().unwrap_or(Duration::ZERO);
+            if remaining.is_zero() {
                 return Ok(None);
             }
-            self.poll_readable(remaining)?;
+            if readable {
+                // Readable, yet nothing to reap: a traced child's zombie, which we may reap
+                // only once its tracer waited. Back off instead of spinning until then.
+                sys::time::back_off(remaining);
+            }
+            readable = self.poll_readable(Some(remaining))?;
         }
     }
 

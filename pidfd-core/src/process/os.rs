@@ -87,9 +87,9 @@ pub(super) fn pid_exited(pid: u32, nohang: bool) -> io::Result<bool> {
     Ok(!matches!(peeked.child_status(), Ok(None)))
 }
 
-/// Pid mode cannot block with a timeout: the pause between two checks.
+/// The pause between two checks of a child that cannot be waited for by blocking.
 pub(super) fn back_off(timeout: Duration) {
-    std::thread::sleep(timeout.min(Duration::from_millis(5)));
+    sys::time::back_off(timeout);
 }
 
 /// Closes the pidfd: called exactly once, by whoever dropped its last reference.

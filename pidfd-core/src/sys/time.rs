@@ -7,6 +7,16 @@ use std::time::{Duration, Instant};
 /// never reached a signalfd). Used by the [`Reaper`](crate::Reaper) and the `prun` tool.
 pub const PID_MODE_RECHECK: Duration = Duration::from_millis(50);
 
+/// The pause between two checks of a child that cannot be waited for by blocking: a wait
+/// with a timeout in pid mode, or a pidfd that is readable but whose child cannot be reaped
+/// yet (a traced child's zombie, until its tracer waited).
+pub const WAIT_BACK_OFF: Duration = Duration::from_millis(5);
+
+/// Sleeps [`WAIT_BACK_OFF`], or `timeout` if that is shorter.
+pub fn back_off(timeout: Duration) {
+    std::thread::sleep(timeout.min(WAIT_BACK_OFF));
+}
+
 /// A timeout for `poll(2)`/`epoll_wait(2)`: whole milliseconds rounded up (so a wait never
 /// ends early), `-1` for none (`None`), saturated at `c_int::MAX`.
 pub fn timeout_millis(timeout: Option<Duration>) -> libc::c_int {

@@ -34,7 +34,8 @@ pub(super) fn wait_for_exit(pidfd: &PidFd, timeout: Option<Duration>) -> io::Res
 }
 
 /// Blocks in `waitid(P_PIDFD, WEXITED | WNOWAIT)` until the child can be reaped (retried on
-/// `EINTR`): `Ok(true)`; `Ok(false)` for `ECHILD` (not our child, or reaped elsewhere).
+/// `EINTR`): `Ok(true)`; `Ok(false)` for `ECHILD` (not our child, or reaped elsewhere);
+/// `Unsupported` before Linux 5.4.
 pub(super) fn wait_reapable(pidfd: &PidFd) -> io::Result<bool> {
     let mut info = siginfo_t::zeroed();
     let options = WaitIdOptions::EXITED | WaitIdOptions::NOWAIT;
@@ -42,6 +43,12 @@ pub(super) fn wait_reapable(pidfd: &PidFd) -> io::Result<bool> {
     {
         Ok(()) => Ok(true),
         Err(Errno::CHILD) => Ok(false),
+        // Our own options on a pidfd: EINVAL means P_PIDFD itself is unknown (before 5.4).
+        Err(Errno::INVAL) => Err(crate::error::refused(
+            Errno::INVAL,
+            "waitid(P_PIDFD)",
+            "Linux 5.4",
+        )),
         Err(errno) => Err(errno.into()),
     }
 }

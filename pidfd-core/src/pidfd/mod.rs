@@ -241,6 +241,7 @@ impl PidFd {
     /// (not in `0..=NSIG`), or for a process in a PID namespace that is not ours or below
     /// ours; `Unsupported` (`ENOSYS`) before Linux 5.1 or under a seccomp filter answering
     /// `ENOSYS`.
+    #[inline]
     pub fn send_signal(&self, signal: i32) -> io::Result<()> {
         self.send_signal_with(signal, SignalFlags::empty())
     }
@@ -256,6 +257,7 @@ impl PidFd {
     ///   same pidfd tells which it was;
     /// * `InvalidInput` (`EINVAL`) for more than one flag, bits that are not
     ///   [`SignalFlags`], or an invalid signal.
+    #[inline]
     pub fn send_signal_with(&self, signal: i32, flags: SignalFlags) -> io::Result<()> {
         let raw = PidfdSignalFlags::from_bits_retain(flags.bits());
         match sys::pidfd::pidfd_send_signal(self.fd.as_fd(), signal, raw) {

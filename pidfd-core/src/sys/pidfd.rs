@@ -32,6 +32,7 @@ pub fn pidfd_open(pid: libc::c_int, flags: PidfdFlags) -> Result<OwnedFd, Errno>
 /// # Errors
 ///
 /// As [`syscalls::pidfd_send_signal`]: `ESRCH`, `EINVAL`, `EPERM`, `EBADF`, `ENOSYS`.
+#[inline]
 pub fn pidfd_send_signal(
     pidfd: BorrowedFd<'_>,
     signal: libc::c_int,

@@ -102,7 +102,10 @@ fn waiting_for_a_traced_zombie_does_not_spin_and_ends_when_the_tracer_lets_go() 
     let before = thread_cpu();
     let waited = pidfd.wait_timeout(Duration::from_millis(300)).unwrap();
     let used = thread_cpu() - before;
-    assert_eq!(waited, None, "reapable through the PidFd while still traced?");
+    assert_eq!(
+        waited, None,
+        "reapable through the PidFd while still traced?"
+    );
     assert!(
         used < Duration::from_millis(100),
         "PidFd::wait_timeout spun on a traced zombie: {used:?} of CPU in 300 ms"

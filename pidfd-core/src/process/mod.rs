@@ -14,6 +14,7 @@
 mod model;
 #[cfg(not(pidfd_loom))]
 mod os;
+mod pidfd_access;
 mod shared_fd;
 
 #[cfg(pidfd_loom)]
@@ -32,7 +33,7 @@ use crate::state::{Finish, Refused};
 use crate::sync::atomic::{AtomicBool, Ordering};
 use crate::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::sys::time::Deadline;
-use crate::{PidFd, ProcessIdentity, ProcessInfo, ResourceUsage, SignalFlags, probe};
+use crate::{PidFd, ResourceUsage, SignalFlags, probe};
 use shared_fd::{FdGuard, SharedFd};
 
 /// How a [`Process`] refers to its process, fixed for the handle's whole life.
@@ -270,24 +271,6 @@ impl Process {
             Handle::PidFd(shared) => shared.is_released(),
             Handle::Pid { released, .. } => released.load(Ordering::Acquire),
         }
-    }
-
-    /// Runs `f` with the pidfd, held open for the duration (pidfd mode only). This is how to
-    /// hand the fd to `poll`, `epoll` or `setns` without racing [`Process::release`].
-    ///
-    /// # Errors
-    ///
-    /// `Unsupported` in pid mode; `ESRCH` once the child was reaped (the fd is closed then);
-    /// `EBADF` after release.
-    pub fn with_pidfd<T>(&self, f: impl FnOnce(&PidFd) -> T) -> io::Result<T> {
-        if self.mode() == Mode::Pid {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "this handle is in pid mode",
-            ));
-        }
-        let guard = self.guard()?.ok_or_else(ebadf)?;
-        Ok(f(&guard.pidfd()))
     }
 
     /// Sends `signal` (0 checks existence): `pidfd_send_signal(2)` in pidfd mode (Linux
@@ -531,68 +514,6 @@ impl Process {
         Ok((status, usage))
     }
 
-    /// What the kernel knows about the process: [`PidFd::info`] (Linux 6.13+) through the
-    /// handle's pidfd.
-    ///
-    /// # Errors
-    ///
-    /// `Unsupported` in pid mode and before Linux 6.13; `ESRCH` once the child was reaped
-    /// through this handle (its pidfd is closed then: use the status [`Process::wait`]
-    /// returns); `EBADF` after release.
-    pub fn info(&self) -> io::Result<ProcessInfo> {
-        self.with_pidfd(PidFd::info)?
-    }
-
-    /// `pidfd_getfd(2)`: a duplicate of the process's fd `target_fd` (Linux 5.6+), as
-    /// [`PidFd::get_fd`].
-    ///
-    /// # Errors
-    ///
-    /// As [`PidFd::get_fd`]; `Unsupported` in pid mode; `ESRCH` once reaped; `EBADF` after
-    /// release.
-    pub fn get_fd(&self, target_fd: std::os::fd::RawFd) -> io::Result<std::os::fd::OwnedFd> {
-        self.with_pidfd(|pidfd| pidfd.get_fd(target_fd))?
-    }
-
-    /// The process's identity for the life of the system ([`PidFd::identity`]: the pidfs
-    /// inode, Linux 6.9+, 64-bit): hashable, and never shared by another process, unlike
-    /// the PID.
-    ///
-    /// # Errors
-    ///
-    /// `Unsupported` in pid mode, on 32-bit targets and before Linux 6.9; `ESRCH` once the
-    /// child was reaped through this handle (take it before waiting to keep it); `EBADF`
-    /// after release.
-    pub fn identity(&self) -> io::Result<ProcessIdentity> {
-        self.with_pidfd(PidFd::identity)?
-    }
-
-    /// Whether two handles refer to the same process (by [`Process::identity`]).
-    ///
-    /// # Errors
-    ///
-    /// As [`Process::identity`], for either handle.
-    pub fn is_same_process(&self, other: &Process) -> io::Result<bool> {
-        Ok(self.identity()? == other.identity()?)
-    }
-
-    /// A new, independently owned pidfd for the same process (`F_DUPFD_CLOEXEC`, fd >= 3),
-    /// to hand to `AsyncFd`, mio or `setns`. It stays open after this handle reaps or is
-    /// released, and always names this process: once the process is reaped, signals through
-    /// it fail with `ESRCH`. Waiting through the clone reaps behind this handle's back: its
-    /// own later wait then recovers the status only on Linux 6.15+ (`PIDFD_INFO_EXIT`), else
-    /// reports `ECHILD` — poll the clone for readability and wait through the handle instead.
-    ///
-    /// # Errors
-    ///
-    /// `Unsupported` in pid mode; `ESRCH` once the child was reaped through this handle;
-    /// `EBADF` after release; `EMFILE`/`ENFILE`.
-    pub fn try_clone_pidfd(&self) -> io::Result<PidFd> {
-        use std::os::fd::AsFd;
-        let owned = self.with_pidfd(|pidfd| pidfd.as_fd().try_clone_to_owned())??;
-        Ok(PidFd::from(owned))
-    }
-
     /// Reaps the child if it has exited, without blocking — except when the child was reaped
     /// elsewhere on Linux 6.15+: then it waits for the kernel to publish the status
     /// (`PIDFD_INFO_EXIT`), about 0.2 s at the most.
@@ -666,55 +587,4 @@ impl fmt::Debug for Process {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn assert_send_sync<T: Send + Sync>() {}
-
-    #[test]
-    fn process_is_send_and_sync() {
-        assert_send_sync::<Process>();
-    }
-
-    #[test]
-    fn an_undecodable_reaped_status_is_kept_and_never_followed_by_a_kill() {
-        // pid 1 is never our child: were `signal` to call kill(1, 0) it would succeed (root)
-        // or fail with EPERM — never ESRCH.
-        let process = Process::pid_mode(1, false);
-        let info = crate::exit_status::test_data::killed_by(127);
-        // What reap_now records when the reaping waitid returned signal 127 (mips).
-        *write(&process.status) = Reaped::from_siginfo(&info).map(|reaped| Reap {
-            reaped,
-            usage: None,
-        });
-        for _ in 0..2 {
-            for result in [process.wait().map(Some), process.try_wait()] {
-                let error = result.unwrap_err();
-                assert_eq!(error.kind(), io::ErrorKind::InvalidData);
-                assert!(error.to_string().contains("reaped"), "{error}");
-            }
-            let timed = process.wait_timeout(Duration::from_millis(1)).unwrap_err();
-            assert_eq!(timed.kind(), io::ErrorKind::InvalidData);
-            assert_eq!(
-                process.send_signal(0).unwrap_err().raw_os_error(),
-                Some(libc::ESRCH),
-                "done: no kill after the reap"
-            );
-        }
-        process.release();
-        assert_eq!(
-            process.wait().unwrap_err().raw_os_error(),
-            Some(libc::EBADF)
-        );
-    }
-
-    #[test]
-    fn invalid_pids_are_refused_in_both_modes() {
-        for mode in [Mode::PidFd, Mode::Pid] {
-            for pid in [0, 1 << 31, u32::MAX] {
-                let error = Process::with_mode(pid, mode).unwrap_err();
-                assert_eq!(error.kind(), io::ErrorKind::InvalidInput, "{mode:?} {pid}");
-            }
-        }
-    }
-}
+mod tests;

@@ -8,11 +8,14 @@
 //!
 //! # Names
 //!
-//! * The standard signals of [`pidfd_sys::signal`]: the table [`STANDARD`] (`HUP`, `INT`,
-//!   `QUIT`, `ABRT`, `BUS`, `KILL`, `USR1`, `SEGV`, `USR2`, `PIPE`, `ALRM`, `TERM`, `CHLD`,
-//!   `CONT`, `STOP`, `TSTP`, `SYS`), plus the aliases `IOT` (`ABRT`) and `CLD` (`CHLD`).
-//!   The other classic names (`ILL`, `TRAP`, `FPE`, `TTIN`, `WINCH`, ...) are not known
-//!   yet: [`pidfd_sys::signal`] does not define their per-ABI numbers; give them as numbers.
+//! * The standard signals of [`pidfd_sys::signal`]: the table [`STANDARD`], which names
+//!   every signal below [`RTMIN`] (`HUP`, `INT`, `QUIT`, `ILL`, `TRAP`, `ABRT`, `BUS`,
+//!   `FPE`, `KILL`, `USR1`, `SEGV`, `USR2`, `PIPE`, `ALRM`, `TERM`, `CHLD`, `CONT`, `STOP`,
+//!   `TSTP`, `TTIN`, `TTOU`, `URG`, `XCPU`, `XFSZ`, `VTALRM`, `PROF`, `WINCH`, `IO`, `PWR`,
+//!   `SYS`, and `STKFLT` or `EMT` where the ABI has it: `STKFLT` everywhere but mips and
+//!   sparc, `EMT` on those two), plus the aliases `IOT` (`ABRT`), `CLD` (`CHLD`), `POLL`
+//!   (`IO`) and, on sparc, `LOST`: sparc's signal 29 is both `SIGLOST` and `SIGPWR`, and
+//!   is printed `PWR`.
 //! * The realtime signals, **as the kernel numbers them**: `RTMIN` is [`RTMIN`] (32) and
 //!   `RTMAX` is [`RTMAX`] (`NSIG`: 64, or 128 on mips); `RTMIN+n` and `RTMAX-n` count from
 //!   them. The C library's `SIGRTMIN` is *not* 32: glibc keeps 32–34 for itself (threads,
@@ -28,11 +31,13 @@
 //!
 //! ```
 //! use pidfd_core::signals;
-//! use pidfd_sys::signal::{NSIG, SIGKILL, SIGTERM, SIGUSR1};
+//! use pidfd_sys::signal::{NSIG, SIGIO, SIGKILL, SIGTERM, SIGUSR1, SIGWINCH};
 //!
 //! assert_eq!(signals::parse("TERM"), Ok(SIGTERM));
 //! assert_eq!(signals::parse("sigusr1"), Ok(SIGUSR1)); // 10 on x86, 16 on mips, 30 on sparc
 //! assert_eq!(signals::parse("9"), Ok(SIGKILL));
+//! assert_eq!(signals::parse("WINCH"), Ok(SIGWINCH)); // 28 on x86, 20 on mips
+//! assert_eq!(signals::name(SIGIO).as_deref(), Some("IO")); // also parses as POLL
 //! assert_eq!(signals::parse("RTMIN+2"), Ok(34));
 //! assert_eq!(signals::parse("RTMAX"), Ok(NSIG));
 //! assert_eq!(signals::name(SIGKILL).as_deref(), Some("KILL"));
@@ -59,29 +64,90 @@ pub const RTMIN: i32 = 32;
 pub const RTMAX: i32 = sig::NSIG;
 
 /// The standard signals known by name (without the `SIG` prefix), with this ABI's numbers
-/// from [`pidfd_sys::signal`]. Each number appears once.
-pub const STANDARD: &[(&str, i32)] = &[
-    ("HUP", sig::SIGHUP),
-    ("INT", sig::SIGINT),
-    ("QUIT", sig::SIGQUIT),
-    ("ABRT", sig::SIGABRT),
-    ("BUS", sig::SIGBUS),
-    ("KILL", sig::SIGKILL),
-    ("USR1", sig::SIGUSR1),
-    ("SEGV", sig::SIGSEGV),
-    ("USR2", sig::SIGUSR2),
-    ("PIPE", sig::SIGPIPE),
-    ("ALRM", sig::SIGALRM),
-    ("TERM", sig::SIGTERM),
-    ("CHLD", sig::SIGCHLD),
-    ("CONT", sig::SIGCONT),
-    ("STOP", sig::SIGSTOP),
-    ("TSTP", sig::SIGTSTP),
-    ("SYS", sig::SIGSYS),
+/// from [`pidfd_sys::signal`]: every number below [`RTMIN`] appears exactly once, on every
+/// ABI. Built from the names of every ABI, less the ones this ABI lacks (`STKFLT` on mips
+/// and sparc, `EMT` elsewhere).
+pub const STANDARD: &[(&str, i32)] = &PRESENT;
+
+/// Every standard name with this ABI's number, `None` where the ABI has no such signal.
+const EVERY_NAME: [(&str, Option<i32>); 32] = [
+    ("HUP", Some(sig::SIGHUP)),
+    ("INT", Some(sig::SIGINT)),
+    ("QUIT", Some(sig::SIGQUIT)),
+    ("ABRT", Some(sig::SIGABRT)),
+    ("BUS", Some(sig::SIGBUS)),
+    ("KILL", Some(sig::SIGKILL)),
+    ("USR1", Some(sig::SIGUSR1)),
+    ("SEGV", Some(sig::SIGSEGV)),
+    ("USR2", Some(sig::SIGUSR2)),
+    ("PIPE", Some(sig::SIGPIPE)),
+    ("ALRM", Some(sig::SIGALRM)),
+    ("TERM", Some(sig::SIGTERM)),
+    ("CHLD", Some(sig::SIGCHLD)),
+    ("CONT", Some(sig::SIGCONT)),
+    ("STOP", Some(sig::SIGSTOP)),
+    ("TSTP", Some(sig::SIGTSTP)),
+    ("SYS", Some(sig::SIGSYS)),
+    ("ILL", Some(sig::SIGILL)),
+    ("TRAP", Some(sig::SIGTRAP)),
+    ("FPE", Some(sig::SIGFPE)),
+    ("STKFLT", sig::SIGSTKFLT),
+    ("EMT", sig::SIGEMT),
+    ("XCPU", Some(sig::SIGXCPU)),
+    ("XFSZ", Some(sig::SIGXFSZ)),
+    ("TTIN", Some(sig::SIGTTIN)),
+    ("TTOU", Some(sig::SIGTTOU)),
+    ("URG", Some(sig::SIGURG)),
+    ("VTALRM", Some(sig::SIGVTALRM)),
+    ("PROF", Some(sig::SIGPROF)),
+    ("WINCH", Some(sig::SIGWINCH)),
+    ("IO", Some(sig::SIGIO)),
+    // On sparc this is also SIGLOST (and on alpha SIGINFO): printed as PWR, see ALIASES.
+    ("PWR", Some(sig::SIGPWR)),
 ];
 
-/// Other names of signals in [`STANDARD`]: parsed, never printed.
-const ALIASES: &[(&str, i32)] = &[("IOT", sig::SIGABRT), ("CLD", sig::SIGCHLD)];
+/// [`EVERY_NAME`] less the names this ABI lacks.
+const PRESENT: [(&str, i32); present_count(&EVERY_NAME)] = present(&EVERY_NAME);
+
+const fn present_count(names: &[(&str, Option<i32>)]) -> usize {
+    let mut count = 0;
+    let mut i = 0;
+    while i < names.len() {
+        if names[i].1.is_some() {
+            count += 1;
+        }
+        i += 1;
+    }
+    count
+}
+
+const fn present<const N: usize>(
+    names: &[(&'static str, Option<i32>)],
+) -> [(&'static str, i32); N] {
+    let mut out = [("", 0); N];
+    let mut filled = 0;
+    let mut i = 0;
+    while i < names.len() {
+        if let (name, Some(number)) = names[i] {
+            out[filled] = (name, number);
+            filled += 1;
+        }
+        i += 1;
+    }
+    assert!(filled == N);
+    out
+}
+
+/// Other names of signals in [`STANDARD`]: parsed, never printed. `LOST` (sparc) and `INFO`
+/// (alpha) are the kernel's names for the signal also called `PWR` there; other ABIs have
+/// neither.
+const ALIASES: &[(&str, Option<i32>)] = &[
+    ("IOT", Some(sig::SIGABRT)),
+    ("CLD", Some(sig::SIGCHLD)),
+    ("POLL", Some(sig::SIGPOLL)),
+    ("LOST", sig::SIGLOST),
+    ("INFO", sig::SIGINFO),
+];
 
 /// Why a signal could not be parsed ([`parse`]); its message names the text.
 ///
@@ -134,10 +200,14 @@ pub fn parse(text: &str) -> Result<i32, ParseSignalError> {
     }
     let upper = text.to_ascii_uppercase();
     let name = upper.strip_prefix("SIG").unwrap_or(&upper);
-    if let Some(&(_, number)) = STANDARD
+    let aliases = ALIASES
         .iter()
-        .chain(ALIASES)
-        .find(|(known, _)| *known == name)
+        .filter_map(|&(known, number)| Some((known, number?)));
+    if let Some((_, number)) = STANDARD
+        .iter()
+        .copied()
+        .chain(aliases)
+        .find(|&(known, _)| known == name)
     {
         return Ok(number);
     }
@@ -147,7 +217,7 @@ pub fn parse(text: &str) -> Result<i32, ParseSignalError> {
 /// The name of `signal` without the `SIG` prefix: `"TERM"`, `"RTMIN"`, `"RTMIN+3"`,
 /// `"RTMAX-1"`. Realtime signals up to the middle of the range count from `RTMIN`, the
 /// rest from `RTMAX` (`RTMIN+16` is 48 and `RTMAX-15` is 49 where `NSIG` is 64). `None`
-/// for a number that is not a signal, or a standard signal not in [`STANDARD`].
+/// for a number that is not a signal (every signal has a name).
 ///
 /// [`parse`] reads every name this returns back to the same number.
 pub fn name(signal: i32) -> Option<Cow<'static, str>> {
@@ -170,7 +240,7 @@ pub fn name(signal: i32) -> Option<Cow<'static, str>> {
 }
 
 /// The name of a signal in [`STANDARD`] (`"TERM"`), without allocating; `None` for the
-/// realtime signals and numbers that are not in the table.
+/// realtime signals and numbers that are not signals.
 pub fn standard_name(signal: i32) -> Option<&'static str> {
     STANDARD
         .iter()
@@ -227,6 +297,10 @@ mod tests {
             ("SIGHUP", sig::SIGHUP),
             ("iot", sig::SIGABRT),
             ("SIGCLD", sig::SIGCHLD),
+            ("poll", sig::SIGIO),
+            ("SIGPOLL", sig::SIGIO),
+            ("winch", sig::SIGWINCH),
+            ("SIGPWR", sig::SIGPWR),
             ("rtmin", RTMIN),
             ("SIGRTMIN+1", RTMIN + 1),
             ("sigrtmax-1", RTMAX - 1),
@@ -303,6 +377,9 @@ mod tests {
             named,
             STANDARD.len() + usize::try_from(RTMAX - RTMIN + 1).unwrap()
         );
+        // Every number is a signal with a name: the standard table covers 1..RTMIN.
+        assert_eq!(named, usize::try_from(sig::NSIG).unwrap());
+        assert_eq!(STANDARD.len(), usize::try_from(RTMIN - 1).unwrap());
         for not_a_signal in [i32::MIN, -1, 0, sig::NSIG + 1, i32::MAX] {
             assert_eq!(name(not_a_signal), None, "{not_a_signal}");
         }
@@ -342,17 +419,34 @@ mod tests {
         }
         // The numbers that differ between ABIs, spelled out per ABI (the kernel's
         // arch/*/include/uapi/asm/signal.h), so a wrong table cannot pass unnoticed.
-        let (bus, usr1, usr2, chld, cont, stop, tstp, sys) = if cfg!(any(
+        let mips = cfg!(any(
             target_arch = "mips",
             target_arch = "mips32r6",
             target_arch = "mips64",
             target_arch = "mips64r6"
-        )) {
+        ));
+        let sparc = cfg!(any(target_arch = "sparc", target_arch = "sparc64"));
+        let (bus, usr1, usr2, chld, cont, stop, tstp, sys) = if mips {
             (10, 16, 17, 18, 25, 23, 24, 12)
-        } else if cfg!(any(target_arch = "sparc", target_arch = "sparc64")) {
+        } else if sparc {
             (10, 30, 31, 20, 19, 17, 18, 12)
         } else {
             (7, 10, 12, 17, 18, 19, 20, 31)
+        };
+        let [xcpu, xfsz, ttin, ttou, urg, vtalrm, prof, winch, io, pwr] = if mips {
+            [30, 31, 26, 27, 21, 28, 29, 20, 22, 19]
+        } else if sparc {
+            [24, 25, 21, 22, 16, 26, 27, 28, 23, 29]
+        } else {
+            [24, 25, 21, 22, 23, 26, 27, 28, 29, 30]
+        };
+        // The ABI-specific ones: STKFLT (not mips/sparc), EMT (mips/sparc), LOST (sparc).
+        let (stkflt, emt, lost) = if mips {
+            (None, Some(7), None)
+        } else if sparc {
+            (None, Some(7), Some(29))
+        } else {
+            (Some(16), None, None)
         };
         let expected = [
             ("BUS", bus),
@@ -363,10 +457,24 @@ mod tests {
             ("STOP", stop),
             ("TSTP", tstp),
             ("SYS", sys),
+            ("XCPU", xcpu),
+            ("XFSZ", xfsz),
+            ("TTIN", ttin),
+            ("TTOU", ttou),
+            ("URG", urg),
+            ("VTALRM", vtalrm),
+            ("PROF", prof),
+            ("WINCH", winch),
+            ("IO", io),
+            ("POLL", io),
+            ("PWR", pwr),
             ("HUP", 1),
             ("INT", 2),
             ("QUIT", 3),
+            ("ILL", 4),
+            ("TRAP", 5),
             ("ABRT", 6),
+            ("FPE", 8),
             ("KILL", 9),
             ("SEGV", 11),
             ("PIPE", 13),
@@ -376,6 +484,13 @@ mod tests {
         for (text, number) in expected {
             assert_eq!(parse(text), Ok(number), "{text}");
         }
+        for (text, number) in [("STKFLT", stkflt), ("EMT", emt), ("LOST", lost)] {
+            assert_eq!(parse(text).ok(), number, "{text}");
+        }
+        // alpha's SIGINFO is no name on any ABI Rust targets.
+        assert!(parse("INFO").is_err());
+        // The shared number prints as PWR, never LOST.
+        assert_eq!(name(pwr).as_deref(), Some("PWR"));
         let nsig = if cfg!(any(
             target_arch = "mips",
             target_arch = "mips32r6",

@@ -106,7 +106,13 @@ pub struct OpenFlagBits {
     pub cloexec: u32,
 }
 
-/// Signal numbers that differ between ABIs, plus the ones the library uses that do not.
+/// The standard (non-realtime) signal numbers of one ABI, from its
+/// `arch/*/include/uapi/asm/signal.h`, plus `_NSIG` and the `sigprocmask` `how` values.
+///
+/// Every number in `1..32` is some signal on every ABI. Where an ABI's header does not define
+/// a signal at all the field is an `Option` (`sigstkflt`, `sigemt`, `siglost`, `siginfo`);
+/// where it defines a name only as another name of a signal listed here (`SIGPWR` on sparc
+/// and alpha) the field holds that shared number and says so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[allow(missing_docs, reason = "each field is the signal of the same name")]
 pub struct SignalNumbers {
@@ -127,6 +133,35 @@ pub struct SignalNumbers {
     pub sigstop: i32,
     pub sigtstp: i32,
     pub sigsys: i32,
+    pub sigill: i32,
+    pub sigtrap: i32,
+    pub sigfpe: i32,
+    /// `SIGSTKFLT` (coprocessor stack fault, never raised by the kernel): 16 on most ABIs, 7
+    /// on parisc; `None` on mips, sparc and alpha, whose headers do not define it.
+    pub sigstkflt: Option<i32>,
+    /// `SIGEMT` (emulator trap): 7 on mips, sparc and alpha (where 7 is not `SIGBUS`);
+    /// `None` elsewhere.
+    pub sigemt: Option<i32>,
+    pub sigxcpu: i32,
+    pub sigxfsz: i32,
+    pub sigttin: i32,
+    pub sigttou: i32,
+    pub sigurg: i32,
+    pub sigvtalrm: i32,
+    pub sigprof: i32,
+    pub sigwinch: i32,
+    /// `SIGIO`, also spelled `SIGPOLL`.
+    pub sigio: i32,
+    /// `SIGPWR` (power failure). Defined on every ABI, but on sparc and alpha it is only
+    /// another name of signal 29, which the kernel headers call [`siglost`](Self::siglost)
+    /// (sparc) and [`siginfo`](Self::siginfo) (alpha): there is no separate power signal.
+    pub sigpwr: i32,
+    /// `SIGLOST` (resource lost): 29 on sparc, the same signal as `SIGPWR`; `None` elsewhere
+    /// (the generic header has it only as a comment).
+    pub siglost: Option<i32>,
+    /// The signal `SIGINFO` (BSD's status request; not `siginfo_t`): 29 on alpha, the same
+    /// signal as `SIGPWR`; `None` elsewhere.
+    pub siginfo: Option<i32>,
     /// `_NSIG`: the highest valid signal number (64, or 128 on mips); valid signals are
     /// `1..=nsig` (the kernel's `valid_signal`).
     pub nsig: i32,
@@ -332,6 +367,23 @@ const GENERIC_SIGNALS: SignalNumbers = SignalNumbers {
     sigstop: 19,
     sigtstp: 20,
     sigsys: 31,
+    sigill: 4,
+    sigtrap: 5,
+    sigfpe: 8,
+    sigstkflt: Some(16),
+    sigemt: None,
+    sigxcpu: 24,
+    sigxfsz: 25,
+    sigttin: 21,
+    sigttou: 22,
+    sigurg: 23,
+    sigvtalrm: 26,
+    sigprof: 27,
+    sigwinch: 28,
+    sigio: 29,
+    sigpwr: 30,
+    siglost: None,
+    siginfo: None,
     nsig: 64,
     sigmask_how: SigmaskHow {
         block: 0,
@@ -349,6 +401,18 @@ const MIPS_SIGNALS: SignalNumbers = SignalNumbers {
     sigstop: 23,
     sigtstp: 24,
     sigsys: 12,
+    sigstkflt: None,
+    sigemt: Some(7),
+    sigpwr: 19,
+    sigwinch: 20,
+    sigurg: 21,
+    sigio: 22,
+    sigttin: 26,
+    sigttou: 27,
+    sigvtalrm: 28,
+    sigprof: 29,
+    sigxcpu: 30,
+    sigxfsz: 31,
     nsig: 128,
     sigmask_how: SigmaskHow {
         block: 1,
@@ -368,6 +432,13 @@ const SPARC_SIGNALS: SignalNumbers = SignalNumbers {
     sigstop: 17,
     sigtstp: 18,
     sigsys: 12,
+    sigstkflt: None,
+    sigemt: Some(7),
+    sigurg: 16,
+    sigio: 23,
+    // `#define SIGPWR SIGLOST`.
+    sigpwr: 29,
+    siglost: Some(29),
     sigmask_how: SigmaskHow {
         block: 1,
         unblock: 2,
@@ -376,7 +447,10 @@ const SPARC_SIGNALS: SignalNumbers = SignalNumbers {
     ..GENERIC_SIGNALS
 };
 
+/// alpha: sparc's numbers, but 29 is `SIGINFO` (`#define SIGPWR SIGINFO`), not `SIGLOST`.
 const ALPHA_SIGNALS: SignalNumbers = SignalNumbers {
+    siglost: None,
+    siginfo: Some(29),
     sigmask_how: SigmaskHow {
         block: 1,
         unblock: 2,
@@ -394,6 +468,17 @@ const PARISC_SIGNALS: SignalNumbers = SignalNumbers {
     sigstop: 24,
     sigtstp: 25,
     sigsys: 31,
+    sigstkflt: Some(7),
+    sigxcpu: 12,
+    sigpwr: 19,
+    sigvtalrm: 20,
+    sigprof: 21,
+    sigio: 22,
+    sigwinch: 23,
+    sigttin: 27,
+    sigttou: 28,
+    sigurg: 29,
+    sigxfsz: 30,
     ..GENERIC_SIGNALS
 };
 
@@ -856,6 +941,156 @@ mod tests {
             let mut header = [l.signo, l.errno, l.code];
             header.sort_unstable();
             assert_eq!(header, [0, 4, 8], "{}", abi.name);
+        }
+    }
+
+    /// Every standard signal of `s` by name, `None` where the ABI lacks it; `PWR` is listed
+    /// once even where it shares its number with `LOST` or `INFO`.
+    fn named(s: &SignalNumbers) -> Vec<(&'static str, Option<i32>)> {
+        vec![
+            ("HUP", Some(s.sighup)),
+            ("INT", Some(s.sigint)),
+            ("QUIT", Some(s.sigquit)),
+            ("ILL", Some(s.sigill)),
+            ("TRAP", Some(s.sigtrap)),
+            ("ABRT", Some(s.sigabrt)),
+            ("BUS", Some(s.sigbus)),
+            ("EMT", s.sigemt),
+            ("FPE", Some(s.sigfpe)),
+            ("KILL", Some(s.sigkill)),
+            ("USR1", Some(s.sigusr1)),
+            ("SEGV", Some(s.sigsegv)),
+            ("USR2", Some(s.sigusr2)),
+            ("PIPE", Some(s.sigpipe)),
+            ("ALRM", Some(s.sigalrm)),
+            ("TERM", Some(s.sigterm)),
+            ("STKFLT", s.sigstkflt),
+            ("CHLD", Some(s.sigchld)),
+            ("CONT", Some(s.sigcont)),
+            ("STOP", Some(s.sigstop)),
+            ("TSTP", Some(s.sigtstp)),
+            ("TTIN", Some(s.sigttin)),
+            ("TTOU", Some(s.sigttou)),
+            ("URG", Some(s.sigurg)),
+            ("XCPU", Some(s.sigxcpu)),
+            ("XFSZ", Some(s.sigxfsz)),
+            ("VTALRM", Some(s.sigvtalrm)),
+            ("PROF", Some(s.sigprof)),
+            ("WINCH", Some(s.sigwinch)),
+            ("IO", Some(s.sigio)),
+            ("PWR", Some(s.sigpwr)),
+            ("SYS", Some(s.sigsys)),
+        ]
+    }
+
+    #[test]
+    fn every_abi_names_each_of_signals_1_to_31_exactly_once() {
+        for abi in ALL {
+            let s = abi.signals;
+            let mut seen = [None; 32];
+            for (name, number) in named(&s) {
+                let Some(number) = number else { continue };
+                let slot = &mut seen[usize::try_from(number).unwrap()];
+                assert_eq!(
+                    *slot, None,
+                    "{}: {name} and {slot:?} share {number}",
+                    abi.name
+                );
+                *slot = Some(name);
+            }
+            assert_eq!(seen[0], None, "{}", abi.name);
+            for (number, name) in seen.iter().enumerate().skip(1) {
+                assert!(name.is_some(), "{}: no signal {number}", abi.name);
+            }
+            // LOST and INFO are other names of PWR's number, never a signal of their own.
+            for other in [s.siglost, s.siginfo].into_iter().flatten() {
+                assert_eq!(other, s.sigpwr, "{}", abi.name);
+            }
+            assert!(s.siglost.is_none() || s.siginfo.is_none(), "{}", abi.name);
+        }
+    }
+
+    /// The signals that move between ABIs, as the kernel's `arch/*/include/uapi/asm/signal.h`
+    /// (and `include/uapi/asm-generic/signal.h`) define them, one row per header.
+    #[test]
+    fn signal_numbers_match_the_kernel_headers() {
+        type Row = (
+            Option<i32>, // EMT
+            Option<i32>, // STKFLT
+            [i32; 10],   // XCPU XFSZ TTIN TTOU URG VTALRM PROF WINCH IO PWR
+            Option<i32>, // LOST
+            Option<i32>, // INFO
+        );
+        let row = |s: &SignalNumbers| -> Row {
+            (
+                s.sigemt,
+                s.sigstkflt,
+                [
+                    s.sigxcpu,
+                    s.sigxfsz,
+                    s.sigttin,
+                    s.sigttou,
+                    s.sigurg,
+                    s.sigvtalrm,
+                    s.sigprof,
+                    s.sigwinch,
+                    s.sigio,
+                    s.sigpwr,
+                ],
+                s.siglost,
+                s.siginfo,
+            )
+        };
+        let generic: Row = (
+            None,
+            Some(16),
+            [24, 25, 21, 22, 23, 26, 27, 28, 29, 30],
+            None,
+            None,
+        );
+        let mips: Row = (
+            Some(7),
+            None,
+            [30, 31, 26, 27, 21, 28, 29, 20, 22, 19],
+            None,
+            None,
+        );
+        let sparc: Row = (
+            Some(7),
+            None,
+            [24, 25, 21, 22, 16, 26, 27, 28, 23, 29],
+            Some(29),
+            None,
+        );
+        let alpha: Row = (
+            Some(7),
+            None,
+            [24, 25, 21, 22, 16, 26, 27, 28, 23, 29],
+            None,
+            Some(29),
+        );
+        let parisc: Row = (
+            None,
+            Some(7),
+            [12, 30, 27, 28, 29, 20, 21, 23, 22, 19],
+            None,
+            None,
+        );
+        for abi in ALL {
+            let expected = if abi.name.starts_with("mips") {
+                mips
+            } else if abi.name.starts_with("sparc") {
+                sparc
+            } else if abi.name == "alpha" {
+                alpha
+            } else if abi.name == "parisc" {
+                parisc
+            } else {
+                generic
+            };
+            assert_eq!(row(&abi.signals), expected, "{}", abi.name);
+            let s = abi.signals;
+            assert_eq!((s.sigill, s.sigtrap, s.sigfpe), (4, 5, 8), "{}", abi.name);
         }
     }
 

@@ -89,7 +89,47 @@ mod checks {
         SIGSTOP = SIGSTOP;
         SIGTSTP = SIGTSTP;
         SIGSYS = SIGSYS;
+        SIGILL = SIGILL;
+        SIGTRAP = SIGTRAP;
+        SIGFPE = SIGFPE;
+        SIGXCPU = SIGXCPU;
+        SIGXFSZ = SIGXFSZ;
+        SIGTTIN = SIGTTIN;
+        SIGTTOU = SIGTTOU;
+        SIGURG = SIGURG;
+        SIGVTALRM = SIGVTALRM;
+        SIGPROF = SIGPROF;
+        SIGWINCH = SIGWINCH;
+        SIGIO = SIGIO;
+        SIGPOLL = SIGPOLL;
+        SIGPWR = SIGPWR;
     }
+    // The signals only some ABIs have: the same number where the headers define one, and
+    // `None` exactly where linux-raw-sys (generated from those headers) has no constant.
+    #[cfg(not(any(pidfd_mips, pidfd_sparc)))]
+    mod stkflt {
+        use super::*;
+        const_assert_eq!(signal::SIGSTKFLT.unwrap(), lrs::SIGSTKFLT as i32);
+        const_assert_eq!(signal::SIGSTKFLT.unwrap(), libc::SIGSTKFLT);
+    }
+    #[cfg(any(pidfd_mips, pidfd_sparc))]
+    const _: () = assert!(signal::SIGSTKFLT.is_none());
+    #[cfg(any(pidfd_mips, pidfd_sparc))]
+    const_assert_eq!(signal::SIGEMT.unwrap(), lrs::SIGEMT as i32);
+    // libc has SIGEMT for glibc mips/sparc and musl mips (not for mips64 glibc: erratum).
+    #[cfg(all(any(pidfd_mips, pidfd_sparc), not(pidfd_libc_mips64_gnu)))]
+    const_assert_eq!(signal::SIGEMT.unwrap(), libc::SIGEMT);
+    #[cfg(not(any(pidfd_mips, pidfd_sparc)))]
+    const _: () = assert!(signal::SIGEMT.is_none());
+    // sparc: SIGPWR is SIGLOST (libc has no SIGLOST).
+    #[cfg(pidfd_sparc)]
+    const_assert_eq!(signal::SIGLOST.unwrap(), lrs::SIGLOST as i32);
+    #[cfg(pidfd_sparc)]
+    const_assert_eq!(signal::SIGLOST.unwrap(), signal::SIGPWR);
+    #[cfg(not(pidfd_sparc))]
+    const _: () = assert!(signal::SIGLOST.is_none());
+    // SIGINFO is alpha's only, which Rust does not target.
+    const _: () = assert!(signal::SIGINFO.is_none());
     const_assert_eq!(signal::NSIG, lrs::_NSIG as i32);
     const_assert_eq!(signal::SIG_BLOCK, lrs::SIG_BLOCK as i32);
     const_assert_eq!(signal::SIG_UNBLOCK, lrs::SIG_UNBLOCK as i32);
@@ -111,6 +151,17 @@ mod checks {
         const_assert_eq!(signal::SIGUSR1, 16);
         const_assert_eq!(libc::SIG_SETMASK, 2);
         const_assert_eq!(signal::SIG_SETMASK, 3);
+        const_assert_eq!(libc::SIGWINCH, 28);
+        const_assert_eq!(signal::SIGWINCH, 20);
+        const_assert_eq!(libc::SIGPWR, 30);
+        const_assert_eq!(signal::SIGPWR, 19);
+        const_assert_eq!(libc::SIGXCPU, 24);
+        const_assert_eq!(signal::SIGXCPU, 30);
+        const_assert_eq!(libc::SIGIO, 29);
+        const_assert_eq!(signal::SIGIO, 22);
+        // mips has no SIGSTKFLT; libc defines the x86 one.
+        const_assert_eq!(libc::SIGSTKFLT, 16);
+        const _: () = assert!(signal::SIGSTKFLT.is_none());
     }
 
     // --- sockets (SCM_RIGHTS for std-ext's channel) ---

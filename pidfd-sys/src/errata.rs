@@ -24,7 +24,9 @@ pub const ERRATA: &[Erratum] = &[
         krate: "libc 0.2.191",
         targets: "mips64-unknown-linux-gnuabi64, mips64el-unknown-linux-gnuabi64",
         what: "signal numbers are the x86 ones (SIGCHLD 17, SIGUSR1 10, SIGBUS 7, SIGSTOP 19, \
-               SIGCONT 18); the real mips values are 18, 16, 10, 23, 25. The glibc signum \
+               SIGCONT 18, SIGWINCH 28, SIGPWR 30, SIGXCPU 24, SIGIO 29); the real mips \
+               values are 18, 16, 10, 23, 25, 20, 19, 30, 22. It defines SIGSTKFLT (16), \
+               which mips does not have, and lacks SIGEMT (7), which it does. The glibc signum \
                module is selected by cfg(target_arch = \"mips\") listed twice instead of \
                mips64. The same slip picks the generic sigaction module: SIG_BLOCK/SIG_SETMASK \
                are 0/2 (mips: 1/3, so pthread_sigmask(libc::SIG_SETMASK) unblocks), the SA_* \

@@ -1,6 +1,7 @@
 //! Native signal numbers for the ABI this crate was compiled for.
 //!
-//! Read out of [`crate::abi::NATIVE`]. Use these rather than `libc::SIG*`: libc 0.2.191 gives
+//! Read out of [`crate::abi::NATIVE`]: every standard signal, with `Option` for the few that
+//! some ABIs lack ([`SIGSTKFLT`], [`SIGEMT`], [`SIGLOST`], [`SIGINFO`]). Use these rather than `libc::SIG*`: libc 0.2.191 gives
 //! the x86 numbers on `mips64*-unknown-linux-gnuabi64` (`SIGCHLD` 17 instead of 18, `SIGUSR1`
 //! 10 instead of 16, ...); see [`crate::errata`].
 
@@ -42,6 +43,45 @@ pub const SIGSTOP: c_int = NATIVE.signals.sigstop;
 pub const SIGTSTP: c_int = NATIVE.signals.sigtstp;
 /// Bad system call (also what seccomp's `SECCOMP_RET_TRAP` delivers).
 pub const SIGSYS: c_int = NATIVE.signals.sigsys;
+/// Illegal instruction.
+pub const SIGILL: c_int = NATIVE.signals.sigill;
+/// Trace or breakpoint trap.
+pub const SIGTRAP: c_int = NATIVE.signals.sigtrap;
+/// Arithmetic exception (integer division by zero, floating-point error).
+pub const SIGFPE: c_int = NATIVE.signals.sigfpe;
+/// Coprocessor stack fault (unused by the kernel): 16 on most ABIs, 7 on parisc; `None`
+/// on mips and sparc, which have no such signal.
+pub const SIGSTKFLT: Option<c_int> = NATIVE.signals.sigstkflt;
+/// Emulator trap: 7 on mips and sparc; `None` elsewhere (7 is [`SIGBUS`] there).
+pub const SIGEMT: Option<c_int> = NATIVE.signals.sigemt;
+/// CPU time limit (`RLIMIT_CPU`) exceeded.
+pub const SIGXCPU: c_int = NATIVE.signals.sigxcpu;
+/// File size limit (`RLIMIT_FSIZE`) exceeded.
+pub const SIGXFSZ: c_int = NATIVE.signals.sigxfsz;
+/// Terminal read from a background process group.
+pub const SIGTTIN: c_int = NATIVE.signals.sigttin;
+/// Terminal write from a background process group (with `TOSTOP`).
+pub const SIGTTOU: c_int = NATIVE.signals.sigttou;
+/// Urgent (out-of-band) data on a socket.
+pub const SIGURG: c_int = NATIVE.signals.sigurg;
+/// Virtual timer (`ITIMER_VIRTUAL`) expired.
+pub const SIGVTALRM: c_int = NATIVE.signals.sigvtalrm;
+/// Profiling timer (`ITIMER_PROF`) expired.
+pub const SIGPROF: c_int = NATIVE.signals.sigprof;
+/// Terminal window size changed.
+pub const SIGWINCH: c_int = NATIVE.signals.sigwinch;
+/// I/O possible on a descriptor (`O_ASYNC`); also called [`SIGPOLL`].
+pub const SIGIO: c_int = NATIVE.signals.sigio;
+/// Pollable event: another name of [`SIGIO`].
+pub const SIGPOLL: c_int = SIGIO;
+/// Power failure. On sparc this is the same signal as [`SIGLOST`] (29): the kernel defines
+/// `SIGPWR` there as another name of it (as it does of `SIGINFO` on alpha).
+pub const SIGPWR: c_int = NATIVE.signals.sigpwr;
+/// Resource lost: 29 on sparc, the same signal as [`SIGPWR`]; `None` elsewhere.
+pub const SIGLOST: Option<c_int> = NATIVE.signals.siglost;
+/// Information request (BSD): 29 on alpha, the same signal as [`SIGPWR`]; `None` on every
+/// ABI Rust targets (alpha has no Rust target; see [`crate::abi::ALPHA`]).
+pub const SIGINFO: Option<c_int> = NATIVE.signals.siginfo;
 /// `_NSIG`: the highest valid signal number (64 on most ABIs, 128 on mips); valid signals
 /// are `1..=NSIG`.
 pub const NSIG: c_int = NATIVE.signals.nsig;

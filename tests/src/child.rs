@@ -131,7 +131,7 @@ pub fn spawn_sh(script: &str) -> Option<pidfd_core::Process> {
     Some(process.into_process())
 }
 
-/// Our child sleeping in the kernel (by /proc/<pid>/stat: state S, our ppid), if any.
+/// Our child sleeping in the kernel (by `/proc/<pid>/stat`: state S, our ppid), if any.
 pub fn sleeping_child() -> Option<i32> {
     let own = std::process::id().to_string();
     std::fs::read_dir("/proc")

@@ -36,7 +36,7 @@ const SCENARIOS: Scenarios = Scenarios::new("PIDFD_CORE_SPAWN_IO_SCENARIO").tabl
 const NS_SCENARIOS: Scenarios = Scenarios::new("PIDFD_CORE_SPAWN_IO_NS_SCENARIO")
     .entry("scenario_child_ns")
     .in_pid_namespace()
-    .table(&[("drop_after_reap", |_| drop_after_reap_scenario())]);
+    .table(&[("drop_after_reap", drop_after_reap_scenario)]);
 
 /// One test at a time (fd counts, `waitpid(-1)`).
 fn serial() -> MutexGuard<'static, ()> {
@@ -225,6 +225,10 @@ fn check_timeout_kills_and_reaps() {
         .wait_with_output_timeout(Duration::from_millis(100))
         .unwrap();
     assert!(result.timed_out);
+    assert!(
+        !result.pipes_abandoned,
+        "the killed child held the pipes alone"
+    );
     assert_eq!(result.output.status.signal(), Some(SIGKILL), "{result:?}");
     assert_eq!(result.output.stdout, b"started\n");
     assert_eq!(result.output.stderr, b"err\n");
@@ -302,8 +306,101 @@ fn check_kill_on_drop() {
     assert_no_child_left("after the control");
 }
 
+/// Blocks until our child `pid` has exited, without reaping it (`waitid(WEXITED |
+/// WNOWAIT)`: works in pidfd and pid mode alike).
+fn wait_exited_unreaped(pid: u32) {
+    loop {
+        // SAFETY: an all-zero siginfo_t is a valid value of the plain C struct.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: waitid writes a siginfo_t through a valid pointer.
+        let ret = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid,
+                &raw mut info,
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        };
+        if ret == 0 {
+            return;
+        }
+        let error = std::io::Error::last_os_error();
+        assert_eq!(
+            error.kind(),
+            std::io::ErrorKind::Interrupted,
+            "waitid: {error}"
+        );
+    }
+}
+
+/// `fcntl(fd, F_SETPIPE_SZ, size)`: the new capacity, or `None` where it is refused
+/// (`EPERM` past the user's pipe quota, `EBUSY`), recorded as a skip by the caller.
+fn set_pipe_size(fd: &impl AsRawFd, size: i32) -> Option<usize> {
+    // SAFETY: F_SETPIPE_SZ resizes the pipe of an fd the caller holds; no memory is passed.
+    let ret = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, size) };
+    usize::try_from(ret).ok()
+}
+
+/// A child that wrote 1 000 000 bytes to each of stdout and stderr (pipes of 1 MiB, so
+/// it never blocked) and has exited, unreaped, before `wait_with_output_timeout` even
+/// starts, with a zero deadline: everything it wrote comes back, it did not time out, and
+/// the status is its own — the drain bound and the deadline cut off only later writers.
+/// (With one 64 KiB read per pipe and round this returned 65 536 bytes of stdout, a
+/// success status and `timed_out == false`.)
+fn check_all_the_child_wrote_comes_back() {
+    const LEN: usize = 1_000_000;
+    let mut child = Spawn::new("sh")
+        .args([
+            "-c",
+            "read x; head -c 1000000 /dev/zero; head -c 1000000 /dev/zero >&2; exit 3",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let sized = [
+        set_pipe_size(child.stdout.as_ref().unwrap(), 1 << 20),
+        set_pipe_size(child.stderr.as_ref().unwrap(), 1 << 20),
+    ];
+    if sized.iter().any(|size| size.is_none_or(|size| size < LEN)) {
+        emulator::skip("F_SETPIPE_SZ to 1 MiB refused (pipe-max-size or the user's pipe quota)");
+        drop(child.stdin.take());
+        let result = child
+            .wait_with_output_timeout(Duration::from_secs(60))
+            .unwrap();
+        assert_eq!(
+            result.output.status.code(),
+            Some(3),
+            "{:?}",
+            result.output.status
+        );
+        return;
+    }
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    wait_exited_unreaped(child.pid());
+    let result = child.wait_with_output_timeout(Duration::ZERO).unwrap();
+    assert!(!result.timed_out, "{:?}", result.output.status);
+    assert!(!result.pipes_abandoned, "both pipes were at end of file");
+    assert_eq!(result.output.status.code(), Some(3));
+    assert_eq!(
+        (result.output.stdout.len(), result.output.stderr.len()),
+        (LEN, LEN),
+        "the child's own output was cut off"
+    );
+    assert!(
+        result
+            .output
+            .stdout
+            .iter()
+            .chain(&result.output.stderr)
+            .all(|&b| b == 0)
+    );
+}
+
 /// The whole set, in whatever mode `Spawn` gives here.
 fn check_all() {
+    check_all_the_child_wrote_comes_back();
     check_both_pipes_full();
     check_grandchild_keeps_pipe_open();
     check_timeout_kills_and_reaps();
@@ -312,6 +409,229 @@ fn check_all() {
 
 // ---------------------------------------------------------------------------------------
 // Tests in this process.
+
+#[test]
+fn all_the_child_wrote_comes_back_past_the_drain_bound_and_the_deadline() {
+    let _serial = serial();
+    check_all_the_child_wrote_comes_back();
+}
+
+/// Each wait that collects closes a piped stdin first (as std's `wait_with_output` and
+/// `output` do), so `cat` sees end of file: `Spawn::output_timeout` with stdin set to
+/// piped, `wait_with_output_timeout` with `stdin` left in the `Child`, and `status` with a
+/// piped stdin. A regression times out (60 s) instead of hanging the test.
+#[test]
+fn collecting_waits_close_a_piped_stdin_first() {
+    let _serial = serial();
+    const LIMIT: Duration = Duration::from_secs(60);
+    let result = Spawn::new("cat")
+        .stdin(Stdio::piped())
+        .output_timeout(LIMIT)
+        .unwrap();
+    assert!(!result.timed_out, "output_timeout kept stdin open");
+    assert!(result.output.status.success() && result.output.stdout.is_empty());
+
+    let child = Spawn::new("sh")
+        .args(["-c", "cat; echo eof"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(child.stdin.is_some());
+    let result = child.wait_with_output_timeout(LIMIT).unwrap();
+    assert!(
+        !result.timed_out,
+        "wait_with_output_timeout kept stdin open"
+    );
+    assert_eq!(result.output.stdout, b"eof\n");
+
+    // status() has no deadline: it runs in a thread, and a regression fails the
+    // `recv_timeout` (the stuck `cat` gets end of file when this process exits).
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let status = Spawn::new("cat").stdin(Stdio::piped()).status();
+        let _ = done.send(status.map(|status| status.code()));
+    });
+    let code = finished
+        .recv_timeout(LIMIT)
+        .expect("status() kept the piped stdin open")
+        .unwrap();
+    assert_eq!(code, Some(0));
+    assert_no_child_left("after the stdin checks");
+}
+
+/// The pipe inode of an fd (`fstat`).
+fn inode(fd: &impl AsRawFd) -> u64 {
+    // SAFETY: an all-zero stat is a valid value of the plain C struct.
+    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat writes a stat through a valid pointer, for an fd the caller holds.
+    assert_eq!(unsafe { libc::fstat(fd.as_raw_fd(), &raw mut stat) }, 0);
+    stat.st_ino
+}
+
+/// `(fd number, link target)` of each fd in `/proc/<pid>/fd` (`self` for this process).
+fn fd_links(pid: &str) -> Vec<(i32, String)> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|entry| {
+            let entry = entry.unwrap();
+            let fd: i32 = entry.file_name().to_str()?.parse().ok()?;
+            // (The directory's own fd is gone by the time its entry is read.)
+            let link = std::fs::read_link(entry.path()).ok()?;
+            Some((fd, link.to_string_lossy().into_owned()))
+        })
+        .collect()
+}
+
+/// After `spawn()` the parent holds exactly one end of each pipe — its own (the child's
+/// end left in the parent would keep a pipe from ever reaching end of file) — and a second
+/// child B spawned while A's pipes are open holds only 0, 1, 2 and whatever this process
+/// had open without close-on-exec before (so none of A's pipes).
+#[test]
+fn the_parent_keeps_only_its_own_pipe_ends_and_no_other_child_gets_them() {
+    let _serial = serial();
+    // Inherited by any child of this process: open before, not close-on-exec.
+    let inheritable: Vec<i32> = fd_links("self")
+        .into_iter()
+        .map(|(fd, _)| fd)
+        .filter(|&fd| fd > 2 && fd_flags(&fd) >= 0 && fd_flags(&fd) & libc::FD_CLOEXEC == 0)
+        .collect();
+    let mut a = Spawn::new("cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let inodes = [
+        inode(a.stdin.as_ref().unwrap()),
+        inode(a.stdout.as_ref().unwrap()),
+        inode(a.stderr.as_ref().unwrap()),
+    ];
+    let ours = fd_links("self");
+    for ino in inodes {
+        let link = format!("pipe:[{ino}]");
+        let holders: Vec<i32> = ours
+            .iter()
+            .filter(|(_, target)| *target == link)
+            .map(|(fd, _)| *fd)
+            .collect();
+        assert_eq!(holders.len(), 1, "{link} held by fds {holders:?}: {ours:?}");
+    }
+    // B blocks reading its stdin until we close it: its fd table is stable meanwhile.
+    let b = Spawn::new("cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let held = fd_links(&b.pid().to_string());
+    drop(b.wait_with_output_timeout(Duration::from_secs(60)).unwrap());
+    for (fd, target) in &held {
+        assert!(
+            *fd <= 2 || inheritable.contains(fd),
+            "B holds fd {fd} ({target}); inheritable: {inheritable:?}, all: {held:?}"
+        );
+        for ino in inodes {
+            assert_ne!(
+                *target,
+                format!("pipe:[{ino}]"),
+                "B holds A's pipe on fd {fd}"
+            );
+        }
+    }
+    drop(a.stdin.take());
+    let result = a.wait_with_output_timeout(Duration::from_secs(60)).unwrap();
+    assert!(!result.timed_out && result.output.status.success());
+    assert_no_child_left("after the fd checks");
+}
+
+/// `/dev/null` is opened for reading on stdin and for writing on stdout and stderr (as
+/// std does), not read-write: the child reports the access mode of its fds 0, 1, 2 from
+/// `/proc/$$/fdinfo` (`flags:` in octal; `O_ACCMODE` = 3) through a pipe on fd 3.
+#[test]
+fn dev_null_is_read_only_on_stdin_and_write_only_on_stdout_and_stderr() {
+    let _serial = serial();
+    let (reader, writer) = std::io::pipe().unwrap();
+    let status = Spawn::new("sh")
+        .args([
+            "-c",
+            r#"for fd in 0 1 2; do sed -n 's/^flags:[[:space:]]*//p' /proc/$$/fdinfo/$fd >&3; done"#,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .fd_dup2(writer.as_raw_fd(), 3)
+        .status()
+        .unwrap();
+    drop(writer);
+    assert!(status.success());
+    let modes: Vec<i32> = std::io::read_to_string(reader)
+        .unwrap()
+        .lines()
+        .map(|flags| i32::from_str_radix(flags.trim(), 8).unwrap() & libc::O_ACCMODE)
+        .collect();
+    assert_eq!(modes, [libc::O_RDONLY, libc::O_WRONLY, libc::O_WRONLY]);
+}
+
+/// `TimedOutput::pipes_abandoned`: set when the drain bound gives up a pipe that a
+/// grandchild still holds open (blocked until we release it), and not when every pipe
+/// reached end of file.
+#[test]
+fn a_pipe_given_up_while_a_grandchild_holds_it_is_reported() {
+    let _serial = serial();
+    let (release_reader, release_writer) = std::io::pipe().unwrap();
+    let result = Spawn::new("sh")
+        .args(["-c", "(read line <&3) & echo done"])
+        .fd_dup2(release_reader.as_raw_fd(), 3)
+        .output_timeout(Duration::from_secs(60))
+        .unwrap();
+    // The grandchild sees end of file and exits.
+    drop((release_reader, release_writer));
+    assert!(!result.timed_out);
+    assert!(result.pipes_abandoned, "{result:?}");
+    assert_eq!(result.output.stdout, b"done\n");
+    let result = Spawn::new("sh")
+        .args(["-c", "echo out; echo err >&2"])
+        .output_timeout(Duration::from_secs(60))
+        .unwrap();
+    assert!(!result.timed_out && !result.pipes_abandoned, "{result:?}");
+    assert_eq!(result.output.stderr, b"err\n");
+}
+
+/// `Child::close_stdin_and_wait` is std's `Child::wait`: `stdin` is closed first, so `cat`
+/// exits (a regression fails the 60 s `recv_timeout` instead of hanging); `child.wait()`
+/// (`Process::wait`) still works through a shared `Child`.
+#[test]
+fn close_stdin_and_wait_closes_stdin_first() {
+    let _serial = serial();
+    let mut child = Spawn::new("cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.as_mut().unwrap().write_all(b"x").unwrap();
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let status = child.close_stdin_and_wait().map(|status| status.code());
+        let _ = done.send((status, child.stdin.is_none(), child.wait().ok()));
+    });
+    let (status, closed, again) = finished
+        .recv_timeout(Duration::from_secs(60))
+        .expect("close_stdin_and_wait kept stdin open");
+    assert_eq!(status.unwrap(), Some(0));
+    assert!(closed);
+    assert_eq!(
+        again.and_then(|status| status.code()),
+        Some(0),
+        "a later wait"
+    );
+
+    let shared = std::sync::Arc::new(Spawn::new("true").spawn().unwrap());
+    assert!(
+        shared.wait().unwrap().success(),
+        "Process::wait through Arc<Child>"
+    );
+    assert_no_child_left("after close_stdin_and_wait");
+}
 
 #[test]
 fn both_pipes_full_at_once_never_deadlock_and_come_back_intact() {
@@ -614,13 +934,17 @@ fn scenario_child_ns() {
     NS_SCENARIOS.dispatch();
 }
 
-/// A `kill_on_drop` child reaped through its handle, its PID handed to a new process, then
+/// A `kill_on_drop` child reaped through its handle (`args`: `[]`) or behind its back
+/// (`["foreign"]`, see [`drop_after_foreign_reap`]), its PID handed to a new process, then
 /// the `Child` dropped: the new process must not be signalled. (Were it sent `SIGKILL`, it
 /// would die of that and not of the `SIGTERM` sent afterwards: a fatal signal sets the exit
 /// signal when it is sent.)
-fn drop_after_reap_scenario() {
+fn drop_after_reap_scenario(args: &[&str]) {
     let child = Spawn::new("true").kill_on_drop(true).spawn().unwrap();
     say("mode", format!("{:?}", child.mode()));
+    if args == ["foreign"] {
+        return drop_after_foreign_reap(child);
+    }
     let old_pid = child.pid();
     assert!(child.wait().unwrap().success());
     let new = pid_steering::sleeper_with_pid(old_pid);
@@ -634,14 +958,60 @@ fn drop_after_reap_scenario() {
     say("new_died_of", format!("{:?}", status.signal()));
 }
 
+/// The child reaped behind the handle's back (a `waitpid` of its PID here, which the
+/// handle never sees), its PID given to a `sleep` that is *not* our child (a child of a
+/// `sh` of ours: a PID that names a child of ours again is one no pid-mode handle can tell
+/// apart), then the `Child` dropped. The `sh` steers the PID itself (root in this
+/// namespace: `ns_last_pid`), reports the sleep's PID, and then how it died (`wait`'s
+/// status: 128 + the signal).
+fn drop_after_foreign_reap(child: Child) {
+    use std::io::BufRead;
+    let old_pid = child.pid();
+    let mut status = 0;
+    let pid = i32::try_from(old_pid).unwrap();
+    // SAFETY: waitpid writes an int through a valid pointer.
+    assert_eq!(unsafe { libc::waitpid(pid, &raw mut status, 0) }, pid);
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    let script = format!(
+        "echo {} >/proc/sys/kernel/ns_last_pid; sleep 30 & echo $!; wait $!; echo $?",
+        old_pid - 1
+    );
+    let mut holder = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(holder.stdout.take().unwrap()).lines();
+    let new_pid: u32 = lines.next().unwrap().unwrap().trim().parse().unwrap();
+    say("reused", new_pid == old_pid);
+    say("naive_reaches", errno_of(naive_kill(old_pid, 0)));
+    drop(child);
+    // The sleep (still running: its PID names it) gets SIGTERM, unless the drop killed it.
+    let _ = naive_kill(new_pid, SIGTERM);
+    let code: i32 = lines.next().unwrap().unwrap().trim().parse().unwrap();
+    assert!(holder.wait().unwrap().success());
+    say("new_died_of", format!("{:?}", Some(code - 128)));
+}
+
 #[test]
 fn kill_on_drop_never_signals_after_the_reap() {
     let _serial = serial();
-    for (mode, env) in [
-        ("PidFd", &[][..]),
-        ("Pid", &[(pidfd_core::probe::DISABLE_ENV, "1")][..]),
+    for (scenario, mode, env) in [
+        ("drop_after_reap", "PidFd", &[][..]),
+        (
+            "drop_after_reap",
+            "Pid",
+            &[(pidfd_core::probe::DISABLE_ENV, "1")][..],
+        ),
+        // Reaped behind the handle's back: the drop must not signal the PID either.
+        ("drop_after_reap:foreign", "PidFd", &[][..]),
+        (
+            "drop_after_reap:foreign",
+            "Pid",
+            &[(pidfd_core::probe::DISABLE_ENV, "1")][..],
+        ),
     ] {
-        let Some(out) = NS_SCENARIOS.run("drop_after_reap", env) else {
+        let Some(out) = NS_SCENARIOS.run(scenario, env) else {
             return;
         };
         // (The scenario runs without the parent's PIDFD_DISABLE, see Scenarios::run.)
@@ -654,12 +1024,12 @@ fn kill_on_drop_never_signals_after_the_reap() {
         assert_eq!(out["reused"], "true", "{out:?}");
         assert_eq!(
             out["naive_reaches"], "ok",
-            "{mode}: PID not reused: {out:?}"
+            "{scenario} {mode}: PID not reused: {out:?}"
         );
         assert_eq!(
             out["new_died_of"],
             format!("{:?}", Some(SIGTERM)),
-            "{mode}: the process that got the reaped PID was signalled by the drop: {out:?}"
+            "{scenario} {mode}: the process that got the reaped PID was signalled by the drop: {out:?}"
         );
     }
 }

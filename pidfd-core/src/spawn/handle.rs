@@ -6,7 +6,7 @@ use std::fmt;
 use std::io;
 use std::ops::Deref;
 use std::os::fd::OwnedFd;
-use std::process::{ChildStderr, ChildStdin, ChildStdout, Output};
+use std::process::{ChildStderr, ChildStdin, ChildStdout, ExitStatus, Output};
 use std::time::Duration;
 
 use super::output::{self, TimedOutput, collect};
@@ -20,10 +20,24 @@ use crate::Process;
 /// `stdin`, `stdout`, `stderr` are closed. [`Child::into_process`] (or `Process::from`)
 /// keeps just the handle.
 ///
-/// `Child::wait` is [`Process::wait`]: unlike std's `Child::wait` it does not close
-/// `stdin` first — drop or take `child.stdin` before waiting for a child that reads its
-/// input to the end. `Child` is `Send + Sync`: share it with `Arc` to keep the
-/// kill-on-drop guard with the shared handle.
+/// # `child.wait()` does not close `stdin` — unlike std's and tokio's
+///
+/// `child.wait()` is [`Process::wait`] (through `Deref`, taking `&self`): it leaves a
+/// piped `stdin` open, so a child that reads its input to the end (`cat`, `sort`, `wc`)
+/// never exits and the wait never returns. std's and tokio's `Child::wait(&mut self)` drop
+/// `stdin` first. Use [`Child::close_stdin_and_wait`] for that behaviour, or take and drop
+/// `child.stdin` before waiting. ([`Child::wait_with_output`], [`Spawn::output`](crate::Spawn::output)
+/// and [`Spawn::status`](crate::Spawn::status) close it first, as std's do.)
+///
+/// Why not std's name: an inherent `Child::wait(&mut self)` would shadow
+/// [`Process::wait`] for every `Child`, so waiting through a shared `Child` (`&Child`,
+/// `Arc<Child>` — which this type is made for, see below) or a binding not declared `mut`
+/// would stop compiling, with no way to close a pipe through a shared reference anyway.
+///
+/// `Child` is `Send + Sync`: share it with `Arc` to keep the kill-on-drop guard with the
+/// shared handle. [`Process::release`] through `Deref` (`child.release()`) gives up the
+/// handle, and with it the guard: the drop then has nothing to kill the process through,
+/// and leaves it running.
 ///
 /// # Example
 ///
@@ -59,13 +73,20 @@ pub struct Child {
 }
 
 impl Child {
-    /// After the child's exit, [`Child::wait_with_output`] and [`Spawn::output`](crate::Spawn::output)
-    /// give up a pipe that a grandchild keeps open once no data came for this long (100 ms).
+    /// After the child's exit, once everything it wrote itself has been read,
+    /// [`Child::wait_with_output`] and [`Spawn::output`](crate::Spawn::output) give up a
+    /// pipe that a grandchild keeps open when no data came for this long (100 ms).
+    ///
+    /// Giving up closes the read end: what the grandchild writes later is lost, and its next
+    /// write to the pipe gets `SIGPIPE` (which kills it unless it ignores or handles the
+    /// signal; its write then fails with `EPIPE`). The timed forms say whether that happened
+    /// ([`TimedOutput::pipes_abandoned`]); the untimed ones do not.
     pub const DRAIN_IDLE: Duration = output::DRAIN_IDLE;
 
-    /// After the child's exit, [`Child::wait_with_output`] and [`Spawn::output`](crate::Spawn::output)
-    /// give up the pipes this long after the exit at the latest (1 s), even while a
-    /// grandchild still writes to them.
+    /// After the child's exit, once everything it wrote itself has been read,
+    /// [`Child::wait_with_output`] and [`Spawn::output`](crate::Spawn::output) give up the
+    /// pipes this long after the exit at the latest (1 s), even while a grandchild still
+    /// writes to them — with the effect on the grandchild [`Child::DRAIN_IDLE`] describes.
     pub const DRAIN_MAX: Duration = output::DRAIN_MAX;
 
     /// A child just spawned, with the parent's pipe ends `[stdin, stdout, stderr]`.
@@ -101,8 +122,16 @@ impl Child {
     /// that are not piped give empty output. Like std's, except that it does not wait for
     /// a grandchild that keeps a pipe open: after the child's exit the pipes are read on
     /// while data flows, and given up once none came for [`Child::DRAIN_IDLE`], or
-    /// [`Child::DRAIN_MAX`] after the exit at the latest (what the child wrote itself is
-    /// always all read: its fds are closed before its exit can be seen).
+    /// [`Child::DRAIN_MAX`] after the exit at the latest. What the child wrote itself is
+    /// always all returned, however long reading it takes: its fds are closed before its
+    /// exit can be seen, so it is all in the pipes then, and the bounds count only once
+    /// that much has been read.
+    ///
+    /// Like std's, this blocks as long as the child runs — also when it has closed its
+    /// stdout and stderr (or they were not piped) and goes on running; use
+    /// [`Child::wait_with_output_timeout`] to bound it. The output is kept in memory with no
+    /// limit (as std's): a child that writes without end makes it grow until the child
+    /// exits or, for the timed form, until the deadline.
     ///
     /// # Errors
     ///
@@ -116,8 +145,11 @@ impl Child {
     /// now, it is sent `SIGKILL` (through its pidfd, or in pid mode by its PID, which
     /// cannot have been reused: the child is not reaped), reaped, and what was read until
     /// then is returned with [`TimedOutput::timed_out`] set. The deadline also ends the
-    /// drain after the child's exit (the child is not killed then: it has exited). No
-    /// zombie and no fd is left behind either way.
+    /// drain after the child's exit (the child is not killed then: it has exited) — but
+    /// never cuts off what the child itself wrote: that is always all returned, also after
+    /// a kill, and also with a deadline already past (`Duration::ZERO`). No zombie and no fd
+    /// is left behind either way; [`TimedOutput::pipes_abandoned`] says whether a pipe was
+    /// given up while another process (a grandchild) still held it open.
     ///
     /// # Errors
     ///
@@ -126,6 +158,37 @@ impl Child {
     /// deadline.
     pub fn wait_with_output_timeout(self, timeout: Duration) -> io::Result<TimedOutput> {
         self.collect(Some(timeout), true)
+    }
+
+    /// Closes `stdin` (drops `self.stdin`), then waits for the child to exit and reaps it:
+    /// std's and tokio's `Child::wait`. `child.wait()` is [`Process::wait`], which does not
+    /// close `stdin` (see [`Child`] for why the name differs); through a shared `Child`,
+    /// take `stdin` first and call `child.wait()`.
+    ///
+    /// Later waits (`child.wait()`, this) return the same status.
+    ///
+    /// # Errors
+    ///
+    /// As [`Process::wait`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use pidfd_core::{Spawn, Stdio};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let mut child = Spawn::new("cat").stdin(Stdio::piped()).stdout(Stdio::null()).spawn()?;
+    /// child.stdin.as_mut().unwrap().write_all(b"input")?;
+    /// // cat reads to end of file: it exits only once stdin is closed.
+    /// assert!(child.close_stdin_and_wait()?.success());
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[doc(alias = "wait")]
+    pub fn close_stdin_and_wait(&mut self) -> io::Result<ExitStatus> {
+        drop(self.stdin.take());
+        self.process().wait()
     }
 
     /// The loop of `wait_with_output` (data kept or discarded).
@@ -157,11 +220,13 @@ impl From<Child> for Process {
 }
 
 impl Drop for Child {
-    /// With [`Spawn::kill_on_drop`](crate::Spawn::kill_on_drop): `SIGKILL` through the
-    /// [`Process`] and a reaping wait, so that no zombie is left. A child already reaped
-    /// is never signalled ([`Process::kill`] fails with `ESRCH` then, without a syscall); a
-    /// child that cannot be signalled (`EPERM`: a set-user-ID program) is reaped only if it
-    /// has exited already, never waited for.
+    /// With [`Spawn::kill_on_drop`](crate::Spawn::kill_on_drop): first a non-blocking
+    /// [`Process::try_wait`]; only a child that still runs is sent `SIGKILL` through the
+    /// [`Process`] and waited for, so that no zombie is left. A child that has exited is
+    /// just reaped; one reaped already (through the handle, or behind its back: `ECHILD`,
+    /// which in pid mode means its PID may belong to another process by now) or released
+    /// is never signalled. A child that cannot be signalled (`EPERM`: a set-user-ID program)
+    /// is left running, never waited for.
     fn drop(&mut self) {
         if !self.kill_on_drop {
             return;
@@ -169,10 +234,19 @@ impl Drop for Child {
         let Some(process) = &self.process else {
             return;
         };
-        match process.kill() {
+        loop {
+            match process.try_wait() {
+                // Still running, and not reaped: its pidfd or unreaped PID names it.
+                Ok(None) => break,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                // Exited and reaped now, or before; or ECHILD (reaped behind the handle's
+                // back), EBADF (released): nothing of ours to kill.
+                Ok(Some(_)) | Err(_) => return,
+            }
+        }
+        if process.kill().is_ok() {
             // SIGKILL cannot be caught or ignored: the wait ends.
-            Ok(()) => drop(process.wait()),
-            Err(_) => drop(process.try_wait()),
+            drop(process.wait());
         }
     }
 }

@@ -234,6 +234,15 @@ impl Spawn {
     /// The child's standard input: a [`Stdio`] or any fd (`File`, `OwnedFd`, ...). Default:
     /// inherited for [`Spawn::spawn`] and [`Spawn::status`], `/dev/null` for
     /// [`Spawn::output`].
+    ///
+    /// An fd given here (as for [`Spawn::stdout`] and [`Spawn::stderr`]) stays open in the
+    /// builder for the builder's whole life — each spawn duplicates it — as with std's
+    /// `Command`. Meanwhile it is open in this process: an fd without close-on-exec is
+    /// inherited by every child any thread starts (through this crate or any other), and a
+    /// pipe end held here keeps the pipe alive — a `ChildStdout` of an upstream process
+    /// passed as stdin keeps that process from ever getting `EPIPE`/`SIGPIPE` when the
+    /// downstream child exits. Drop the builder (or set the stream to something else) once
+    /// the children are spawned.
     pub fn stdin(&mut self, stdio: impl Into<Stdio>) -> &mut Spawn {
         self.stdio[0] = Some(stdio.into());
         self
@@ -253,22 +262,28 @@ impl Spawn {
         self
     }
 
-    /// Whether dropping the [`Child`] kills the process (as tokio's `kill_on_drop`):
+    /// Whether dropping the [`Child`] kills the process (as tokio's `kill_on_drop`): a
+    /// non-blocking [`Process::try_wait`] first, and only for a child still running,
     /// `SIGKILL` through the [`Process`] — its pidfd, or in pid mode its PID while it
-    /// cannot have been reaped — then a reaping wait, so no zombie is left. A child already
-    /// reaped is never signalled. Default: `false` (dropping a `Child` leaves the process
-    /// running, like std). The drop blocks until the killed process is gone — at once,
-    /// unless it is stuck in an uninterruptible sleep (`D` state); a process that cannot be
-    /// signalled (`EPERM`: a set-user-ID program) is left running, and reaped only if it
-    /// has exited already.
+    /// cannot have been reaped — then a reaping wait, so no zombie is left. A child that has
+    /// exited is just reaped; one reaped already is never signalled — also when it was
+    /// reaped behind the handle's back (`SIGCHLD` set to `SIG_IGN`, a `waitpid(-1)`
+    /// elsewhere): the `try_wait` then fails with `ECHILD` and the drop sends nothing, so in
+    /// pid mode no `SIGKILL` reaches a process that got the PID since. Default: `false`
+    /// (dropping a `Child` leaves the process running, like std). The drop blocks until the
+    /// killed process is gone — at once, unless it is stuck in an uninterruptible sleep
+    /// (`D` state); a process that cannot be signalled (`EPERM`: a set-user-ID program) is
+    /// left running.
     ///
     /// The guard belongs to the [`Child`]: [`Child::into_process`] (and
-    /// `Process::from(child)`) give it up. To share a guarded child, share the `Child`
-    /// (it is `Send + Sync`) in an `Arc`.
+    /// `Process::from(child)`) give it up, and so does `child.release()`
+    /// ([`Process::release`] through `Deref`: the handle is gone, so the drop has nothing to
+    /// kill through). To share a guarded child, share the `Child` (it is `Send + Sync`) in
+    /// an `Arc`.
     ///
-    /// In pid mode, as for every pid-mode signal, a child reaped behind the handle's back
-    /// (`SIGCHLD` set to `SIG_IGN`, a `waitpid(-1)` elsewhere) leaves a PID that may be
-    /// reused: pidfd mode has no such caveat.
+    /// In pid mode one race remains, as for every pid-mode signal: a reap behind the
+    /// handle's back *between* the drop's `try_wait` and its `SIGKILL` frees the PID for
+    /// reuse in that window. Pidfd mode has no such caveat.
     ///
     /// # Example
     ///
@@ -581,8 +596,14 @@ impl Spawn {
     /// writes), stdin `/dev/null` — unless set otherwise (a stream set to something else
     /// than [`Stdio::piped`] gives empty output). One `poll(2)` loop over the pipes and
     /// the pidfd; see [`Child::wait_with_output`] for a grandchild that keeps a pipe open
-    /// (not waited for, unlike std: the read is given up [`Child::DRAIN_IDLE`] after the last
-    /// data once the child has exited, [`Child::DRAIN_MAX`] after the exit at the latest).
+    /// (not waited for, unlike std: once everything the child wrote has been read, the read
+    /// is given up [`Child::DRAIN_IDLE`] after the last data, [`Child::DRAIN_MAX`] after the
+    /// exit at the latest — see there for what that does to the grandchild).
+    ///
+    /// Like std's, this returns only once the child has exited: a child that closes its
+    /// stdout and stderr and goes on running blocks it for as long as it runs. Use
+    /// [`Spawn::output_timeout`] to bound that. The output is kept in memory without a
+    /// limit, as std's is.
     ///
     /// # Errors
     ///
@@ -627,7 +648,8 @@ impl Spawn {
     /// Runs the program to its end and returns its exit status, as std's
     /// `Command::status`: stdin, stdout and stderr inherited unless set. A stream set to
     /// [`Stdio::piped`] is read and discarded (the child never blocks on a full pipe);
-    /// piped stdin is closed at once.
+    /// piped stdin is closed at once (as std does), so a child that reads it sees end of
+    /// file.
     ///
     /// # Errors
     ///
@@ -640,9 +662,12 @@ impl Spawn {
     /// Spawns with `defaults` for the streams that were not set.
     fn spawn_with(&self, defaults: [Unset; 3]) -> io::Result<Child> {
         let stdio = SpawnStdio::new(&self.stdio, defaults)?;
+        // Borrows `stdio` (and the builder's fds) for as long as it lives: the compiler
+        // keeps the fds its raw numbers name open until it is dropped.
         let prepared = Prepared::new(self, &stdio.sources(&self.stdio))?;
         let process = self.launch(&prepared)?;
-        // The parent's copies of the child's ends are closed now (else no end of file).
+        // Its copies first, then (consuming `stdio`) the parent's copies of the child's
+        // ends are closed (else no end of file).
         drop(prepared);
         Ok(Child::new(
             process,

@@ -4,12 +4,22 @@
 //! the other is read (no deadlock), the exit is seen even while a grandchild keeps a pipe
 //! open, and a deadline can end it all.
 //!
-//! After the child has exited, the pipes are read on while data flows and given up once
-//! none came for [`DRAIN_IDLE`], or [`DRAIN_MAX`] after the exit at the latest: everything
-//! the child wrote itself is in the pipe by the time it has exited (its fds are closed
-//! before its pidfd becomes readable), so the bound only cuts off what processes that
-//! inherited the pipe (a daemonized grandchild) write later. std's `wait_with_output`
-//! waits for those to close the pipe, which can be forever.
+//! The parent's read ends are set `O_NONBLOCK` first (they are the loop's alone by then:
+//! close-on-exec, never given to a child), and each pipe reported ready is read until it is
+//! empty (`EAGAIN`), at end of file, or after [`READ_BUDGET`] bytes in one round — so a
+//! read never blocks past the deadline, and a pipe is emptied as fast as it fills.
+//!
+//! Once the child's exit is recorded (it exited, or was killed at the deadline and reaped),
+//! what each open pipe holds at that moment (`FIONREAD`) is *owed*: everything the child
+//! wrote itself is in the pipe by then (its fds are closed before its pidfd becomes
+//! readable or its zombie waitable), and the loop reads on until every owed byte is read,
+//! regardless of [`DRAIN_IDLE`], [`DRAIN_MAX`] or the deadline. So what the child wrote is
+//! always all returned. Beyond that, the pipes are read on while data flows and given up
+//! once none came for [`DRAIN_IDLE`], or [`DRAIN_MAX`] after the exit at the latest (after
+//! a kill at the deadline: at once): the bound only cuts off what processes that inherited
+//! the pipe (a daemonized grandchild) write later. std's `wait_with_output` waits for those
+//! to close the pipe, which can be forever. A pipe given up is closed, and is reported in
+//! [`TimedOutput::pipes_abandoned`] when it was not at end of file then.
 //!
 //! In pid mode (no pidfd to poll) the loop polls the pipes for at most
 //! [`PID_MODE_RECHECK`] at a time and checks the child with a non-blocking wait in between;
@@ -21,33 +31,49 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::process::{ExitStatus, Output};
 use std::time::{Duration, Instant};
 
+use crate::sys::pipe::{bytes_readable, set_nonblocking};
 use crate::sys::poll::poll_in;
 use crate::sys::time::{Deadline, PID_MODE_RECHECK};
 use crate::{Mode, Process};
 
-/// After the child has exited: the pipes are given up once no data came for this long.
+/// After the child has exited and everything it wrote was read: the pipes are given up once
+/// no data came for this long.
 pub(super) const DRAIN_IDLE: Duration = Duration::from_millis(100);
 
-/// After the child has exited: the pipes are given up this long after the exit at the
-/// latest, even while data still flows (from a grandchild).
+/// After the child has exited and everything it wrote was read: the pipes are given up this
+/// long after the exit at the latest, even while data still flows (from a grandchild).
 pub(super) const DRAIN_MAX: Duration = Duration::from_secs(1);
 
 /// How much one `read(2)` takes from a pipe (a default pipe's whole capacity).
 const CHUNK: usize = 64 * 1024;
 
+/// How much one pipe is read in one round at most, before the loop looks at the clock and
+/// the child again (a writer that never pauses cannot hold the loop past its deadline).
+const READ_BUDGET: usize = 16 * CHUNK;
+
 /// A [`Child::wait_with_output_timeout`](crate::Child::wait_with_output_timeout) or
 /// [`Spawn::output_timeout`](crate::Spawn::output_timeout) result: the output read and the
-/// status, and whether the deadline ended it.
+/// status, whether the deadline ended it, and whether a pipe was given up while another
+/// process still held it open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TimedOutput {
-    /// What was read from stdout and stderr until the child exited (or was killed), and
-    /// its status — `SIGKILL`'s when `timed_out`, unless it exited on its own at the very
-    /// moment of the deadline.
+    /// What was read from stdout and stderr — always everything the child itself wrote
+    /// before it exited or was killed — and its status: `SIGKILL`'s when `timed_out`,
+    /// unless it exited on its own at the very moment of the deadline.
     pub output: Output,
     /// The deadline passed while the child was running: it was sent `SIGKILL` (through its
     /// pidfd, or in pid mode by a PID that cannot have been reused: it was not reaped) and
     /// reaped.
     pub timed_out: bool,
+    /// A pipe was given up before it reached end of file: after the child's exit another
+    /// process still held its write end (a grandchild that inherited it, typically a
+    /// daemon started by the child) and the drain bound ([`Child::DRAIN_IDLE`](crate::Child::DRAIN_IDLE),
+    /// [`Child::DRAIN_MAX`](crate::Child::DRAIN_MAX)) or the deadline ended the read.
+    /// What that process writes afterwards is lost, and since the read end is closed, its
+    /// next write to the pipe gets `SIGPIPE` (killing it, unless it ignores or handles the
+    /// signal; then the write fails with `EPIPE`). `false` when every pipe reached end of
+    /// file.
+    pub pipes_abandoned: bool,
 }
 
 /// One of the pipes the loop reads.
@@ -57,54 +83,104 @@ struct Pipe {
     data: Vec<u8>,
     /// Keep what is read (`output`), or discard it (`status` with a pipe the caller set).
     keep: bool,
+    /// Once the exit is recorded: how many of the bytes in the pipe then are still to be
+    /// read (everything the child wrote is among them).
+    owed: usize,
 }
 
 impl Pipe {
-    fn new(fd: Option<OwnedFd>, keep: bool) -> Pipe {
-        Pipe {
+    /// The loop's pipe over `fd`, set non-blocking.
+    fn new(fd: Option<OwnedFd>, keep: bool) -> io::Result<Pipe> {
+        if let Some(fd) = &fd {
+            set_nonblocking(fd.as_fd())?;
+        }
+        Ok(Pipe {
             file: fd.map(File::from),
             data: Vec::new(),
             keep,
-        }
+            owed: 0,
+        })
     }
 
     fn fd(&self) -> Option<BorrowedFd<'_>> {
         self.file.as_ref().map(AsFd::as_fd)
     }
 
-    /// One `read(2)` (the fd was reported ready, so it does not block): `true` when data
-    /// came. End of file closes the pipe; `EINTR` and `EAGAIN` are nothing read.
-    fn read_once(&mut self, chunk: &mut [u8]) -> io::Result<bool> {
-        let Some(file) = &mut self.file else {
-            return Ok(false);
+    /// The exit is recorded: what the pipe holds now is owed.
+    fn owe_what_it_holds(&mut self) -> io::Result<()> {
+        self.owed = match &self.file {
+            Some(file) => bytes_readable(file.as_fd())?,
+            None => 0,
         };
-        match file.read(chunk) {
-            Ok(0) => {
-                self.file = None;
-                Ok(false)
-            }
-            Ok(count) => {
-                if self.keep {
-                    self.data.extend_from_slice(&chunk[..count]);
+        Ok(())
+    }
+
+    /// Reads what the pipe holds now (non-blocking): until it is empty (`EAGAIN`, or a read
+    /// shorter than `chunk`), at end of file (which closes it), or after [`READ_BUDGET`]
+    /// bytes. Returns how many bytes were read. `EINTR` is retried.
+    fn read_available(&mut self, chunk: &mut [u8]) -> io::Result<usize> {
+        let mut total = 0;
+        while total < READ_BUDGET {
+            let Some(file) = &mut self.file else {
+                break;
+            };
+            match file.read(chunk) {
+                Ok(0) => {
+                    self.file = None;
+                    self.owed = 0;
+                    break;
                 }
-                Ok(true)
+                Ok(count) => {
+                    if self.keep {
+                        self.data.extend_from_slice(&chunk[..count]);
+                    }
+                    total += count;
+                    self.owed = self.owed.saturating_sub(count);
+                    if count < chunk.len() {
+                        // A pipe read returns all it holds up to the length asked: empty now.
+                        break;
+                    }
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    // Empty: whatever was owed was read (by another holder of the read
+                    // end, if not by us).
+                    self.owed = 0;
+                    break;
+                }
+                Err(error) => return Err(error),
             }
-            Err(error)
-                if matches!(
-                    error.kind(),
-                    io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(error),
         }
+        Ok(total)
     }
 }
 
 /// Whether `revents` says "read now" (data, hang-up or error: the read tells which).
 fn ready(revents: libc::c_short) -> bool {
     revents != 0
+}
+
+/// The child's exit is recorded: what each open pipe holds now is owed.
+fn owe(pipes: &mut [Pipe]) -> io::Result<()> {
+    pipes.iter_mut().try_for_each(Pipe::owe_what_it_holds)
+}
+
+/// Whether a pipe still open is not at end of file: data in it, or a writer left (no
+/// `POLLHUP`).
+fn any_abandoned(pipes: &[Pipe]) -> io::Result<bool> {
+    let fds: Vec<BorrowedFd<'_>> = pipes.iter().filter_map(Pipe::fd).collect();
+    if fds.is_empty() {
+        return Ok(false);
+    }
+    let revents = loop {
+        match poll_in(&fds, Some(Duration::ZERO)) {
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            result => break result?,
+        }
+    };
+    Ok(revents
+        .iter()
+        .any(|&revents| revents & libc::POLLHUP == 0 || revents & libc::POLLIN != 0))
 }
 
 /// Reads `stdout` and `stderr` (either may be absent) until the child has exited and the
@@ -115,7 +191,8 @@ fn ready(revents: libc::c_short) -> bool {
 /// # Errors
 ///
 /// The errors of [`Process::wait`], [`Process::kill`] (`EPERM`: the child runs as another
-/// user, and is left running) and of `poll(2)`/`read(2)` other than `EINTR` (retried).
+/// user, and is left running) and of `poll(2)`/`read(2)`/`fcntl(2)`/`ioctl(FIONREAD)` other
+/// than `EINTR` (retried).
 pub(super) fn collect(
     process: &Process,
     stdout: Option<OwnedFd>,
@@ -124,7 +201,7 @@ pub(super) fn collect(
     keep: bool,
 ) -> io::Result<TimedOutput> {
     let deadline = Deadline::after(timeout);
-    let mut pipes = [Pipe::new(stdout, keep), Pipe::new(stderr, keep)];
+    let mut pipes = [Pipe::new(stdout, keep)?, Pipe::new(stderr, keep)?];
     let mut chunk = Vec::new();
     // The child's exit: its status, when it was seen.
     let mut exited: Option<(ExitStatus, Instant)> = None;
@@ -148,16 +225,18 @@ pub(super) fn collect(
         let wait = match exited {
             None if poll_pidfd => deadline.remaining(),
             None => crate::sys::time::capped(deadline.remaining(), PID_MODE_RECHECK),
+            // What the child wrote is still (partly) in a pipe: read it, whatever the time.
+            Some(_) if pipes.iter().any(|pipe| pipe.owed > 0) => Some(Duration::ZERO),
+            // Killed at the deadline, and all it wrote read: done.
+            Some((status, _)) if timed_out => break status,
             Some((status, at)) => {
                 let max = DRAIN_MAX.saturating_sub(at.elapsed());
                 let idle = DRAIN_IDLE.saturating_sub(last_data.elapsed());
                 let left = match deadline.remaining() {
-                    // Killed at the deadline: what is in the pipes already, no waiting.
-                    _ if timed_out => Duration::ZERO,
                     Some(rest) => rest.min(idle).min(max),
                     None => idle.min(max),
                 };
-                if max.is_zero() || (left.is_zero() && !timed_out) {
+                if left.is_zero() {
                     break status;
                 }
                 Some(left)
@@ -184,19 +263,24 @@ pub(super) fn collect(
             Err(error) if error.raw_os_error() == Some(libc::ESRCH) => {
                 last_data = Instant::now();
                 exited = Some((process.wait()?, last_data));
+                owe(&mut pipes)?;
                 continue;
             }
             Err(error) => return Err(error),
         };
         drop(fds);
-        let mut data = false;
+        let mut read = 0;
         let mut ready_fds = revents.iter().copied();
         for pipe in pipes.iter_mut().filter(|pipe| pipe.file.is_some()) {
             if ready_fds.next().is_some_and(ready) {
-                data |= pipe.read_once(&mut chunk)?;
+                read += pipe.read_available(&mut chunk)?;
+            } else {
+                // Not readable: empty, so nothing owed is left in it (another holder of
+                // the read end took it) — else the loop would spin on a debt never paid.
+                pipe.owed = 0;
             }
         }
-        if data {
+        if read > 0 {
             last_data = Instant::now();
         }
         if exited.is_none() {
@@ -206,6 +290,7 @@ pub(super) fn collect(
                     Some(status) => {
                         last_data = Instant::now();
                         exited = Some((status, last_data));
+                        owe(&mut pipes)?;
                     }
                     // Readable but not waitable (ptrace): check after each round instead.
                     None if pidfd_ready => poll_pidfd = false,
@@ -213,17 +298,14 @@ pub(super) fn collect(
                 }
             }
         }
-        match exited {
-            None if deadline.remaining().is_some_and(|rest| rest.is_zero()) => {
-                let status = kill_and_reap(process)?;
-                timed_out = true;
-                exited = Some((status, Instant::now()));
-            }
-            // After the kill: only what was already in the pipes.
-            Some((status, _)) if timed_out && !data => break status,
-            _ => {}
+        if exited.is_none() && deadline.remaining().is_some_and(|rest| rest.is_zero()) {
+            let status = kill_and_reap(process)?;
+            timed_out = true;
+            exited = Some((status, Instant::now()));
+            owe(&mut pipes)?;
         }
     };
+    let pipes_abandoned = any_abandoned(&pipes)?;
     let [stdout, stderr] = pipes;
     Ok(TimedOutput {
         output: Output {
@@ -232,6 +314,7 @@ pub(super) fn collect(
             stderr: stderr.data,
         },
         timed_out,
+        pipes_abandoned,
     })
 }
 

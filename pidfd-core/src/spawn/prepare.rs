@@ -5,6 +5,8 @@
 
 use std::ffi::{CString, OsString};
 use std::io;
+use std::marker::PhantomData;
+use std::ops::Deref;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::ptr;
@@ -14,7 +16,8 @@ use pidfd_sys::Errno;
 use super::sys::{KeepDumpable, SpawnFd, dup_above, fd_limit, getpid, parent_environ, signal_set};
 use super::{Attributes, FileAction, Spawn};
 
-/// Everything the child needs, as C data prepared before the clone.
+/// Everything the child needs, as C data prepared before the clone. Only ever reached
+/// through a [`PreparedFor`], which ties it to the fds its `stdio` numbers name.
 pub(super) struct Prepared {
     /// Paths to try in order (one, or the PATH search candidates).
     pub(super) candidates: CStringArray,
@@ -45,6 +48,32 @@ pub(super) struct Prepared {
     pub(super) parent_death: Option<ParentDeath>,
     /// Puts this process's dumpable flag back after a child that changes its IDs.
     _keep_dumpable: Option<KeepDumpable>,
+}
+
+/// A [`Prepared`] that borrows, for `'a`, the fds its raw `stdio` numbers name (the pipes
+/// and `/dev/null` of the spawn, the builder's own stdio fds): the compiler keeps them open
+/// for as long as this lives, so no child can be launched from numbers that were closed
+/// (or reused) already. Derefs to the [`Prepared`], which the launchers take.
+///
+/// (The lifetime is on this wrapper rather than on `Prepared` itself so that the launchers'
+/// `&Prepared` signatures stay as they are.)
+pub(super) struct PreparedFor<'a> {
+    prepared: Prepared,
+    _fds: PhantomData<[BorrowedFd<'a>; 3]>,
+}
+
+impl Deref for PreparedFor<'_> {
+    type Target = Prepared;
+
+    fn deref(&self) -> &Prepared {
+        &self.prepared
+    }
+}
+
+impl Drop for PreparedFor<'_> {
+    /// Nothing beyond the fields' own drops (the moved stdio copies are closed there): the
+    /// impl makes the drop itself a use of `'a`, so the borrowed fds must outlive it too.
+    fn drop(&mut self) {}
 }
 
 /// The ID changes the child makes, in this order (std's): `setgroups(groups)`, `setgid`,
@@ -196,8 +225,15 @@ fn c_string(bytes: impl Into<Vec<u8>>) -> io::Result<CString> {
 
 impl Prepared {
     /// `stdio`: the fd each of the child's stdin, stdout, stderr is installed from
-    /// (`None`: inherited).
-    pub(super) fn new(spawn: &Spawn, stdio: &[Option<BorrowedFd<'_>>; 3]) -> io::Result<Prepared> {
+    /// (`None`: inherited), borrowed by the result for as long as it lives.
+    #[expect(
+        clippy::new_ret_no_self,
+        reason = "a Prepared exists only inside the PreparedFor that ties it to its fds"
+    )]
+    pub(super) fn new<'a>(
+        spawn: &Spawn,
+        stdio: &[Option<BorrowedFd<'a>>; 3],
+    ) -> io::Result<PreparedFor<'a>> {
         let inherit_env = !spawn.env_clear && spawn.env.is_empty();
         let env: Vec<(OsString, OsString)> = if inherit_env {
             Vec::new()
@@ -280,7 +316,7 @@ impl Prepared {
             .flat_map(FileAction::fds)
             .fold(2, RawFd::max)
             .saturating_add(1);
-        Ok(Prepared {
+        let prepared = Prepared {
             candidates,
             argv,
             envp,
@@ -331,6 +367,10 @@ impl Prepared {
                 .then(KeepDumpable::new),
             credentials,
             parent_death,
+        };
+        Ok(PreparedFor {
+            prepared,
+            _fds: PhantomData,
         })
     }
 }

@@ -57,8 +57,9 @@ impl Stdio {
         Stdio(Kind::Inherit)
     }
 
-    /// The child gets `/dev/null` (opened `O_RDWR | O_CLOEXEC` in this process before the
-    /// clone, for each spawn). Reads see end of file, writes are discarded.
+    /// The child gets `/dev/null`, opened in this process before the clone, for each spawn:
+    /// `O_RDONLY` as stdin (reads see end of file), `O_WRONLY` as stdout or stderr (writes
+    /// are discarded), as std opens it.
     ///
     /// # Errors (from the spawn)
     ///
@@ -80,7 +81,10 @@ impl Stdio {
 }
 
 impl<T: Into<OwnedFd>> From<T> for Stdio {
-    /// The child gets (a duplicate of) this fd, for every spawn of the builder.
+    /// The child gets (a duplicate of) this fd, for every spawn of the builder. The fd
+    /// itself stays open as long as the `Stdio` (and the builder holding it) lives, as with
+    /// std: see [`Spawn::stdin`](crate::Spawn::stdin) for what that means for fds without
+    /// close-on-exec and for pipe ends.
     fn from(fd: T) -> Stdio {
         Stdio(Kind::Fd(fd.into()))
     }
@@ -140,7 +144,9 @@ impl SpawnStdio {
             };
             let child_end = match wanted {
                 Unset::Inherit => continue,
-                Unset::Null => pipe::dev_null()?,
+                // Read-only for stdin, write-only for stdout and stderr (as std).
+                Unset::Null if target == 0 => pipe::dev_null(pipe::Access::Read)?,
+                Unset::Null => pipe::dev_null(pipe::Access::Write)?,
                 Unset::Piped => {
                     let (reader, writer) = pipe::pipe()?;
                     let (child_end, parent_end) = if target == 0 {

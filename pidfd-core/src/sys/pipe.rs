@@ -1,12 +1,13 @@
 //! The fds `Spawn` makes for a child's stdio: close-on-exec pipes and `/dev/null`, each
-//! numbered 3 or above.
+//! numbered 3 or above; and the two calls the output loop makes on its read ends
+//! ([`set_nonblocking`], [`bytes_readable`]).
 //!
 //! Every fd is made with the raw syscalls of [`pidfd_sys::syscalls`] where the C library's
 //! wrapper is a cancellation point (`open`, `close`): `Spawn::spawn` is no cancellation
 //! point. `pipe2(2)` is none, and is called through the C library.
 
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use pidfd_sys::syscalls;
 
@@ -55,22 +56,67 @@ pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((reader, writer))
 }
 
-/// `/dev/null`, opened `O_RDWR | O_CLOEXEC` and numbered 3 or above.
+/// How [`dev_null`] opens `/dev/null`: for the stream it becomes, as std does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// `O_RDONLY`: a child's stdin.
+    Read,
+    /// `O_WRONLY`: a child's stdout or stderr.
+    Write,
+}
+
+/// `/dev/null`, opened `O_RDONLY` ([`Access::Read`]) or `O_WRONLY` ([`Access::Write`]),
+/// with `O_CLOEXEC`, and numbered 3 or above.
 ///
 /// # Errors
 ///
 /// `EMFILE`/`ENFILE`; `NotFound` where the file system has no `/dev/null` (some chroots).
-pub fn dev_null() -> io::Result<OwnedFd> {
+pub fn dev_null(access: Access) -> io::Result<OwnedFd> {
+    let mode = match access {
+        Access::Read => libc::O_RDONLY,
+        Access::Write => libc::O_WRONLY,
+    };
     // SAFETY: a NUL-terminated path; the new fd is owned at once.
     let raw = unsafe {
         syscalls::openat(
             libc::AT_FDCWD,
             c"/dev/null".as_ptr(),
-            libc::O_RDWR | libc::O_CLOEXEC,
+            mode | libc::O_CLOEXEC,
             0,
         )
     }?;
     above_stdio(raw)
+}
+
+/// Sets `O_NONBLOCK` on `fd`'s open file description (`F_GETFL`, then `F_SETFL`): every
+/// fd sharing it (a `dup`, a fork's copy) turns non-blocking too.
+///
+/// # Errors
+///
+/// `EBADF` as `fcntl(2)` says it; nothing else for an open fd.
+pub fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: F_GETFL only reads the flags of a borrowed fd.
+    let flags = unsafe { syscalls::fcntl_int(fd.as_raw_fd(), libc::F_GETFL, 0) }?;
+    if flags & libc::O_NONBLOCK == 0 {
+        // SAFETY: F_SETFL changes the status flags of a borrowed fd; no memory is passed.
+        unsafe { syscalls::fcntl_int(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) }?;
+    }
+    Ok(())
+}
+
+/// `ioctl(fd, FIONREAD)`: how many bytes a pipe (or socket, tty) holds unread right now.
+///
+/// # Errors
+///
+/// `ENOTTY`/`EINVAL` for an fd that has no such count (a regular file on some file systems),
+/// `EBADF`.
+pub fn bytes_readable(fd: BorrowedFd<'_>) -> io::Result<usize> {
+    let mut count: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int through a pointer to a live int; the fd is borrowed.
+    let ret = unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &raw mut count) };
+    super::cvt(ret)?;
+    // (Never negative for a pipe: a count of bytes.)
+    Ok(usize::try_from(count).unwrap_or(0))
 }
 
 #[cfg(test)]
@@ -100,7 +146,29 @@ mod tests {
             .read_to_string(&mut text)
             .unwrap();
         assert_eq!(text, "hi");
-        let null = dev_null().unwrap();
-        assert!(null.as_raw_fd() >= 3 && is_cloexec(&null));
+        for access in [Access::Read, Access::Write] {
+            let null = dev_null(access).unwrap();
+            assert!(null.as_raw_fd() >= 3 && is_cloexec(&null));
+        }
+    }
+
+    #[test]
+    fn a_nonblocking_read_end_counts_what_it_holds() {
+        use std::os::fd::AsFd;
+        let (reader, writer) = pipe().unwrap();
+        set_nonblocking(reader.as_fd()).unwrap();
+        let mut reader = std::fs::File::from(reader);
+        let mut buf = [0; 8];
+        let error = reader.read(&mut buf).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::WouldBlock);
+        assert_eq!(bytes_readable(reader.as_fd()).unwrap(), 0);
+        std::fs::File::from(writer).write_all(b"hello").unwrap();
+        assert_eq!(bytes_readable(reader.as_fd()).unwrap(), 5);
+        assert_eq!(reader.read(&mut buf).unwrap(), 5);
+        assert_eq!(
+            reader.read(&mut buf).unwrap(),
+            0,
+            "end of file once the writer closed"
+        );
     }
 }

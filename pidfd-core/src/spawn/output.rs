@@ -56,6 +56,7 @@ const READ_BUDGET: usize = 16 * CHUNK;
 /// status, whether the deadline ended it, and whether a pipe was given up while another
 /// process still held it open.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TimedOutput {
     /// What was read from stdout and stderr — always everything the child itself wrote
     /// before it exited or was killed — and its status: `SIGKILL`'s when `timed_out`,

@@ -165,6 +165,9 @@ mod tests {
         std::fs::File::from(writer).write_all(b"hello").unwrap();
         assert_eq!(bytes_readable(reader.as_fd()).unwrap(), 5);
         assert_eq!(reader.read(&mut buf).unwrap(), 5);
+        // A test running in parallel may fork and hold a copy of the (close-on-exec) write
+        // end until its child execs: wait for the hang-up before reading end of file.
+        assert!(crate::sys::poll::readable(reader.as_fd(), None).unwrap());
         assert_eq!(
             reader.read(&mut buf).unwrap(),
             0,

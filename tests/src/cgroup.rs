@@ -63,6 +63,11 @@ impl Cgroup2Leaf {
         File::open(&self.dir)
     }
 
+    /// The leaf's directory (a parent for `pidfd_core::ProcessTree`s).
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
     /// The path `/proc/<pid>/cgroup` shows for a member (when the test runs in the
     /// hierarchy's root cgroup namespace).
     pub fn relative_path(&self) -> &str {
@@ -79,6 +84,19 @@ impl Cgroup2Leaf {
             .lines()
             .filter_map(|line| line.parse().ok())
             .collect())
+    }
+}
+
+/// A cgroup v2 leaf for `pidfd_core::ProcessTree` tests, or `None` after recording a counted
+/// skip (no cgroup2 and mounting one failed — not root —, or no permission to create a
+/// cgroup).
+pub fn tree_parent_or_skip(tag: &str) -> Option<Cgroup2Leaf> {
+    match Cgroup2Leaf::new(tag) {
+        Ok(leaf) => Some(leaf),
+        Err(reason) => {
+            crate::emulator::skip(&format!("no writable cgroup v2 for process trees: {reason}"));
+            None
+        }
     }
 }
 

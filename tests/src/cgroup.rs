@@ -146,3 +146,51 @@ fn unmount(target: &Path) {
         unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
     }
 }
+
+/// Runs `f` in a new thread whose credentials alone (raw `setgroups`/`setresgid`/`setresuid`:
+/// the kernel keeps credentials per thread, and only libc's wrappers change every thread)
+/// are `uid`/`gid` with no supplementary groups — as root, a way to see what an ordinary
+/// user sees without executing anything. `Err` says why the switch failed (not root).
+///
+/// # Panics
+///
+/// When `f` panics (the panic is passed on).
+pub fn in_thread_as<T: Send>(uid: u32, gid: u32, f: impl FnOnce() -> T + Send) -> Result<T, String> {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                switch_thread_credentials(uid, gid)?;
+                Ok(f())
+            })
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+fn switch_thread_credentials(uid: u32, gid: u32) -> Result<(), String> {
+    #[cfg(any(target_arch = "x86", target_arch = "arm"))]
+    let (setgroups, setresgid, setresuid) = (
+        libc::SYS_setgroups32,
+        libc::SYS_setresgid32,
+        libc::SYS_setresuid32,
+    );
+    #[cfg(not(any(target_arch = "x86", target_arch = "arm")))]
+    let (setgroups, setresgid, setresuid) =
+        (libc::SYS_setgroups, libc::SYS_setresgid, libc::SYS_setresuid);
+    let check = |rc: libc::c_long, what: &str| {
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(format!("{what}: {}", io::Error::last_os_error()))
+        }
+    };
+    // SAFETY: setgroups(0, NULL) reads no memory; it changes this thread's credentials only.
+    check(
+        unsafe { libc::syscall(setgroups, 0, std::ptr::null::<libc::gid_t>()) },
+        "setgroups",
+    )?;
+    // SAFETY: integer arguments only; this thread's credentials only.
+    check(unsafe { libc::syscall(setresgid, gid, gid, gid) }, "setresgid")?;
+    // SAFETY: integer arguments only; this thread's credentials only.
+    check(unsafe { libc::syscall(setresuid, uid, uid, uid) }, "setresuid")
+}

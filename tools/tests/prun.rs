@@ -265,6 +265,7 @@ fn pid_mode_fallback_keeps_the_exit_codes() {
 fn skip(reason: &str) {
     use std::io::Write;
     let thread = std::thread::current();
+    let reason = reason.replace('\n', " ");
     let line = format!("prun::{}\t{reason}\n", thread.name().unwrap_or("?"));
     eprint!("SKIPPED {line}");
     let ledger = std::env::var_os("PIDFD_TEST_SKIP_LOG")

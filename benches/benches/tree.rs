@@ -132,7 +132,9 @@ fn build(tree: &ProcessTree, size: usize, escapers: usize) -> libc::pid_t {
     let mut sleeper = Spawn::new("sleep");
     sleeper.arg("1000");
     for _ in 0..size {
-        let child = tree.spawn(sleeper.process_group(pgid)).expect("spawn a sleeper");
+        let child = tree
+            .spawn(sleeper.process_group(pgid))
+            .expect("spawn a sleeper");
         if pgid == 0 {
             pgid = libc::pid_t::try_from(child.pid()).expect("pid_t");
         }
@@ -140,7 +142,7 @@ fn build(tree: &ProcessTree, size: usize, escapers: usize) -> libc::pid_t {
         drop(child.into_process());
     }
     if escapers > 0 {
-        let (reader, writer) = std::io::pipe().expect("pipe");
+        let (reader, writer) = pidfd_core::sys::pipe::pipe().expect("pipe");
         let mut shell = Spawn::new("sh");
         shell
             .args([
@@ -150,11 +152,15 @@ fn build(tree: &ProcessTree, size: usize, escapers: usize) -> libc::pid_t {
             .fd_dup2(writer.as_raw_fd(), 3)
             .process_group(pgid);
         for _ in 0..escapers {
-            drop(tree.spawn(&mut shell).expect("spawn an escaper").into_process());
+            drop(
+                tree.spawn(&mut shell)
+                    .expect("spawn an escaper")
+                    .into_process(),
+            );
         }
         drop(shell);
         drop(writer);
-        let mut lines = BufReader::new(reader).lines();
+        let mut lines = BufReader::new(std::fs::File::from(reader)).lines();
         for _ in 0..escapers {
             lines
                 .next()
@@ -231,7 +237,8 @@ fn main() {
     pidfd_core::sys::subreaper::set_child_subreaper(true).expect("PR_SET_CHILD_SUBREAPER");
     let has_kill = {
         let tree = builder.create().expect("create a tree");
-        tree.path().is_some_and(|dir| dir.join("cgroup.kill").exists())
+        tree.path()
+            .is_some_and(|dir| dir.join("cgroup.kill").exists())
     };
     println!(
         "tree: tear down {} sleeping processes + {} setsid daemons, {} rounds (medians)",

@@ -94,7 +94,9 @@ pub fn tree_parent_or_skip(tag: &str) -> Option<Cgroup2Leaf> {
     match Cgroup2Leaf::new(tag) {
         Ok(leaf) => Some(leaf),
         Err(reason) => {
-            crate::emulator::skip(&format!("no writable cgroup v2 for process trees: {reason}"));
+            crate::emulator::skip(&format!(
+                "no writable cgroup v2 for process trees: {reason}"
+            ));
             None
         }
     }
@@ -155,7 +157,11 @@ fn unmount(target: &Path) {
 /// # Panics
 ///
 /// When `f` panics (the panic is passed on).
-pub fn in_thread_as<T: Send>(uid: u32, gid: u32, f: impl FnOnce() -> T + Send) -> Result<T, String> {
+pub fn in_thread_as<T: Send>(
+    uid: u32,
+    gid: u32,
+    f: impl FnOnce() -> T + Send,
+) -> Result<T, String> {
     std::thread::scope(|scope| {
         scope
             .spawn(|| {
@@ -175,8 +181,11 @@ fn switch_thread_credentials(uid: u32, gid: u32) -> Result<(), String> {
         libc::SYS_setresuid32,
     );
     #[cfg(not(any(target_arch = "x86", target_arch = "arm")))]
-    let (setgroups, setresgid, setresuid) =
-        (libc::SYS_setgroups, libc::SYS_setresgid, libc::SYS_setresuid);
+    let (setgroups, setresgid, setresuid) = (
+        libc::SYS_setgroups,
+        libc::SYS_setresgid,
+        libc::SYS_setresuid,
+    );
     let check = |rc: libc::c_long, what: &str| {
         if rc == 0 {
             Ok(())
@@ -185,12 +194,12 @@ fn switch_thread_credentials(uid: u32, gid: u32) -> Result<(), String> {
         }
     };
     // SAFETY: setgroups(0, NULL) reads no memory; it changes this thread's credentials only.
-    check(
-        unsafe { libc::syscall(setgroups, 0, std::ptr::null::<libc::gid_t>()) },
-        "setgroups",
-    )?;
+    let rc = unsafe { libc::syscall(setgroups, 0, std::ptr::null::<libc::gid_t>()) };
+    check(rc, "setgroups")?;
     // SAFETY: integer arguments only; this thread's credentials only.
-    check(unsafe { libc::syscall(setresgid, gid, gid, gid) }, "setresgid")?;
+    let rc = unsafe { libc::syscall(setresgid, gid, gid, gid) };
+    check(rc, "setresgid")?;
     // SAFETY: integer arguments only; this thread's credentials only.
-    check(unsafe { libc::syscall(setresuid, uid, uid, uid) }, "setresuid")
+    let rc = unsafe { libc::syscall(setresuid, uid, uid, uid) };
+    check(rc, "setresuid")
 }

@@ -19,9 +19,8 @@ use pidfd_core::{Child, KillMethod, PidFd, ProcessTree, Spawn, TreeKind};
 use pidfd_tests::cgroup::{Cgroup2Leaf, tree_parent_or_skip};
 use pidfd_tests::scenario::{Scenarios, say};
 
-const SCENARIOS: Scenarios = Scenarios::new("PIDFD_TREE_SCENARIO").table(&[
-    ("group-fallback", |_| group_fallback_scenario()),
-]);
+const SCENARIOS: Scenarios = Scenarios::new("PIDFD_TREE_SCENARIO")
+    .table(&[("group-fallback", |_| group_fallback_scenario())]);
 
 #[test]
 #[ignore = "entry point for the re-exec'd children"]
@@ -228,15 +227,14 @@ fn sleeps_in_poll(tid: &str) -> bool {
     let sleeping = state
         .rsplit_once(')')
         .is_some_and(|(_, rest)| rest.trim_start().starts_with('S'));
-    let number: i64 = syscall
+    let number: libc::c_long = syscall
         .split_whitespace()
         .next()
         .and_then(|n| n.parse().ok())
         .unwrap_or(-1);
-    #[allow(clippy::useless_conversion, reason = "c_long is i32 on 32-bit targets")]
-    let mut polls = vec![i64::from(libc::SYS_ppoll)];
+    let mut polls = vec![libc::SYS_ppoll];
     #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
-    polls.push(i64::from(libc::SYS_poll));
+    polls.push(libc::SYS_poll);
     #[cfg(target_pointer_width = "32")]
     polls.push(414); // ppoll_time64
     sleeping && polls.contains(&number)
@@ -416,7 +414,11 @@ fn stop_terminates_then_kills() {
         let in_grace = tree.stop(grace).unwrap();
         assert_eq!(in_grace, !stubborn);
         assert!(tree.wait_empty(Some(LIMIT)).unwrap());
-        let expected = if stubborn { libc::SIGKILL } else { libc::SIGTERM };
+        let expected = if stubborn {
+            libc::SIGKILL
+        } else {
+            libc::SIGTERM
+        };
         assert_eq!(child.wait().unwrap().signal(), Some(expected));
     }
 }
@@ -501,9 +503,15 @@ fn unprivileged_checks() {
             assert_eq!(error.kind(), ErrorKind::Unsupported, "{error}");
             let message = error.to_string();
             assert!(
-                ["cgroup v1", "not delegated", "no cgroup2", "no cgroup v2", "not a cgroup v2"]
-                    .iter()
-                    .any(|what| message.contains(what)),
+                [
+                    "cgroup v1",
+                    "not delegated",
+                    "no cgroup2",
+                    "no cgroup v2",
+                    "not a cgroup v2"
+                ]
+                .iter()
+                .any(|what| message.contains(what)),
                 "unclear: {message}"
             );
             eprintln!("as expected: {message}");
@@ -512,7 +520,10 @@ fn unprivileged_checks() {
     // A parent that is no cgroup v2 directory at all.
     let error = ProcessTree::builder().parent("/proc").create().unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Unsupported);
-    assert!(error.to_string().contains("not a cgroup v2 directory"), "{error}");
+    assert!(
+        error.to_string().contains("not a cgroup v2 directory"),
+        "{error}"
+    );
 }
 
 /// The opt-in fallback (in a copy of this binary: it makes the process a child subreaper
@@ -547,7 +558,11 @@ exec sleep 1000
 "#;
     let (reader, writer) = std::io::pipe().unwrap();
     let child = tree
-        .spawn(Spawn::new("sh").args(["-c", script]).fd_dup2(writer.as_raw_fd(), 3))
+        .spawn(
+            Spawn::new("sh")
+                .args(["-c", script])
+                .fd_dup2(writer.as_raw_fd(), 3),
+        )
         .unwrap();
     drop(writer);
     let mut pids = Vec::new();
@@ -556,7 +571,10 @@ exec sleep 1000
     }
     let pidfds: Vec<PidFd> = pids.iter().map(|&pid| PidFd::open(pid).unwrap()).collect();
     let listed = tree.pids().unwrap();
-    assert_eq!(tree.process_group(), Some(i32::try_from(child.pid()).unwrap()));
+    assert_eq!(
+        tree.process_group(),
+        Some(i32::try_from(child.pid()).unwrap())
+    );
     assert!(listed.contains(&child.pid()));
     tree.kill().unwrap();
     assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));

@@ -343,9 +343,7 @@ fn kill_tree_or_skip() -> Option<Option<Cgroup2Mount>> {
 /// outside the shell's process group and session), announces both PIDs on stdout, and then
 /// runs `then`.
 fn daemonizing(then: &str) -> String {
-    format!(
-        "( setsid sh -c 'echo daemon $$; exec sleep 1000' & ); echo shell $$; {then}"
-    )
+    format!("( setsid sh -c 'echo daemon $$; exec sleep 1000' & ); echo shell $$; {then}")
 }
 
 /// Reads the `daemon PID` and `shell PID` lines; `None` at end of file (everything died
@@ -382,8 +380,13 @@ impl Run {
     fn daemon_gone(&self) -> bool {
         match &self.pidfd {
             Some(pidfd) => pidfd.wait_for_exit(Some(Duration::ZERO)).unwrap(),
-            None => std::fs::read_to_string(format!("/proc/{}/stat", self.daemon))
-                .map_or(true, |stat| stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z'))),
+            None => std::fs::read_to_string(format!("/proc/{}/stat", self.daemon)).map_or(
+                true,
+                |stat| {
+                    stat.rsplit_once(") ")
+                        .is_some_and(|(_, rest)| rest.starts_with('Z'))
+                },
+            ),
         }
     }
 }
@@ -418,7 +421,8 @@ fn kill_tree_leaves_no_daemon_behind_where_timeout_does() {
     };
     let script = daemonizing("exec sleep 1000");
     for seconds in ["1", "4", "16"] {
-        let ours = timeout_with_a_daemon(prun(&["--kill-tree", "-t", seconds, "sh", "-c", &script]));
+        let ours =
+            timeout_with_a_daemon(prun(&["--kill-tree", "-t", seconds, "sh", "-c", &script]));
         let theirs = {
             let mut command = Command::new("timeout");
             command.args([seconds, "sh", "-c", &script]);
@@ -431,7 +435,11 @@ fn kill_tree_leaves_no_daemon_behind_where_timeout_does() {
         assert_eq!(ours.code, Some(124));
         assert_eq!(theirs.code, Some(124));
         // prun waited until the tree was empty: the daemon is gone.
-        assert!(ours.daemon_gone(), "prun --kill-tree left the daemon {}", ours.daemon);
+        assert!(
+            ours.daemon_gone(),
+            "prun --kill-tree left the daemon {}",
+            ours.daemon
+        );
         // coreutils timeout signalled its child and its process group; the daemon left both.
         assert!(
             !theirs.daemon_gone(),
@@ -502,5 +510,8 @@ fn kill_tree_without_a_writable_cgroup_fails_with_125() {
         return;
     }
     assert_eq!(output.status.code(), Some(125), "{text}");
-    assert!(text.contains("--kill-tree") && text.contains("cgroup"), "{text}");
+    assert!(
+        text.contains("--kill-tree") && text.contains("cgroup"),
+        "{text}"
+    );
 }

@@ -12,7 +12,15 @@ use std::io;
 /// `errno` as is: `EINVAL` before Linux 3.4.
 pub fn set_child_subreaper(on: bool) -> io::Result<()> {
     // SAFETY: PR_SET_CHILD_SUBREAPER takes one integer argument and touches no memory of ours.
-    let rc = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, libc::c_ulong::from(on), 0, 0, 0) };
+    let rc = unsafe {
+        libc::prctl(
+            libc::PR_SET_CHILD_SUBREAPER,
+            libc::c_ulong::from(on),
+            0,
+            0,
+            0,
+        )
+    };
     super::cvt(rc).map(drop)
 }
 

@@ -232,8 +232,7 @@ impl CgroupTree {
             match self.write("cgroup.kill", "1") {
                 Ok(()) => return Ok(()),
                 Err(error)
-                    if error.kind() == io::ErrorKind::NotFound
-                        && method == KillMethod::Auto => {}
+                    if error.kind() == io::ErrorKind::NotFound && method == KillMethod::Auto => {}
                 Err(error) if error.kind() == io::ErrorKind::NotFound => {
                     return Err(unsupported(format!(
                         "{} has no cgroup.kill (Linux 5.14+)",
@@ -324,7 +323,11 @@ impl CgroupTree {
 
 fn collect_pids(dir: &Path, pids: &mut Vec<u32>) -> io::Result<()> {
     let procs = std::fs::read_to_string(dir.join("cgroup.procs"))?;
-    pids.extend(procs.lines().filter_map(|line| line.trim().parse::<u32>().ok()));
+    pids.extend(
+        procs
+            .lines()
+            .filter_map(|line| line.trim().parse::<u32>().ok()),
+    );
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         if entry.file_type()?.is_dir() {

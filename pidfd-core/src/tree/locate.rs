@@ -65,7 +65,11 @@ pub(super) fn cgroup_path_of(dir: &std::path::Path, mounts: &[Cgroup2Mount]) -> 
         let root = mount.root.trim_end_matches('/');
         let rest = rest.to_str()?;
         Some(if rest.is_empty() {
-            if root.is_empty() { "/".to_owned() } else { root.to_owned() }
+            if root.is_empty() {
+                "/".to_owned()
+            } else {
+                root.to_owned()
+            }
         } else {
             format!("{root}/{rest}")
         })
@@ -159,9 +163,8 @@ mod tests {
 
     #[test]
     fn a_mount_of_a_subtree() {
-        let mounts = cgroup2_mounts(
-            "50 1 0:40 /user.slice /mnt/my\\040cg rw - cgroup2 cgroup2 rw\n",
-        );
+        let mounts =
+            cgroup2_mounts("50 1 0:40 /user.slice /mnt/my\\040cg rw - cgroup2 cgroup2 rw\n");
         assert_eq!(mounts[0].mount_point, PathBuf::from("/mnt/my cg"));
         assert_eq!(
             directory_of("/user.slice/app", &mounts),

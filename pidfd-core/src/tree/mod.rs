@@ -204,8 +204,7 @@ impl TreeBuilder {
         let backend = match CgroupTree::create(self.parent.as_deref()) {
             Ok(tree) => Backend::Cgroup(tree),
             Err(error)
-                if self.process_group_fallback
-                    && error.kind() == io::ErrorKind::Unsupported =>
+                if self.process_group_fallback && error.kind() == io::ErrorKind::Unsupported =>
             {
                 Backend::Group(GroupTree::create()?)
             }

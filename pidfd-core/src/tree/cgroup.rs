@@ -155,51 +155,36 @@ impl CgroupTree {
         spawn.cgroup(self.dir_fd.try_clone()?).spawn()
     }
 
-    /// `(populated, frozen)` from `cgroup.events`, read from its start (which also re-arms
-    /// its `POLLPRI` notification).
+    /// `(populated, frozen)` from the tree's `cgroup.events` fd (re-arming its `POLLPRI`
+    /// notification, which [`CgroupTree::events_fd`] users rely on).
     fn events(&self) -> io::Result<(bool, bool)> {
-        let mut buf = [0_u8; 256];
-        let mut len = 0;
-        loop {
-            let read = match self.events.read_at(&mut buf[len..], len as u64) {
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-                result => result?,
-            };
-            len += read;
-            if read == 0 || len == buf.len() {
-                break;
-            }
-        }
-        let text = String::from_utf8_lossy(&buf[..len]);
-        locate::parse_events(&text).ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("unexpected cgroup.events contents: {text:?}"),
-            )
-        })
+        read_events(&self.events)
     }
 
     pub(super) fn is_populated(&self) -> io::Result<bool> {
         self.events().map(|(populated, _)| populated)
     }
 
-    /// Waits until `cgroup.events` shows `key` (populated or frozen) as `want`: one blocking
-    /// `poll(POLLPRI)` per change of the file, none per process exit.
+    /// Waits until `done` holds of `cgroup.events`' `(populated, frozen)`: one blocking
+    /// `poll(POLLPRI)` per change of the file, none per process exit. Each wait reads and
+    /// polls an open file of its own: a read through a shared one by another thread (or the
+    /// caller's event loop) between this one's read and poll would consume the notification.
     fn wait_until(
         &self,
         timeout: Option<Duration>,
         done: impl Fn((bool, bool)) -> bool,
     ) -> io::Result<bool> {
         let deadline = Deadline::after(timeout);
+        let events = File::open(self.dir.join("cgroup.events"))?;
         loop {
-            if done(self.events()?) {
+            if done(read_events(&events)?) {
                 return Ok(true);
             }
             let remaining = deadline.remaining();
             if remaining.is_some_and(|left| left.is_zero()) {
                 return Ok(false);
             }
-            match wait_priority(self.events.as_fd(), remaining) {
+            match wait_priority(events.as_fd(), remaining) {
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 result => drop(result?),
             }
@@ -319,6 +304,30 @@ impl CgroupTree {
     pub(super) fn remove(&self) -> io::Result<()> {
         remove_tree(&self.dir)
     }
+}
+
+/// `(populated, frozen)` of a `cgroup.events` file, read from its start with `pread` (which
+/// also re-arms the file's `POLLPRI` notification for this open file).
+fn read_events(events: &File) -> io::Result<(bool, bool)> {
+    let mut buf = [0_u8; 256];
+    let mut len = 0;
+    loop {
+        let read = match events.read_at(&mut buf[len..], len as u64) {
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            result => result?,
+        };
+        len += read;
+        if read == 0 || len == buf.len() {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&buf[..len]);
+    locate::parse_events(&text).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("unexpected cgroup.events contents: {text:?}"),
+        )
+    })
 }
 
 fn collect_pids(dir: &Path, pids: &mut Vec<u32>) -> io::Result<()> {

@@ -112,14 +112,20 @@ impl Drop for Cgroup2Leaf {
     }
 }
 
-/// The mount point of a cgroup2 hierarchy from /proc/self/mountinfo, if any.
+/// The mount point of a cgroup2 hierarchy from /proc/self/mountinfo, if any — not one that
+/// another leaf of this process mounted (a temporary directory of [`TempDir`] named
+/// `pidfd-test-cgroup2-...`): that one goes away when its leaf is dropped, under the feet of
+/// a concurrent test that used it.
 fn existing_cgroup2_mount() -> Option<PathBuf> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let ours = std::env::temp_dir().join("pidfd-test-cgroup2-");
+    let ours = ours.to_string_lossy();
     mountinfo.lines().find_map(|line| {
         let (left, right) = line.split_once(" - ")?;
         let fs_type = right.split(' ').next()?;
         let mount_point = left.split(' ').nth(4)?;
-        (fs_type == "cgroup2").then(|| PathBuf::from(mount_point))
+        (fs_type == "cgroup2" && !mount_point.starts_with(ours.as_ref()))
+            .then(|| PathBuf::from(mount_point))
     })
 }
 
@@ -202,4 +208,40 @@ fn switch_thread_credentials(uid: u32, gid: u32) -> Result<(), String> {
     // SAFETY: integer arguments only; this thread's credentials only.
     let rc = unsafe { libc::syscall(setresuid, uid, uid, uid) };
     check(rc, "setresuid")
+}
+
+/// A cgroup2 hierarchy mounted by this test on a temporary directory of its own (root only),
+/// lazily unmounted by [`Cgroup2Mount::detach`] or on drop.
+#[derive(Debug)]
+pub struct Cgroup2Mount {
+    dir: TempDir,
+    mounted: bool,
+}
+
+impl Cgroup2Mount {
+    /// Mounts it; `Err` says why not (for the test's skip reason).
+    pub fn new() -> Result<Cgroup2Mount, String> {
+        let dir = TempDir::new("cgroup2");
+        mount_cgroup2(dir.path()).map_err(|error| format!("cannot mount cgroup2: {error}"))?;
+        Ok(Cgroup2Mount { dir, mounted: true })
+    }
+
+    /// The mount point (the hierarchy's root directory while mounted).
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `umount2(MNT_DETACH)`: the path no longer leads into the hierarchy; fds opened in it
+    /// still work.
+    pub fn detach(&mut self) {
+        if std::mem::take(&mut self.mounted) {
+            unmount(self.dir.path());
+        }
+    }
+}
+
+impl Drop for Cgroup2Mount {
+    fn drop(&mut self) {
+        self.detach();
+    }
 }

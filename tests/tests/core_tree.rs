@@ -46,7 +46,14 @@ fn tree_or_skip(tag: &str, method: KillMethod) -> Option<(Cgroup2Leaf, ProcessTr
 
 /// `tree.spawn`, or `None` after a counted skip where this kernel or emulator cannot spawn
 /// into a cgroup (no clone3 / pidfds).
+///
+/// The child gets no stdout/stderr (a leftover of a failed test must not hold the test
+/// harness's pipes open) and is killed if its handle is dropped unreaped.
 fn spawn_or_skip(tree: &ProcessTree, spawn: &mut Spawn) -> Option<Child> {
+    spawn
+        .stdout(pidfd_core::Stdio::null())
+        .stderr(pidfd_core::Stdio::null())
+        .kill_on_drop(true);
     match tree.spawn(spawn) {
         Ok(child) => Some(child),
         Err(error) if error.kind() == ErrorKind::Unsupported => {
@@ -610,4 +617,39 @@ exec sleep 1000
 fn a_tree_is_send_and_sync() {
     fn send_sync<T: Send + Sync>() {}
     send_sync::<ProcessTree>();
+}
+
+/// The tree works through its directory's fd, not its path: with its cgroup2 mount lazily
+/// unmounted under it, it still lists, kills, waits and removes itself.
+#[test]
+fn a_tree_outlives_its_mount() {
+    let mut mount = match pidfd_tests::cgroup::Cgroup2Mount::new() {
+        Ok(mount) => mount,
+        Err(reason) => {
+            pidfd_tests::emulator::skip(&reason);
+            return;
+        }
+    };
+    let tree = ProcessTree::builder()
+        .parent(mount.path())
+        .kill_method(KillMethod::Freeze)
+        .create()
+        .unwrap();
+    let name = tree.path().unwrap().file_name().unwrap().to_owned();
+    let Some(child) = spawn_or_skip(&tree, Spawn::new("sleep").arg("1000")) else {
+        return;
+    };
+    // The same hierarchy, seen through a mount that stays: the directory there.
+    let mut other = pidfd_tests::cgroup::Cgroup2Mount::new().unwrap();
+    let seen = other.path().join(&name);
+    assert!(seen.exists());
+    mount.detach();
+    assert!(!tree.path().unwrap().exists(), "still mounted");
+    assert_eq!(tree.pids().unwrap(), [child.pid()]);
+    tree.kill().unwrap();
+    assert!(tree.wait_empty(Some(LIMIT)).unwrap());
+    assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));
+    drop(tree);
+    assert!(!seen.exists(), "{} left behind", seen.display());
+    other.detach();
 }

@@ -28,9 +28,16 @@ fn unsupported(message: String) -> io::Error {
 }
 
 /// A cgroup v2 directory created for one tree.
+///
+/// Every file of it is reached through its directory fd (`/proc/self/fd/N/...`), and it is
+/// removed through its parent's: the tree keeps working when the path it was created at
+/// stops leading to it (a lazily unmounted cgroup2 mount, a renamed parent).
 #[derive(Debug)]
 pub(super) struct CgroupTree {
     dir: PathBuf,
+    /// The parent directory, opened `O_DIRECTORY`, and the tree's name in it.
+    parent_fd: OwnedFd,
+    name: std::ffi::OsString,
     /// The directory's cgroup path, as `/proc/<pid>/cgroup` shows it to this process (when
     /// `dir` is under a mount of `/proc/self/mountinfo`).
     cgroup_path: Option<String>,
@@ -84,14 +91,16 @@ impl CgroupTree {
             Some(parent) => (parent.to_owned(), false),
             None => (own_cgroup_dir(&mounts)?, true),
         };
-        let parent_fd = File::open(&parent)?;
+        let parent_fd = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY)
+            .open(&parent)?;
         if sys::pidfd::fs_type(parent_fd.as_fd())? != CGROUP2_SUPER_MAGIC {
             return Err(unsupported(format!(
                 "{} is not a cgroup v2 directory",
                 parent.display()
             )));
         }
-        drop(parent_fd);
         let dir = loop {
             let name = format!(
                 "pidfd-tree-{}-{}",
@@ -131,6 +140,8 @@ impl CgroupTree {
         match opened {
             Ok((dir_fd, events)) => Ok(CgroupTree {
                 cgroup_path: locate::cgroup_path_of(&dir, &mounts),
+                parent_fd: parent_fd.into(),
+                name: dir.file_name().unwrap_or_default().to_owned(),
                 dir,
                 dir_fd: dir_fd.into(),
                 events,
@@ -144,6 +155,11 @@ impl CgroupTree {
 
     pub(super) fn path(&self) -> &Path {
         &self.dir
+    }
+
+    /// The file `name` of the directory, reached through the directory's fd.
+    fn file(&self, name: &str) -> PathBuf {
+        fd_path(self.dir_fd.as_fd()).join(name)
     }
 
     pub(super) fn events_fd(&self) -> BorrowedFd<'_> {
@@ -175,7 +191,7 @@ impl CgroupTree {
         done: impl Fn((bool, bool)) -> bool,
     ) -> io::Result<bool> {
         let deadline = Deadline::after(timeout);
-        let events = File::open(self.dir.join("cgroup.events"))?;
+        let events = File::open(self.file("cgroup.events"))?;
         loop {
             if done(read_events(&events)?) {
                 return Ok(true);
@@ -198,7 +214,7 @@ impl CgroupTree {
     /// The PIDs of every process in the directory and its sub-cgroups.
     pub(super) fn pids(&self) -> io::Result<Vec<u32>> {
         let mut pids = Vec::new();
-        collect_pids(&self.dir, &mut pids)?;
+        collect_pids(&fd_path(self.dir_fd.as_fd()), &mut pids)?;
         Ok(pids)
     }
 
@@ -206,7 +222,7 @@ impl CgroupTree {
     fn write(&self, name: &str, value: &str) -> io::Result<()> {
         OpenOptions::new()
             .write(true)
-            .open(self.dir.join(name))?
+            .open(self.file(name))?
             .write_all(value.as_bytes())
     }
 
@@ -302,7 +318,11 @@ impl CgroupTree {
 
     /// Removes the directory (and sub-cgroups a member created), deepest first.
     pub(super) fn remove(&self) -> io::Result<()> {
-        remove_tree(&self.dir)
+        remove_contents(&fd_path(self.dir_fd.as_fd()))?;
+        match std::fs::remove_dir(fd_path(self.parent_fd.as_fd()).join(&self.name)) {
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
+            result => result,
+        }
     }
 }
 
@@ -350,15 +370,24 @@ fn collect_pids(dir: &Path, pids: &mut Vec<u32>) -> io::Result<()> {
     Ok(())
 }
 
-fn remove_tree(dir: &Path) -> io::Result<()> {
+/// `/proc/self/fd/N` of `fd`: a path to the very file `fd` is open on.
+fn fd_path(fd: BorrowedFd<'_>) -> PathBuf {
+    use std::os::fd::AsRawFd as _;
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+/// Removes the sub-cgroups of `dir`, deepest first.
+fn remove_contents(dir: &Path) -> io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         if entry.file_type()?.is_dir() {
-            remove_tree(&entry.path())?;
+            let path = entry.path();
+            remove_contents(&path)?;
+            match std::fs::remove_dir(&path) {
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                result => result?,
+            }
         }
     }
-    match std::fs::remove_dir(dir) {
-        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
-        result => result,
-    }
+    Ok(())
 }

@@ -13,6 +13,9 @@
 //! * [`Reaper`] — wait for the exits of many processes (children or not) through one epoll
 //!   fd, each reported once with a user token; O(1) work per exit (Linux 5.3/5.4+), and a
 //!   `SIGCHLD`-signalfd fallback for pid-mode children.
+//! * [`ProcessTree`] — start programs in a cgroup v2 of their own and kill the whole tree
+//!   (`cgroup.kill`, or freeze-signal-thaw), daemons and `setsid` escapers included; wait
+//!   until it is empty through `cgroup.events`.
 //! * [`fork`] — `fork(2)` returning the child's pidfd (the missing `pidfd_fork`).
 //! * [`probe`] — which pidfd features this kernel allows, probed once and cached, with the
 //!   `PIDFD_DISABLE=1` opt-out.
@@ -73,9 +76,11 @@ mod spawn;
 mod state;
 mod sync;
 pub mod sys;
+mod tree;
 
 pub use fork::{Fork, fork};
 pub use pidfd::{Ids, OpenFlags, PidFd, ProcessIdentity, ProcessInfo, ResourceUsage, SignalFlags};
 pub use process::{Mode, Process};
 pub use reaper::{EntryError, Exit, Key, Reaper, Watched};
 pub use spawn::{Child, Spawn, Stdio, TimedOutput};
+pub use tree::{DROP_WAIT, KillMethod, ProcessTree, TreeBuilder, TreeKind};

@@ -63,6 +63,11 @@ impl Cgroup2Leaf {
         File::open(&self.dir)
     }
 
+    /// The leaf's directory (a parent for `pidfd_core::ProcessTree`s).
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
     /// The path `/proc/<pid>/cgroup` shows for a member (when the test runs in the
     /// hierarchy's root cgroup namespace).
     pub fn relative_path(&self) -> &str {
@@ -82,6 +87,21 @@ impl Cgroup2Leaf {
     }
 }
 
+/// A cgroup v2 leaf for `pidfd_core::ProcessTree` tests, or `None` after recording a counted
+/// skip (no cgroup2 and mounting one failed — not root —, or no permission to create a
+/// cgroup).
+pub fn tree_parent_or_skip(tag: &str) -> Option<Cgroup2Leaf> {
+    match Cgroup2Leaf::new(tag) {
+        Ok(leaf) => Some(leaf),
+        Err(reason) => {
+            crate::emulator::skip(&format!(
+                "no writable cgroup v2 for process trees: {reason}"
+            ));
+            None
+        }
+    }
+}
+
 impl Drop for Cgroup2Leaf {
     fn drop(&mut self) {
         // Only empty cgroups can be removed: the tests reap their children first.
@@ -92,14 +112,20 @@ impl Drop for Cgroup2Leaf {
     }
 }
 
-/// The mount point of a cgroup2 hierarchy from /proc/self/mountinfo, if any.
+/// The mount point of a cgroup2 hierarchy from /proc/self/mountinfo, if any — not one that
+/// another leaf of this process mounted (a temporary directory of [`TempDir`] named
+/// `pidfd-test-cgroup2-...`): that one goes away when its leaf is dropped, under the feet of
+/// a concurrent test that used it.
 fn existing_cgroup2_mount() -> Option<PathBuf> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let ours = std::env::temp_dir().join("pidfd-test-cgroup2-");
+    let ours = ours.to_string_lossy();
     mountinfo.lines().find_map(|line| {
         let (left, right) = line.split_once(" - ")?;
         let fs_type = right.split(' ').next()?;
         let mount_point = left.split(' ').nth(4)?;
-        (fs_type == "cgroup2").then(|| PathBuf::from(mount_point))
+        (fs_type == "cgroup2" && !mount_point.starts_with(ours.as_ref()))
+            .then(|| PathBuf::from(mount_point))
     })
 }
 
@@ -126,5 +152,96 @@ fn unmount(target: &Path) {
     if let Ok(target) = CString::new(target.as_os_str().as_encoded_bytes()) {
         // SAFETY: a NUL-terminated path.
         unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
+    }
+}
+
+/// Runs `f` in a new thread whose credentials alone (raw `setgroups`/`setresgid`/`setresuid`:
+/// the kernel keeps credentials per thread, and only libc's wrappers change every thread)
+/// are `uid`/`gid` with no supplementary groups — as root, a way to see what an ordinary
+/// user sees without executing anything. `Err` says why the switch failed (not root).
+///
+/// # Panics
+///
+/// When `f` panics (the panic is passed on).
+pub fn in_thread_as<T: Send>(
+    uid: u32,
+    gid: u32,
+    f: impl FnOnce() -> T + Send,
+) -> Result<T, String> {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                switch_thread_credentials(uid, gid)?;
+                Ok(f())
+            })
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+fn switch_thread_credentials(uid: u32, gid: u32) -> Result<(), String> {
+    #[cfg(any(target_arch = "x86", target_arch = "arm"))]
+    let (setgroups, setresgid, setresuid) = (
+        libc::SYS_setgroups32,
+        libc::SYS_setresgid32,
+        libc::SYS_setresuid32,
+    );
+    #[cfg(not(any(target_arch = "x86", target_arch = "arm")))]
+    let (setgroups, setresgid, setresuid) = (
+        libc::SYS_setgroups,
+        libc::SYS_setresgid,
+        libc::SYS_setresuid,
+    );
+    let check = |rc: libc::c_long, what: &str| {
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(format!("{what}: {}", io::Error::last_os_error()))
+        }
+    };
+    // SAFETY: setgroups(0, NULL) reads no memory; it changes this thread's credentials only.
+    let rc = unsafe { libc::syscall(setgroups, 0, std::ptr::null::<libc::gid_t>()) };
+    check(rc, "setgroups")?;
+    // SAFETY: integer arguments only; this thread's credentials only.
+    let rc = unsafe { libc::syscall(setresgid, gid, gid, gid) };
+    check(rc, "setresgid")?;
+    // SAFETY: integer arguments only; this thread's credentials only.
+    let rc = unsafe { libc::syscall(setresuid, uid, uid, uid) };
+    check(rc, "setresuid")
+}
+
+/// A cgroup2 hierarchy mounted by this test on a temporary directory of its own (root only),
+/// lazily unmounted by [`Cgroup2Mount::detach`] or on drop.
+#[derive(Debug)]
+pub struct Cgroup2Mount {
+    dir: TempDir,
+    mounted: bool,
+}
+
+impl Cgroup2Mount {
+    /// Mounts it; `Err` says why not (for the test's skip reason).
+    pub fn new() -> Result<Cgroup2Mount, String> {
+        let dir = TempDir::new("cgroup2");
+        mount_cgroup2(dir.path()).map_err(|error| format!("cannot mount cgroup2: {error}"))?;
+        Ok(Cgroup2Mount { dir, mounted: true })
+    }
+
+    /// The mount point (the hierarchy's root directory while mounted).
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `umount2(MNT_DETACH)`: the path no longer leads into the hierarchy; fds opened in it
+    /// still work.
+    pub fn detach(&mut self) {
+        if std::mem::take(&mut self.mounted) {
+            unmount(self.dir.path());
+        }
+    }
+}
+
+impl Drop for Cgroup2Mount {
+    fn drop(&mut self) {
+        self.detach();
     }
 }

@@ -258,3 +258,260 @@ fn pid_mode_fallback_keeps_the_exit_codes() {
     ]));
     assert_eq!(status.code(), Some(137));
 }
+
+/// Records a skip in the workspace's skip ledger (the format of `pidfd_tests::emulator::skip`:
+/// `binary::test<TAB>reason`, in `PIDFD_TEST_SKIP_LOG` or the profile directory's
+/// `pidfd-test-skips.log`), and prints it.
+fn skip(reason: &str) {
+    use std::io::Write;
+    let thread = std::thread::current();
+    let reason = reason.replace('\n', " ");
+    let line = format!("prun::{}\t{reason}\n", thread.name().unwrap_or("?"));
+    eprint!("SKIPPED {line}");
+    let ledger = std::env::var_os("PIDFD_TEST_SKIP_LOG")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            let exe = std::env::current_exe().ok()?;
+            Some(exe.parent()?.parent()?.join("pidfd-test-skips.log"))
+        });
+    if let Some(ledger) = ledger {
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(ledger)
+        {
+            let _ = file.write_all(line.as_bytes());
+        }
+    }
+}
+
+/// A cgroup2 hierarchy mounted for a test (hosts with cgroup v1 only, like this project's CI
+/// machines, have none), unmounted on drop. Needs root.
+struct Cgroup2Mount(std::path::PathBuf);
+
+impl Cgroup2Mount {
+    /// Mounts one when `/proc/self/mountinfo` has none and we are root; `None` otherwise.
+    fn if_missing() -> Option<Cgroup2Mount> {
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+        if mountinfo.lines().any(|line| line.contains(" - cgroup2 ")) {
+            return None;
+        }
+        let dir = std::env::temp_dir().join(format!(
+            "prun-cgroup2-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::create_dir_all(&dir).ok()?;
+        let mounted = Command::new("mount")
+            .args(["-t", "cgroup2", "none"])
+            .arg(&dir)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        if mounted {
+            Some(Cgroup2Mount(dir))
+        } else {
+            let _ = std::fs::remove_dir(&dir);
+            None
+        }
+    }
+}
+
+impl Drop for Cgroup2Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+/// Whether `prun --kill-tree` can make a tree here (mounting a cgroup2 hierarchy where none
+/// is and we are root: keep the guard); else records a skip (with prun's own reason, which
+/// must name cgroup v2 and come with exit code 125).
+fn kill_tree_or_skip() -> Option<Option<Cgroup2Mount>> {
+    let mount = Cgroup2Mount::if_missing();
+    let output = run(prun(&["--kill-tree", "true"]));
+    if output.status.code() == Some(0) {
+        return Some(mount);
+    }
+    assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
+    assert!(stderr(&output).contains("cgroup"), "{}", stderr(&output));
+    skip(&format!("prun --kill-tree: {}", stderr(&output).trim()));
+    None
+}
+
+/// The command of the tree tests: a shell that starts a daemon (double fork and `setsid`:
+/// outside the shell's process group and session), announces both PIDs on stdout, and then
+/// runs `then`.
+fn daemonizing(then: &str) -> String {
+    format!("( setsid sh -c 'echo daemon $$; exec sleep 1000' & ); echo shell $$; {then}")
+}
+
+/// Reads the `daemon PID` and `shell PID` lines; `None` at end of file (everything died
+/// before both were said).
+fn announcements(stdout: std::process::ChildStdout) -> Option<(u32, u32)> {
+    let (mut daemon, mut shell) = (None, None);
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        let (what, pid) = line.split_once(' ').unwrap();
+        let pid: u32 = pid.parse().unwrap();
+        match what {
+            "daemon" => daemon = Some(pid),
+            "shell" => shell = Some(pid),
+            other => panic!("unexpected line {other:?}"),
+        }
+        if let (Some(daemon), Some(shell)) = (daemon, shell) {
+            return Some((daemon, shell));
+        }
+    }
+    None
+}
+
+/// What became of the daemon of one run of a timeout tool.
+struct Run {
+    code: Option<i32>,
+    daemon: u32,
+    /// Opened while the tool ran (`None`: the daemon was gone already).
+    pidfd: Option<PidFd>,
+}
+
+impl Run {
+    /// Whether the daemon is gone: its pidfd says it exited, or (killed before a pidfd could
+    /// be opened) `/proc` has no live process of its PID.
+    fn daemon_gone(&self) -> bool {
+        match &self.pidfd {
+            Some(pidfd) => pidfd.wait_for_exit(Some(Duration::ZERO)).unwrap(),
+            None => std::fs::read_to_string(format!("/proc/{}/stat", self.daemon)).map_or(
+                true,
+                |stat| {
+                    stat.rsplit_once(") ")
+                        .is_some_and(|(_, rest)| rest.starts_with('Z'))
+                },
+            ),
+        }
+    }
+}
+
+/// Runs `command` (a timeout tool around [`daemonizing`]`("exec sleep 1000")`) to its end.
+/// `None` when the timeout struck before the daemon was announced (retry with a longer one).
+fn timeout_with_a_daemon(mut command: Command) -> Option<Run> {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let dog = watchdog(&child);
+    let announced = announcements(child.stdout.take().unwrap());
+    let pidfd = announced.and_then(|(daemon, _)| PidFd::open(daemon).ok());
+    let status = child.wait().unwrap();
+    dog.join().unwrap();
+    announced.map(|(daemon, _)| Run {
+        code: status.code(),
+        daemon,
+        pidfd,
+    })
+}
+
+/// `--kill-tree` against coreutils `timeout` with a command that daemonizes: at the timeout
+/// both end the command (124), only `prun --kill-tree` ends the daemon too.
+#[test]
+fn kill_tree_leaves_no_daemon_behind_where_timeout_does() {
+    let Some(_mount) = kill_tree_or_skip() else {
+        return;
+    };
+    let script = daemonizing("exec sleep 1000");
+    for seconds in ["1", "4", "16"] {
+        let ours =
+            timeout_with_a_daemon(prun(&["--kill-tree", "-t", seconds, "sh", "-c", &script]));
+        let theirs = {
+            let mut command = Command::new("timeout");
+            command.args([seconds, "sh", "-c", &script]);
+            timeout_with_a_daemon(command)
+        };
+        let (Some(ours), Some(theirs)) = (ours, theirs) else {
+            // The timeout came before the daemon existed: try a longer one.
+            continue;
+        };
+        assert_eq!(ours.code, Some(124));
+        assert_eq!(theirs.code, Some(124));
+        // prun waited until the tree was empty: the daemon is gone.
+        assert!(
+            ours.daemon_gone(),
+            "prun --kill-tree left the daemon {}",
+            ours.daemon
+        );
+        // coreutils timeout signalled its child and its process group; the daemon left both.
+        assert!(
+            !theirs.daemon_gone(),
+            "coreutils timeout killed the daemon: the comparison shows nothing"
+        );
+        let pidfd = theirs.pidfd.expect("a pidfd of timeout's live daemon");
+        pidfd.kill().unwrap();
+        assert!(pidfd.wait_for_exit(Some(QUICK)).unwrap());
+        return;
+    }
+    panic!("no daemon was announced before even a 16 s timeout");
+}
+
+/// With `--kill-tree`, what the command leaves running when it exits on its own is killed
+/// too; the exit code stays the command's.
+#[test]
+fn kill_tree_ends_what_the_command_left_running() {
+    let Some(_mount) = kill_tree_or_skip() else {
+        return;
+    };
+    let script = daemonizing("read x; exit 3");
+    let mut child = prun(&["--kill-tree", "--", "sh", "-c", &script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let dog = watchdog(&child);
+    let (daemon, _) = announcements(child.stdout.take().unwrap()).expect("announcements");
+    let daemon = PidFd::open(daemon).unwrap();
+    drop(child.stdin.take()); // `read x` ends: the shell exits 3
+    let status = child.wait().unwrap();
+    dog.join().unwrap();
+    assert_eq!(status.code(), Some(3));
+    assert!(
+        daemon.wait_for_exit(Some(Duration::ZERO)).unwrap(),
+        "the daemon outlived prun --kill-tree"
+    );
+}
+
+/// `prun --kill-tree` where no cgroup v2 is writable: 125 and the reason — never a silent
+/// run without the tree. As root, checked as nobody (`setpriv`).
+#[test]
+fn kill_tree_without_a_writable_cgroup_fails_with_125() {
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|line| line.starts_with("Uid:") && line.split_whitespace().nth(1) == Some("0"));
+    let mut command = if root {
+        let mut command = Command::new("setpriv");
+        command
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", PRUN])
+            .env_remove("PIDFD_DISABLE");
+        command
+    } else {
+        prun(&[])
+    };
+    command.args(["--kill-tree", "true"]);
+    let output = run(command);
+    let text = stderr(&output);
+    if root && output.status.code() != Some(125) && !text.contains("prun") {
+        skip(&format!("cannot run prun as nobody: {}", text.trim()));
+        return;
+    }
+    if output.status.code() == Some(0) {
+        // An ordinary user whose cgroup is delegated (a systemd user session).
+        skip("this user's cgroup v2 is delegated: --kill-tree works");
+        return;
+    }
+    assert_eq!(output.status.code(), Some(125), "{text}");
+    assert!(
+        text.contains("--kill-tree") && text.contains("cgroup"),
+        "{text}"
+    );
+}

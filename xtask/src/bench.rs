@@ -14,6 +14,7 @@ const BENCHES: &[(&str, bool)] = &[
     ("spawn", true),
     ("create_pidfd", true),
     ("reap", false),
+    ("tree", false),
 ];
 
 /// Runs the named benchmark (all of them without a name); later arguments go to it (spawn

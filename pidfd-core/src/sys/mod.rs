@@ -28,6 +28,8 @@
 pub use pidfd_sys::*;
 
 #[doc(hidden)]
+pub mod cgroup;
+#[doc(hidden)]
 pub mod epoll;
 #[doc(hidden)]
 pub mod eventfd;
@@ -39,6 +41,8 @@ pub mod pipe;
 pub mod poll;
 #[doc(hidden)]
 pub mod sigset;
+#[doc(hidden)]
+pub mod subreaper;
 #[doc(hidden)]
 pub mod time;
 

@@ -1,5 +1,6 @@
-//! `prun [--timeout D] [--kill-after D] [--signal SIG] [--] CMD ARGS...` — run a command with
-//! a race-free timeout, like coreutils `timeout`.
+//! `prun [--timeout D] [--kill-after D] [--signal SIG] [--kill-tree] [--] CMD ARGS...` — run
+//! a command with a race-free timeout, like coreutils `timeout`; with `--kill-tree`, end
+//! everything the command started too.
 //!
 //! # How it works
 //!
@@ -32,7 +33,24 @@
 //! `prun` stays in the foreground: no `setsid`, no new process group, so the command keeps
 //! the terminal and can read from it, and `Ctrl-C` reaches it directly (it may then also
 //! get the `SIGINT` that `prun` forwards). Only the command itself is signalled, not
-//! processes it started.
+//! processes it started — unless `--kill-tree` is given.
+//!
+//! # `--kill-tree`
+//!
+//! coreutils `timeout` signals its child (or, with `--foreground` off, its process group):
+//! a daemon the command started — double-forked, `setsid` — outlives it. With
+//! `--kill-tree`, `prun` starts the command in a [`pidfd_core::ProcessTree`] (a cgroup v2 of
+//! its own, under prun's; `CLONE_INTO_CGROUP`), so nothing it starts can leave:
+//!
+//! * the timeout's `--signal`, and every forwarded signal, go to every process of the tree
+//!   (sent through pidfds while the tree is frozen, so no member forks past it);
+//! * `--kill-after` (and `--signal KILL`) kill the whole tree;
+//! * when the command has exited — on its own or not — whatever is left in the tree is
+//!   killed, and `prun` waits until the tree is empty (`cgroup.events`, no polling) and
+//!   removes it. Nothing the command started outlives `prun`.
+//!
+//! Without a writable cgroup v2 (no delegation, cgroup v1 only) `--kill-tree` fails with
+//! exit code 125 and the reason: it never silently does less.
 //!
 //! # Exit codes (as coreutils `timeout`)
 //!
@@ -53,7 +71,7 @@ use std::process::{ExitCode, ExitStatus};
 use std::time::{Duration, Instant};
 
 use pidfd_core::sys::time::{PID_MODE_RECHECK, capped};
-use pidfd_core::{Mode, Process, Spawn};
+use pidfd_core::{Mode, Process, ProcessTree, Spawn};
 use pidfd_sys::signal::{SIGCONT, SIGHUP, SIGINT, SIGKILL, SIGQUIT, SIGTERM};
 use pidfd_tools::cli::{Arg, Parser, Tool, UsageError, error_text};
 use pidfd_tools::duration::parse_duration;
@@ -65,13 +83,17 @@ use pidfd_tools::signalfd::SignalFd;
 const TOOL: Tool = Tool {
     name: "prun",
     usage: "\
-Usage: prun [--timeout DURATION] [--kill-after DURATION] [--signal SIG] [--] CMD [ARG...]
+Usage: prun [--timeout DURATION] [--kill-after DURATION] [--signal SIG] [--kill-tree]
+            [--] CMD [ARG...]
 Run CMD; forward SIGINT, SIGTERM, SIGHUP and SIGQUIT to it, and end it after DURATION.
 Signals go through the command's pidfd, so they can never reach a recycled PID.
 
   -t, --timeout DURATION     send SIG after DURATION (e.g. 10, 1.5s, 500ms, 2m; 0: never)
   -k, --kill-after DURATION  send KILL if still running DURATION after SIG
   -s, --signal SIG           the signal to send at the timeout (name or number; default TERM)
+      --kill-tree            run CMD in a cgroup v2 of its own: signals reach everything it
+                             started (daemons included), and what is left when CMD exits
+                             is killed
   -h, --help                 print this help
 
 Exit status: 124 timed out, 137 timed out and killed, 125 prun failed, 126 CMD cannot be
@@ -92,6 +114,7 @@ struct Options {
     timeout: Option<Duration>,
     kill_after: Option<Duration>,
     signal: i32,
+    kill_tree: bool,
     command: OsString,
     args: Vec<OsString>,
 }
@@ -106,12 +129,14 @@ fn duration_value(parser: &mut Parser, option: &str) -> Result<Option<Duration>,
 /// Parses the arguments; `Ok(None)` for `--help`. Options end at the command.
 fn parse(mut parser: Parser) -> Result<Option<Options>, UsageError> {
     let (mut timeout, mut kill_after, mut signal) = (None, None, SIGTERM);
+    let mut kill_tree = false;
     while let Some(arg) = parser.next()? {
         match arg {
             Arg::Option(option) => match option.as_str() {
                 "-h" | "--help" => return Ok(None),
                 "-t" | "--timeout" => timeout = duration_value(&mut parser, &option)?,
                 "-k" | "--kill-after" => kill_after = duration_value(&mut parser, &option)?,
+                "--kill-tree" => kill_tree = true,
                 "-s" | "--signal" => {
                     let value = parser.value(&option)?;
                     signal = parse_signal(&value).map_err(|error| UsageError(error.to_string()))?;
@@ -124,6 +149,7 @@ fn parse(mut parser: Parser) -> Result<Option<Options>, UsageError> {
                     timeout,
                     kill_after,
                     signal,
+                    kill_tree,
                     command,
                     args,
                 }));
@@ -136,6 +162,8 @@ fn parse(mut parser: Parser) -> Result<Option<Options>, UsageError> {
 /// The run: the command, prun's signalfd, and the timers.
 struct Run {
     process: Process,
+    /// With `--kill-tree`: the command's tree, which every signal goes to.
+    tree: Option<ProcessTree>,
     command: OsString,
     signals: SignalFd,
     /// A duplicate of the command's pidfd, to poll (`None` in pid mode).
@@ -160,10 +188,16 @@ impl Run {
         }
     }
 
-    /// One signal through the pidfd. `ESRCH` means the command has just exited: it will be
-    /// reaped next round (and the signal did not go anywhere else).
+    /// One signal through the pidfd (with `--kill-tree`: to every process of the tree).
+    /// `ESRCH` means the command has just exited: it will be reaped next round (and the
+    /// signal did not go anywhere else).
     fn send(&self, signal: i32) {
-        match self.process.send_signal(signal) {
+        let sent = match &self.tree {
+            Some(tree) if signal == SIGKILL => tree.kill(),
+            Some(tree) => tree.signal(signal).map(drop),
+            None => self.process.send_signal(signal),
+        };
+        match sent {
             Ok(()) => {}
             Err(error) if error.raw_os_error() == Some(libc::ESRCH) => {}
             Err(error) => TOOL.error(format_args!(
@@ -212,6 +246,26 @@ impl Run {
     }
 }
 
+/// With `--kill-tree`, once the command has exited: kills what is left in its tree, waits
+/// until the tree is empty and removes it.
+fn end_tree(tree: ProcessTree) {
+    let ended = tree
+        .kill()
+        .and_then(|()| tree.wait_empty(Some(pidfd_core::DROP_WAIT)));
+    match ended {
+        Ok(true) => {
+            if let Err(error) = tree.remove() {
+                TOOL.error(format_args!("removing the tree: {}", error_text(&error)));
+            }
+        }
+        Ok(false) => TOOL.error(format_args!(
+            "processes of the tree still run after {:?}",
+            pidfd_core::DROP_WAIT
+        )),
+        Err(error) => TOOL.error(format_args!("killing the tree: {}", error_text(&error))),
+    }
+}
+
 /// prun's exit code for the command's `status` (coreutils `timeout` rules).
 fn final_code(status: ExitStatus, timed_out: bool) -> u8 {
     if timed_out {
@@ -241,12 +295,27 @@ fn main() -> ExitCode {
             return ExitCode::from(FAILED);
         }
     };
-    let spawned = Spawn::new(&options.command)
+    let tree = if options.kill_tree {
+        match ProcessTree::new() {
+            Ok(tree) => Some(tree),
+            Err(error) => {
+                TOOL.error(format_args!("--kill-tree: {}", error_text(&error)));
+                return ExitCode::from(FAILED);
+            }
+        }
+    } else {
+        None
+    };
+    let mut spawn = Spawn::new(&options.command);
+    spawn
         .args(&options.args)
         // The command must not inherit prun's blocked signals. (Spawn also gives it the
         // SIGPIPE default back, which the Rust runtime ignores in prun.)
-        .signal_mask(&[])
-        .spawn();
+        .signal_mask(&[]);
+    let spawned = match &tree {
+        Some(tree) => tree.spawn(&mut spawn),
+        None => spawn.spawn(),
+    };
     let process = match spawned {
         Ok(child) => child.into_process(),
         Err(error) => {
@@ -268,6 +337,7 @@ fn main() -> ExitCode {
     };
     let mut run = Run {
         process,
+        tree,
         command: options.command.clone(),
         signals,
         pidfd,
@@ -277,7 +347,11 @@ fn main() -> ExitCode {
         kill_at: None,
         timed_out: false,
     };
-    match run.wait(&options) {
+    let waited = run.wait(&options);
+    if let Some(tree) = run.tree.take() {
+        end_tree(tree);
+    }
+    match waited {
         Ok(status) => ExitCode::from(final_code(status, run.timed_out)),
         Err(error) => {
             TOOL.error(format_args!(
@@ -317,6 +391,9 @@ mod tests {
         assert_eq!(options.signal, SIGKILL);
         assert_eq!(options.command, "cmd");
         assert_eq!(options.args, ["-t", "x"]);
+        assert!(!options.kill_tree);
+        let options = parse(Parser::new(["--kill-tree", "cmd"])).unwrap().unwrap();
+        assert!(options.kill_tree);
         let options = parse(Parser::new(["--timeout=0", "--", "-cmd"]))
             .unwrap()
             .unwrap();

@@ -190,15 +190,7 @@ impl Scenarios {
             }
             runner = format!("{} {runner}", crate::pid_steering::UNSHARE.join(" "));
         }
-        let mut words = runner.split_whitespace();
-        let mut command = match words.next() {
-            Some(program) => {
-                let mut command = Command::new(program);
-                command.args(words).arg(exe);
-                command
-            }
-            None => Command::new(exe),
-        };
+        let mut command = command_with_runner(&runner, &exe);
         command
             .args([
                 "--ignored",
@@ -328,5 +320,20 @@ pub fn wait_outcome(result: io::Result<ExitStatus>) -> String {
     match result {
         Ok(status) => format!("exit {:?}", status.code()),
         Err(error) => errno_of::<()>(Err(error)),
+    }
+}
+
+/// A command that runs `program` through `runner` — words such as `qemu-mips -L /usr/...`
+/// (the emulator test-arches names in [`crate::emulator::RUNNER_ENV`]) or `unshare ...`;
+/// `program` alone when `runner` is empty.
+pub fn command_with_runner(runner: &str, program: &std::path::Path) -> Command {
+    let mut words = runner.split_whitespace();
+    match words.next() {
+        Some(first) => {
+            let mut command = Command::new(first);
+            command.args(words).arg(program);
+            command
+        }
+        None => Command::new(program),
     }
 }

@@ -212,15 +212,7 @@ fn pdeathsig_race_scenario(level: &str) {
     }
     let exe = std::env::current_exe().expect("current_exe");
     let runner = std::env::var(pidfd_tests::emulator::RUNNER_ENV).unwrap_or_default();
-    let mut words = runner.split_whitespace();
-    let mut command = match words.next() {
-        Some(program) => {
-            let mut command = Command::new(program);
-            command.args(words).arg(exe);
-            command
-        }
-        None => Command::new(exe),
-    };
+    let mut command = pidfd_tests::scenario::command_with_runner(&runner, &exe);
     let mut intermediate = command
         .args([
             "--ignored",

@@ -1,7 +1,7 @@
 //! The measuring code the benchmarks in `benches/benches/` share: medians, a small
 //! deterministic shuffle, interleaved timing of variants, and option errors.
 //!
-//! The benchmarks themselves (run them with `cargo xtask bench [signal|spawn|create_pidfd|reap]`,
+//! The benchmarks themselves (run them with `cargo xtask bench NAME`,
 //! or `cargo bench -p pidfd-benches --bench NAME`):
 //!
 //! * `signal` — `Process::signal(0)` and `PidFd::send_signal(0)` against the raw
@@ -12,6 +12,10 @@
 //!   `Command`;
 //! * `reap` — the `Reaper` against a `SIGCHLD` + `try_wait` scan, a `waitpid(-1)` loop and
 //!   `tokio::process`.
+//! * `tree` — tearing down a `ProcessTree` (`cgroup.kill`, freeze) against a process-group
+//!   kill and reaping loop;
+//! * `output` — `Spawn::output()` against std's `Command::output()`, and `kill_on_drop`'s
+//!   cost.
 //!
 //! Each prints medians (or totals) and ratios against baselines measured in the same run.
 

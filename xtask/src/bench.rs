@@ -1,4 +1,4 @@
-//! `cargo xtask bench [signal|spawn|create_pidfd|reap] [options]`: the benchmarks of the
+//! `cargo xtask bench [signal|spawn|create_pidfd|reap|tree|output] [options]`: the benchmarks of the
 //! `pidfd-benches` crate (`benches/benches`), each printing medians and ratios against std,
 //! raw-syscall and (reap) tokio baselines measured in the same run. The spawn benchmarks get a
 //! static no-op built here (`--static-noop PATH`).
@@ -15,6 +15,7 @@ const BENCHES: &[(&str, bool)] = &[
     ("create_pidfd", true),
     ("reap", false),
     ("tree", false),
+    ("output", true),
 ];
 
 /// Runs the named benchmark (all of them without a name); later arguments go to it (spawn

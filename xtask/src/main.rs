@@ -6,7 +6,7 @@
 //!   architectures (i686 natively, the rest under qemu-user), emulator gaps counted as skips.
 //! * `fuzz [--smoke] [--seed-corpus]` — run every cargo-fuzz target for a bounded time (or
 //!   regenerate the committed seed corpus).
-//! * `bench [signal|spawn|create_pidfd|reap] [options]` — run the benchmarks of the
+//! * `bench [signal|spawn|create_pidfd|reap|tree|output] [options]` — run the benchmarks of the
 //!   `pidfd-benches` crate (ratios against baselines).
 //! * `errata` — print the upstream (`libc`, `linux-raw-sys`) errors `pidfd-sys` works around.
 //!
@@ -51,7 +51,7 @@ tasks:
       Run every cargo-fuzz target in fuzz/ (the pinned nightly, .ci/nightly-toolchain) for N
       seconds each (--smoke: 20 s), from the seed corpus committed in fuzz/corpus;
       fails on a crash. Needs cargo-fuzz (--install installs it).
-  bench [signal|spawn|create_pidfd|reap] [options]
+  bench [signal|spawn|create_pidfd|reap|tree|output] [options]
       Run the benchmarks of the pidfd-benches crate (benches/; all without a name) with
       cargo bench; each prints medians and ratios against std, raw-syscall and (reap) tokio
       baselines measured in the same run. The spawn benchmarks exec a static no-op built

@@ -44,12 +44,9 @@ pub(super) const DRAIN_IDLE: Duration = Duration::from_millis(100);
 /// long after the exit at the latest, even while data still flows (from a grandchild).
 pub(super) const DRAIN_MAX: Duration = Duration::from_secs(1);
 
-/// How much one `read(2)` takes from a pipe (a default pipe's whole capacity).
-const CHUNK: usize = 64 * 1024;
-
 /// How much one pipe is read in one round at most, before the loop looks at the clock and
 /// the child again (a writer that never pauses cannot hold the loop past its deadline).
-const READ_BUDGET: usize = 16 * CHUNK;
+const READ_BUDGET: usize = 1024 * 1024;
 
 /// A [`Child::wait_with_output_timeout`](crate::Child::wait_with_output_timeout) or
 /// [`Spawn::output_timeout`](crate::Spawn::output_timeout) result: the output read and the
@@ -116,41 +113,37 @@ impl Pipe {
         Ok(())
     }
 
-    /// Reads what the pipe holds now (non-blocking): until it is empty (`EAGAIN`, or a read
-    /// shorter than `chunk`), at end of file (which closes it), or after [`READ_BUDGET`]
-    /// bytes. Returns how many bytes were read. `EINTR` is retried.
-    fn read_available(&mut self, chunk: &mut [u8]) -> io::Result<usize> {
-        let mut total = 0;
-        while total < READ_BUDGET {
-            let Some(file) = &mut self.file else {
-                break;
-            };
-            match file.read(chunk) {
-                Ok(0) => {
-                    self.file = None;
-                    self.owed = 0;
-                    break;
-                }
-                Ok(count) => {
-                    if self.keep {
-                        self.data.extend_from_slice(&chunk[..count]);
-                    }
-                    total += count;
-                    self.owed = self.owed.saturating_sub(count);
-                    if count < chunk.len() {
-                        // A pipe read returns all it holds up to the length asked: empty now.
-                        break;
-                    }
-                }
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                    // Empty: whatever was owed was read (by another holder of the read
-                    // end, if not by us).
-                    self.owed = 0;
-                    break;
-                }
-                Err(error) => return Err(error),
+    /// Reads what the pipe holds now (non-blocking) into its data: until it is empty
+    /// (`EAGAIN`), at end of file (which closes it), or after [`READ_BUDGET`] bytes. Returns
+    /// how many bytes were read. `EINTR` is retried.
+    ///
+    /// `read_to_end` reads straight into the data's spare capacity, growing it as the data
+    /// comes (and probing with a small stack buffer first, so an empty pipe costs no
+    /// allocation) — no zeroed scratch buffer, no copy.
+    fn read_available(&mut self) -> io::Result<usize> {
+        let Some(file) = &self.file else {
+            return Ok(0);
+        };
+        let before = self.data.len();
+        let budget = u64::try_from(READ_BUDGET).unwrap_or(u64::MAX);
+        let result = Read::take(file, budget).read_to_end(&mut self.data);
+        let total = self.data.len() - before;
+        if !self.keep {
+            self.data.truncate(before);
+        }
+        self.owed = self.owed.saturating_sub(total);
+        match result {
+            // Short of the budget: end of file.
+            Ok(count) if count < READ_BUDGET => {
+                self.file = None;
+                self.owed = 0;
             }
+            // The budget is used up: more next round.
+            Ok(_) => {}
+            // Empty: whatever was owed was read (by another holder of the read end, if not
+            // by us). What was read before stays appended (read_to_end's contract).
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => self.owed = 0,
+            Err(error) => return Err(error),
         }
         Ok(total)
     }
@@ -203,7 +196,6 @@ pub(super) fn collect(
 ) -> io::Result<TimedOutput> {
     let deadline = Deadline::after(timeout);
     let mut pipes = [Pipe::new(stdout, keep)?, Pipe::new(stderr, keep)?];
-    let mut chunk = Vec::new();
     // The child's exit: its status, when it was seen.
     let mut exited: Option<(ExitStatus, Instant)> = None;
     let mut timed_out = false;
@@ -243,9 +235,6 @@ pub(super) fn collect(
                 Some(left)
             }
         };
-        if chunk.is_empty() {
-            chunk = vec![0; CHUNK];
-        }
         let fds: Vec<BorrowedFd<'_>> = pipes.iter().filter_map(Pipe::fd).collect();
         let polled = if exited.is_none() && poll_pidfd {
             process.with_pidfd(|pidfd| {
@@ -274,7 +263,7 @@ pub(super) fn collect(
         let mut ready_fds = revents.iter().copied();
         for pipe in pipes.iter_mut().filter(|pipe| pipe.file.is_some()) {
             if ready_fds.next().is_some_and(ready) {
-                read += pipe.read_available(&mut chunk)?;
+                read += pipe.read_available()?;
             } else {
                 // Not readable: empty, so nothing owed is left in it (another holder of
                 // the read end took it) — else the loop would spin on a debt never paid.
@@ -287,7 +276,13 @@ pub(super) fn collect(
         if exited.is_none() {
             let pidfd_ready = ready_fds.next().is_some_and(ready);
             if pidfd_ready || !poll_pidfd {
-                match process.try_wait()? {
+                // Readable: reap at once (the poll just said so; no second poll).
+                let reaped = if pidfd_ready {
+                    process.reap_if_exited()?
+                } else {
+                    process.try_wait()?
+                };
+                match reaped {
                     Some(status) => {
                         last_data = Instant::now();
                         exited = Some((status, last_data));

@@ -88,19 +88,17 @@ pub fn dev_null(access: Access) -> io::Result<OwnedFd> {
     above_stdio(raw)
 }
 
-/// Sets `O_NONBLOCK` on `fd`'s open file description (`F_GETFL`, then `F_SETFL`): every
-/// fd sharing it (a `dup`, a fork's copy) turns non-blocking too.
+/// Sets `O_NONBLOCK` on `fd`'s open file description (`ioctl(FIONBIO)`): every fd sharing
+/// it (a `dup`, a fork's copy) turns non-blocking too.
 ///
 /// # Errors
 ///
-/// `EBADF` as `fcntl(2)` says it; nothing else for an open fd.
+/// `EBADF` as `ioctl(2)` says it; nothing else for an open fd.
 pub fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
-    // SAFETY: F_GETFL only reads the flags of a borrowed fd.
-    let flags = unsafe { syscalls::fcntl_int(fd.as_raw_fd(), libc::F_GETFL, 0) }?;
-    if flags & libc::O_NONBLOCK == 0 {
-        // SAFETY: F_SETFL changes the status flags of a borrowed fd; no memory is passed.
-        unsafe { syscalls::fcntl_int(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) }?;
-    }
+    let on: libc::c_int = 1;
+    // SAFETY: FIONBIO reads one int from `on`, which lives for the call; `fd` is borrowed.
+    // (One syscall where F_GETFL + F_SETFL take two; it sets O_NONBLOCK the same way.)
+    super::cvt(unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONBIO, &raw const on) })?;
     Ok(())
 }
 

@@ -466,7 +466,11 @@ fn inode(fd: &impl AsRawFd) -> u64 {
     let mut stat: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: fstat writes a stat through a valid pointer, for an fd the caller holds.
     assert_eq!(unsafe { libc::fstat(fd.as_raw_fd(), &raw mut stat) }, 0);
-    stat.st_ino
+    #[allow(
+        clippy::useless_conversion,
+        reason = "st_ino is u32 on some 32-bit ABIs (i686 glibc)"
+    )]
+    u64::from(stat.st_ino)
 }
 
 /// `(fd number, link target)` of each fd in `/proc/<pid>/fd` (`self` for this process).

@@ -17,6 +17,11 @@
 //! * [`probe`] — which pidfd features this kernel allows, probed once and cached, with the
 //!   `PIDFD_DISABLE=1` opt-out.
 //!
+//! * `pidfd_core::tokio` and `pidfd_core::async_io` (features `tokio`, `async-io`; no async dependency by
+//!   default) — the same, async: a [`Process`] wait as a cancel-safe future (any number at
+//!   once), a `Child` with async pipes, async `output()`, the [`Reaper`] as a `Stream`, and
+//!   kill-on-drop that never blocks the runtime; pid mode through the `SIGCHLD` signalfd.
+//!
 //! Every fallible call returns [`std::io::Result`]; exit statuses are
 //! [`std::process::ExitStatus`]. [`Spawn`] starts programs with a pidfd that comes from the
 //! clone itself, with posix_spawn-style file actions and attributes and `CLONE_INTO_CGROUP`.
@@ -40,6 +45,10 @@
 //! # }
 //! ```
 
+#[cfg(any(feature = "tokio", feature = "async-io"))]
+mod aio;
+#[cfg(feature = "async-io")]
+pub mod async_io;
 mod exit_status;
 pub mod fdinfo;
 mod fork;
@@ -51,6 +60,8 @@ mod spawn;
 mod state;
 mod sync;
 pub mod sys;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 
 pub use fork::{Fork, fork};
 pub use pidfd::{Ids, OpenFlags, PidFd, ProcessIdentity, ProcessInfo, ResourceUsage, SignalFlags};

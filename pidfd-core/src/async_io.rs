@@ -87,7 +87,7 @@ impl AsyncRead for ChildStdout {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        self.0.poll_read(cx, buf)
+        self.get_mut().0.poll_read(cx, buf)
     }
 }
 
@@ -97,7 +97,7 @@ impl AsyncRead for ChildStderr {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        self.0.poll_read(cx, buf)
+        self.get_mut().0.poll_read(cx, buf)
     }
 }
 
@@ -107,7 +107,7 @@ impl AsyncWrite for ChildStdin {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.0.poll_write(cx, buf)
+        self.get_mut().0.poll_write(cx, buf)
     }
 
     /// Nothing to flush: writes go straight to the pipe.

@@ -96,7 +96,7 @@ aio::runtime_api!(Tokio, "tokio");
 
 /// Reads into the unfilled part of `buf`.
 fn poll_read_buf(
-    pipe: &Pipe<Tokio>,
+    pipe: &mut Pipe<Tokio>,
     cx: &mut Context<'_>,
     buf: &mut ReadBuf<'_>,
 ) -> Poll<io::Result<()>> {
@@ -110,7 +110,7 @@ impl AsyncRead for ChildStdout {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        poll_read_buf(&self.0, cx, buf)
+        poll_read_buf(&mut self.get_mut().0, cx, buf)
     }
 }
 
@@ -120,7 +120,7 @@ impl AsyncRead for ChildStderr {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        poll_read_buf(&self.0, cx, buf)
+        poll_read_buf(&mut self.get_mut().0, cx, buf)
     }
 }
 
@@ -130,7 +130,7 @@ impl AsyncWrite for ChildStdin {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.0.poll_write(cx, buf)
+        self.get_mut().0.poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -139,7 +139,9 @@ impl AsyncWrite for ChildStdin {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let first = bufs.iter().find(|buf| !buf.is_empty());
-        self.0.poll_write(cx, first.map_or(&[][..], |buf| &buf[..]))
+        self.get_mut()
+            .0
+            .poll_write(cx, first.map_or(&[][..], |buf| &buf[..]))
     }
 
     /// Nothing to flush: writes go straight to the pipe.

@@ -16,9 +16,12 @@ macro_rules! pipe_type {
             #[doc = concat!("Wraps std's `", stringify!($std), "` (from")]
             /// [`crate::Child`] or `std::process`).
             ///
+            /// It is registered with the runtime on its first use (so this works outside
+            /// the runtime's context too).
+            ///
             /// # Errors
             ///
-            /// `fcntl(2)`'s and the runtime's registration errors.
+            /// `fcntl(2)`'s errors (`O_NONBLOCK`).
             pub fn from_std(pipe: std::process::$std) -> io::Result<$pipe> {
                 Pipe::new(OwnedFd::from(pipe), Direction::$direction).map($pipe)
             }
@@ -160,8 +163,8 @@ macro_rules! runtime_api {
             ///
             /// # Errors
             ///
-            /// The runtime's registration errors (`EMFILE`, no reactor); the `Child` is
-            /// dropped then (killed if it was to be killed on drop).
+            /// `fcntl(2)`'s errors; the `Child` is dropped then (killed if it was to be
+            /// killed on drop).
             pub fn from_child(mut child: $crate::Child) -> io::Result<Child> {
                 let (stdin, stdout, stderr) = pipes(&mut child)?;
                 Ok(Child {

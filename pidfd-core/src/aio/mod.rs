@@ -225,34 +225,56 @@ fn nonblocking<V>(mut op: impl FnMut() -> io::Result<V>) -> io::Result<Option<V>
     }
 }
 
-/// A parent's end of a child's pipe, non-blocking and registered with the runtime.
+/// A parent's end of a child's pipe, non-blocking, registered with the runtime on first use
+/// (so that a `Child` can be made outside the runtime's context).
 pub(crate) struct Pipe<R: Runtime> {
-    source: R::Source<File>,
+    /// Until the first use.
+    file: Option<File>,
+    source: Option<R::Source<File>>,
+    direction: Direction,
 }
 
 impl<R: Runtime> Pipe<R> {
-    /// Makes `fd` non-blocking and registers it for `direction`.
+    /// Makes `fd` non-blocking, for `direction`.
     pub(crate) fn new(fd: OwnedFd, direction: Direction) -> io::Result<Self> {
         sys::set_nonblocking(fd.as_fd())?;
         Ok(Pipe {
-            source: R::register(File::from(fd), direction)?,
+            file: Some(File::from(fd)),
+            source: None,
+            direction,
         })
+    }
+
+    /// The registration (made now if it was not yet; on error the pipe is closed).
+    fn source(&mut self) -> io::Result<&R::Source<File>> {
+        if let Some(file) = self.file.take() {
+            self.source = Some(R::register(file, self.direction)?);
+        }
+        self.source
+            .as_ref()
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EBADF))
     }
 
     /// Reads what is there (0: end of file) once the pipe is readable.
     pub(crate) fn poll_read(
-        &self,
+        &mut self,
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        R::poll_ready(&self.source, Direction::Read, cx, |mut file| {
+        let source = self.source()?;
+        R::poll_ready(source, Direction::Read, cx, |mut file| {
             nonblocking(|| file.read(buf))
         })
     }
 
     /// Writes what fits once the pipe is writable (`EPIPE` once the child closed its end).
-    pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        R::poll_ready(&self.source, Direction::Write, cx, |mut file| {
+    pub(crate) fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let source = self.source()?;
+        R::poll_ready(source, Direction::Write, cx, |mut file| {
             nonblocking(|| file.write(buf))
         })
     }
@@ -260,7 +282,11 @@ impl<R: Runtime> Pipe<R> {
 
 impl<R: Runtime> AsFd for Pipe<R> {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        R::get(&self.source).as_fd()
+        match (&self.file, &self.source) {
+            (Some(file), _) => file.as_fd(),
+            (None, Some(source)) => R::get(source).as_fd(),
+            (None, None) => unreachable!("a pipe whose registration failed is dropped"),
+        }
     }
 }
 
@@ -374,7 +400,7 @@ impl<R: Runtime> Collect<R> {
         loop {
             let mut progress = false;
             for (slot, data) in self.pipes.iter_mut().zip(&mut self.data) {
-                let Some(pipe) = slot else { continue };
+                let Some(pipe) = slot.as_mut() else { continue };
                 if self.chunk.is_empty() {
                     self.chunk = vec![0; CHUNK];
                 }

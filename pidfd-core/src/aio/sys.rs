@@ -30,13 +30,17 @@ impl OwnsFd for File {}
 ///
 /// # Errors
 ///
-/// The reactor's (`epoll_ctl`'s) errors. Panics, as tokio does, outside a runtime with its
-/// IO driver enabled.
+/// The reactor's (`epoll_ctl`'s) errors; `Other` outside a tokio runtime's context. (tokio
+/// panics, as for its own `AsyncFd`, in a runtime without its IO driver: build it with
+/// `enable_io` or `enable_all`.)
 #[cfg(feature = "tokio")]
 pub(crate) fn tokio_register<T: OwnsFd>(
     io: T,
     interest: tokio::io::Interest,
 ) -> io::Result<tokio::io::unix::AsyncFd<T>> {
+    if let Err(error) = tokio::runtime::Handle::try_current() {
+        return Err(io::Error::other(error));
+    }
     // SAFETY: `T: OwnsFd` owns its fd, which stays open and refers to the same open file
     // for as long as `io` lives — here, inside the AsyncFd until it is dropped.
     Ok(unsafe { tokio::io::unix::AsyncFd::register_with_interest(io, interest) }?)

@@ -21,7 +21,7 @@ macro_rules! pipe_type {
             ///
             /// # Errors
             ///
-            /// `fcntl(2)`'s errors (`O_NONBLOCK`).
+            /// `ioctl(FIONBIO)`'s errors (`O_NONBLOCK`).
             pub fn from_std(pipe: std::process::$std) -> io::Result<$pipe> {
                 Pipe::new(OwnedFd::from(pipe), Direction::$direction).map($pipe)
             }
@@ -67,8 +67,10 @@ macro_rules! runtime_api {
         /// keeps the status — a later wait (async or blocking) returns it. Any number of
         /// waits on one `Process` may run at once; each gets the status.
         ///
-        /// In pidfd mode the future registers a duplicate of the pidfd with the runtime
-        /// (one fd while it waits). In pid mode it waits on a `SIGCHLD` signalfd (prompt
+        /// In pidfd mode the future registers the process's pidfd with the runtime (held
+        /// open while it waits, so a concurrent release or reap never closes it under the
+        /// registration); a second wait at the same time on the same reactor registers a
+        /// duplicate (one more fd while it waits). In pid mode it waits on a `SIGCHLD` signalfd (prompt
         /// only where every thread blocks `SIGCHLD`) and looks again every 50 ms on a
         /// runtime timer, as the [`Reaper`](crate::Reaper)'s pid-mode fallback does.
         ///
@@ -78,7 +80,7 @@ macro_rules! runtime_api {
         #[must_use = "futures do nothing unless polled"]
         pub struct Wait<'a> {
             process: &'a Process,
-            state: WaitState<$rt>,
+            state: WaitState<'a, $rt>,
         }
 
         impl Future for Wait<'_> {
@@ -163,7 +165,7 @@ macro_rules! runtime_api {
             ///
             /// # Errors
             ///
-            /// `fcntl(2)`'s errors; the `Child` is dropped then (killed if it was to be
+            /// `ioctl(FIONBIO)`'s errors; the `Child` is dropped then (killed if it was to be
             /// killed on drop).
             pub fn from_child(mut child: $crate::Child) -> io::Result<Child> {
                 let (stdin, stdout, stderr) = pipes(&mut child)?;

@@ -47,6 +47,7 @@ use std::process::{ExitStatus, Output};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use crate::process::PidFdRef;
 use crate::reaper::pid_mode::{drain_sigchld_fd, sigchld_fd};
 use crate::sys::time::PID_MODE_RECHECK;
 use crate::{Child, Exit, Mode, Process, Reaper};
@@ -106,11 +107,15 @@ fn poll_timer<R: Runtime>(
 }
 
 /// Where a wait is.
-enum Stage<R: Runtime> {
+enum Stage<'a, R: Runtime> {
     /// Nothing registered yet.
     Start,
-    /// Pidfd mode: a duplicate of the pidfd, registered for readability (the exit).
-    PidFd(R::Source<OwnedFd>),
+    /// Pidfd mode: the process's pidfd, held open and registered for readability (the
+    /// exit).
+    PidFd(R::Source<PidFdRef<'a>>),
+    /// Pidfd mode, for a wait that cannot borrow its process, or whose process's pidfd is
+    /// registered by another wait already: a duplicate of the pidfd.
+    PidFdDup(R::Source<OwnedFd>),
     /// Pid mode: the `SIGCHLD` signalfd and the re-check timer.
     Pid {
         sigchld: R::Source<OwnedFd>,
@@ -119,67 +124,86 @@ enum Stage<R: Runtime> {
 }
 
 /// A wait on a [`Process`] as a poll function (the runtime modules' `Wait` futures).
-pub(crate) struct WaitState<R: Runtime> {
-    stage: Stage<R>,
+pub(crate) struct WaitState<'a, R: Runtime> {
+    stage: Stage<'a, R>,
 }
 
-impl<R: Runtime> WaitState<R> {
+impl<'a, R: Runtime> WaitState<'a, R> {
     pub(crate) fn new() -> Self {
         WaitState {
             stage: Stage::Start,
         }
     }
 
-    /// Reaps through the process if it exited: `Some(result)` ends the wait. `ECHILD` from
-    /// a pidfd-mode handle before its exit was seen means "not our child": the wait goes on
-    /// until the pidfd is readable, and then reports what the blocking wait would.
-    fn attempt(process: &Process, seen_exit: bool) -> Option<io::Result<ExitStatus>> {
-        match process.reap_if_exited() {
-            Ok(Some(status)) => Some(Ok(status)),
-            Ok(None) => None,
-            Err(error)
-                if !seen_exit
-                    && process.mode() == Mode::PidFd
-                    && is_errno(&error, libc::ECHILD) =>
-            {
-                None
-            }
-            Err(error) => Some(Err(error)),
-        }
+    /// Reaps through the process if it exited: `Some(result)` ends the wait (pidfd mode:
+    /// called once the pidfd is readable, so `ECHILD` — not our child, or reaped elsewhere
+    /// without a status kept — is what the blocking wait reports too).
+    fn attempt(process: &Process) -> Option<io::Result<ExitStatus>> {
+        process.reap_if_exited().transpose()
     }
 
     /// Polls the wait: the status once the child exited and was reaped through `process`
-    /// (or its cached status), an error as [`Process::wait`] gives it.
+    /// (or its cached status), an error as [`Process::wait`] gives it. Registers the
+    /// process's own pidfd, held open for `'a`.
     pub(crate) fn poll_wait(
         &mut self,
+        process: &'a Process,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<ExitStatus>> {
+        self.poll_inner(process, Some(process), cx)
+    }
+
+    /// [`WaitState::poll_wait`] for a wait that cannot borrow its process for `'a` (one
+    /// that owns it: `Collect`): registers a duplicate of the pidfd.
+    fn poll_wait_detached(
+        &mut self,
         process: &Process,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<ExitStatus>> {
+        self.poll_inner(process, None, cx)
+    }
+
+    /// `borrowed`: the same process, when its own pidfd may be registered.
+    fn poll_inner(
+        &mut self,
+        process: &Process,
+        borrowed: Option<&'a Process>,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<ExitStatus>> {
         loop {
             match &mut self.stage {
                 Stage::Start => {
-                    if let Some(result) = Self::attempt(process, false) {
-                        return Poll::Ready(result);
-                    }
-                    self.stage = match Self::register(process) {
+                    // Pidfd mode goes straight to the registration: a child that exited
+                    // already makes the pidfd readable at once, and one reaped already
+                    // (ESRCH) has its status cached. (A waitid first would cost a syscall
+                    // for every child that is still running, the common case.)
+                    let registered = match borrowed {
+                        Some(own) if own.mode() == Mode::PidFd => own
+                            .pidfd_ref()
+                            .and_then(|pidfd| R::register(pidfd, Direction::Read))
+                            .map(Stage::PidFd),
+                        _ => Self::register_detached(process),
+                    };
+                    // `EEXIST`: the pidfd is registered with this reactor already (another
+                    // wait on the same process): this one waits on a duplicate.
+                    let registered = match registered {
+                        Err(error) if is_errno(&error, libc::EEXIST) => {
+                            Self::register_detached(process)
+                        }
+                        other => other,
+                    };
+                    self.stage = match registered {
                         Ok(stage) => stage,
-                        // Reaped through another reference meanwhile: cached now.
-                        Err(error) if is_errno(&error, libc::ESRCH) => continue,
+                        Err(error) if is_errno(&error, libc::ESRCH) => {
+                            return Poll::Ready(process.wait());
+                        }
                         Err(error) => return Poll::Ready(Err(error)),
                     };
                 }
-                Stage::PidFd(pidfd) => {
-                    return R::poll_ready(pidfd, Direction::Read, cx, |_| {
-                        // Readable: the process exited (`None`: ptrace's spurious readiness).
-                        Ok(Self::attempt(process, true))
-                    })
-                    .map(|result| match result {
-                        Ok(reaped) => reaped,
-                        Err(error) => Err(error),
-                    });
-                }
+                Stage::PidFd(pidfd) => return Self::poll_pidfd(pidfd, process, cx),
+                Stage::PidFdDup(pidfd) => return Self::poll_pidfd(pidfd, process, cx),
                 Stage::Pid { sigchld, recheck } => {
-                    if let Some(result) = Self::attempt(process, true) {
+                    if let Some(result) = Self::attempt(process) {
                         return Poll::Ready(result);
                     }
                     let signalled = R::poll_ready(sigchld, Direction::Read, cx, |fd| {
@@ -198,12 +222,29 @@ impl<R: Runtime> WaitState<R> {
         }
     }
 
-    /// The registration for a process that has not exited yet.
-    fn register(process: &Process) -> io::Result<Stage<R>> {
+    /// Waits for the pidfd to be readable, then reaps.
+    fn poll_pidfd<T: OwnsFd>(
+        pidfd: &R::Source<T>,
+        process: &Process,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<ExitStatus>> {
+        R::poll_ready(pidfd, Direction::Read, cx, |_| {
+            // Readable: the process exited (`None`: ptrace's spurious readiness).
+            Ok(Self::attempt(process))
+        })
+        .map(|result| match result {
+            Ok(reaped) => reaped,
+            Err(error) => Err(error),
+        })
+    }
+
+    /// The registration that borrows nothing: a duplicate of the pidfd, or pid mode's
+    /// signalfd.
+    fn register_detached(process: &Process) -> io::Result<Stage<'a, R>> {
         Ok(match process.mode() {
             Mode::PidFd => {
                 let pidfd = OwnedFd::from(process.try_clone_pidfd()?);
-                Stage::PidFd(R::register(pidfd, Direction::Read)?)
+                Stage::PidFdDup(R::register(pidfd, Direction::Read)?)
             }
             Mode::Pid => Stage::Pid {
                 sigchld: R::register(sigchld_fd()?, Direction::Read)?,
@@ -350,7 +391,7 @@ pub(crate) struct Collect<R: Runtime> {
     guard: Guard,
     pipes: [Option<Pipe<R>>; 2],
     data: [Vec<u8>; 2],
-    wait: WaitState<R>,
+    wait: WaitState<'static, R>,
     /// The exit: its status, when it was seen.
     exited: Option<(ExitStatus, Instant)>,
     last_data: Instant,
@@ -418,7 +459,8 @@ impl<R: Runtime> Collect<R> {
                 progress = true;
             }
             if self.exited.is_none() {
-                if let Poll::Ready(status) = self.wait.poll_wait(self.guard.process(), cx) {
+                if let Poll::Ready(status) = self.wait.poll_wait_detached(self.guard.process(), cx)
+                {
                     self.last_data = Instant::now();
                     self.exited = Some((status?, self.last_data));
                     progress = true;

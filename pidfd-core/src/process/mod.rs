@@ -532,6 +532,29 @@ impl Process {
         Ok(PidFd::from(owned))
     }
 
+    /// The pidfd, held open (a transient reference) for as long as the returned view lives:
+    /// what the async waits of `crate::aio` register with a runtime's reactor, without a
+    /// duplicate. The view must be dropped after the registration is gone (it is, inside
+    /// the runtime's `AsyncFd`/`Async`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Process::with_pidfd`].
+    #[cfg(any(feature = "tokio", feature = "async-io"))]
+    pub(crate) fn pidfd_ref(&self) -> io::Result<PidFdRef<'_>> {
+        if self.mode() == Mode::Pid {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "this handle is in pid mode",
+            ));
+        }
+        let guard = self.guard()?.ok_or_else(ebadf)?;
+        Ok(PidFdRef {
+            view: guard.pidfd(),
+            _guard: guard,
+        })
+    }
+
     /// Reaps the child if it has exited, without blocking.
     ///
     /// # Errors
@@ -582,6 +605,28 @@ impl Process {
             Handle::PidFd(shared) => shared.finish(Finish::Released),
             Handle::Pid { released } => released.store(true, Ordering::Release),
         }
+    }
+}
+
+/// A view of a [`Process`]'s pidfd that keeps it open while it lives ([`Process::pidfd_ref`]).
+#[cfg(any(feature = "tokio", feature = "async-io"))]
+pub(crate) struct PidFdRef<'a> {
+    /// Never closed (`ManuallyDrop`); valid while `_guard` lives (dropped after it).
+    view: std::mem::ManuallyDrop<PidFd>,
+    _guard: FdGuard<'a>,
+}
+
+#[cfg(any(feature = "tokio", feature = "async-io"))]
+impl std::os::fd::AsFd for PidFdRef<'_> {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.view.as_fd()
+    }
+}
+
+#[cfg(any(feature = "tokio", feature = "async-io"))]
+impl std::os::fd::AsRawFd for PidFdRef<'_> {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.view.as_raw_fd()
     }
 }
 

@@ -236,10 +236,16 @@ macro_rules! async_suite {
                 pid
             });
             assert!(reaped_in_time(pid), "kill_on_drop left {pid} unreaped");
-            // A child without the guard is left running.
-            let (process, stdin) = held(4);
-            let child = AsyncChild::from_child(Spawn::new("true").spawn().unwrap()).unwrap();
-            drop(child.into_process());
+            // into_process gives the guard up: the process is left running.
+            let mut child = Spawn::new("sh")
+                .args(["-c", "read x; exit 4"])
+                .stdin(Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap();
+            let stdin = child.stdin.take().unwrap();
+            let process = AsyncChild::from_child(child).unwrap().into_process();
+            assert_eq!(process.try_wait().unwrap(), None);
             drop(stdin);
             assert_eq!(process.wait().unwrap().code(), Some(4));
         }

@@ -48,27 +48,21 @@ impl Runtime for AsyncIo {
         Async::new_nonblocking(io)
     }
 
-    fn poll_ready<T: OwnsFd, V>(
+    type Ready<'s, T: OwnsFd + 's> = ();
+
+    fn poll_readiness<T: OwnsFd>(
         source: &Async<T>,
         direction: Direction,
         cx: &mut Context<'_>,
-        mut attempt: impl FnMut(&T) -> io::Result<Option<V>>,
-    ) -> Poll<io::Result<V>> {
-        loop {
-            let ready = match direction {
-                Direction::Read => source.poll_readable(cx),
-                Direction::Write => source.poll_writable(cx),
-            };
-            match ready {
-                Poll::Ready(ready) => ready?,
-                Poll::Pending => return Poll::Pending,
-            }
-            // `None`: the next poll waits for a new event.
-            if let Some(value) = attempt(source.get_ref())? {
-                return Poll::Ready(Ok(value));
-            }
+    ) -> Poll<io::Result<()>> {
+        match direction {
+            Direction::Read => source.poll_readable(cx),
+            Direction::Write => source.poll_writable(cx),
         }
     }
+
+    /// Nothing to do: async-io reports an event once, and the next poll waits for a new one.
+    fn clear<T: OwnsFd>((): ()) {}
 
     fn get<T: OwnsFd>(source: &Self::Source<T>) -> &T {
         source.get_ref()
@@ -81,25 +75,23 @@ impl Runtime for AsyncIo {
 
 aio::runtime_api!(AsyncIo, "async-io");
 
-impl AsyncRead for ChildStdout {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.get_mut().0.poll_read(cx, buf)
-    }
+/// `AsyncRead` for a reading pipe type.
+macro_rules! async_read {
+    ($pipe:ident) => {
+        impl AsyncRead for $pipe {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut [u8],
+            ) -> Poll<io::Result<usize>> {
+                self.get_mut().0.poll_read(cx, buf)
+            }
+        }
+    };
 }
 
-impl AsyncRead for ChildStderr {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.get_mut().0.poll_read(cx, buf)
-    }
-}
+async_read!(ChildStdout);
+async_read!(ChildStderr);
 
 impl AsyncWrite for ChildStdin {
     fn poll_write(

@@ -40,7 +40,7 @@
 use std::io::IoSlice;
 use std::time::Duration;
 
-use ::tokio::io::unix::AsyncFd;
+use ::tokio::io::unix::{AsyncFd, AsyncFdReadyGuard};
 use ::tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 
 use crate::aio::{self, OwnsFd, Runtime};
@@ -60,27 +60,21 @@ impl Runtime for Tokio {
         aio::tokio_register(io, interest)
     }
 
-    fn poll_ready<T: OwnsFd, V>(
-        source: &AsyncFd<T>,
+    type Ready<'s, T: OwnsFd + 's> = AsyncFdReadyGuard<'s, T>;
+
+    fn poll_readiness<'s, T: OwnsFd>(
+        source: &'s AsyncFd<T>,
         direction: Direction,
         cx: &mut Context<'_>,
-        mut attempt: impl FnMut(&T) -> io::Result<Option<V>>,
-    ) -> Poll<io::Result<V>> {
-        loop {
-            let ready = match direction {
-                Direction::Read => source.poll_read_ready(cx),
-                Direction::Write => source.poll_write_ready(cx),
-            };
-            let mut guard = match ready {
-                Poll::Ready(guard) => guard?,
-                Poll::Pending => return Poll::Pending,
-            };
-            match attempt(source.get_ref()) {
-                Ok(Some(value)) => return Poll::Ready(Ok(value)),
-                Ok(None) => guard.clear_ready(),
-                Err(error) => return Poll::Ready(Err(error)),
-            }
+    ) -> Poll<io::Result<AsyncFdReadyGuard<'s, T>>> {
+        match direction {
+            Direction::Read => source.poll_read_ready(cx),
+            Direction::Write => source.poll_write_ready(cx),
         }
+    }
+
+    fn clear<T: OwnsFd>(mut ready: AsyncFdReadyGuard<'_, T>) {
+        ready.clear_ready();
     }
 
     fn get<T: OwnsFd>(source: &Self::Source<T>) -> &T {
@@ -94,35 +88,24 @@ impl Runtime for Tokio {
 
 aio::runtime_api!(Tokio, "tokio");
 
-/// Reads into the unfilled part of `buf`.
-fn poll_read_buf(
-    pipe: &mut Pipe<Tokio>,
-    cx: &mut Context<'_>,
-    buf: &mut ReadBuf<'_>,
-) -> Poll<io::Result<()>> {
-    let read = pipe.poll_read(cx, buf.initialize_unfilled());
-    read.map_ok(|count| buf.advance(count))
+/// `AsyncRead` for a reading pipe type: into the unfilled part of the buffer.
+macro_rules! async_read {
+    ($pipe:ident) => {
+        impl AsyncRead for $pipe {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut ReadBuf<'_>,
+            ) -> Poll<io::Result<()>> {
+                let read = self.get_mut().0.poll_read(cx, buf.initialize_unfilled());
+                read.map_ok(|count| buf.advance(count))
+            }
+        }
+    };
 }
 
-impl AsyncRead for ChildStdout {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        poll_read_buf(&mut self.get_mut().0, cx, buf)
-    }
-}
-
-impl AsyncRead for ChildStderr {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        poll_read_buf(&mut self.get_mut().0, cx, buf)
-    }
-}
+async_read!(ChildStdout);
+async_read!(ChildStderr);
 
 impl AsyncWrite for ChildStdin {
     fn poll_write(

@@ -34,6 +34,21 @@ async_common::async_suite!(
     []
 );
 
+/// A wait on `process` that counts itself in `registered` once it is pending (registered).
+async fn counted_wait(
+    process: &Process,
+    registered: &AtomicUsize,
+) -> io::Result<std::process::ExitStatus> {
+    let mut wait = std::pin::pin!(process.wait_async());
+    std::future::poll_fn(|cx| {
+        assert!(wait.as_mut().poll(cx).is_pending());
+        registered.fetch_add(1, Ordering::SeqCst);
+        std::task::Poll::Ready(())
+    })
+    .await;
+    wait.await
+}
+
 /// Waits pending in tasks on a multi-threaded runtime; every one is registered before the
 /// exit (counted after its first poll).
 #[test]
@@ -50,16 +65,7 @@ fn tasks_on_worker_threads_all_get_the_status() {
         .map(|_| {
             let process = process.clone();
             let registered = registered.clone();
-            runtime.spawn(async move {
-                let mut wait = std::pin::pin!(process.wait_async());
-                std::future::poll_fn(|cx| {
-                    assert!(wait.as_mut().poll(cx).is_pending());
-                    registered.fetch_add(1, Ordering::SeqCst);
-                    std::task::Poll::Ready(())
-                })
-                .await;
-                wait.await
-            })
+            runtime.spawn(async move { counted_wait(&process, &registered).await })
         })
         .collect();
     runtime.block_on(async {
@@ -85,14 +91,7 @@ fn runtime_shutdown_with_waits_pending() {
         let process = process.clone();
         let registered = registered.clone();
         runtime.spawn(async move {
-            let mut wait = std::pin::pin!(process.wait_async());
-            std::future::poll_fn(|cx| {
-                assert!(wait.as_mut().poll(cx).is_pending());
-                registered.fetch_add(1, Ordering::SeqCst);
-                std::task::Poll::Ready(())
-            })
-            .await;
-            let _ = wait.await;
+            let _ = counted_wait(&process, &registered).await;
             unreachable!("the child exits only after the runtime is gone");
         });
     }

@@ -70,14 +70,38 @@ pub(crate) trait Runtime: 'static {
     /// its flags) for readiness in `direction`.
     fn register<T: OwnsFd>(io: T, direction: Direction) -> io::Result<Self::Source<T>>;
 
+    /// Proof of readiness, to clear when it turned out spurious ("would block").
+    type Ready<'s, T: OwnsFd + 's>;
+
+    /// Waits for readiness in `direction`.
+    fn poll_readiness<'s, T: OwnsFd>(
+        source: &'s Self::Source<T>,
+        direction: Direction,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<Self::Ready<'s, T>>>;
+
+    /// Forgets a readiness that turned out spurious: the next poll waits for a new event.
+    fn clear<T: OwnsFd>(ready: Self::Ready<'_, T>);
+
     /// Waits for readiness in `direction`, then calls `attempt`: `Some` ends the poll,
     /// `None` ("would block", spurious readiness) clears the readiness and waits again.
     fn poll_ready<T: OwnsFd, V>(
         source: &Self::Source<T>,
         direction: Direction,
         cx: &mut Context<'_>,
-        attempt: impl FnMut(&T) -> io::Result<Option<V>>,
-    ) -> Poll<io::Result<V>>;
+        mut attempt: impl FnMut(&T) -> io::Result<Option<V>>,
+    ) -> Poll<io::Result<V>> {
+        loop {
+            let ready = match Self::poll_readiness(source, direction, cx) {
+                Poll::Ready(ready) => ready?,
+                Poll::Pending => return Poll::Pending,
+            };
+            match attempt(Self::get(source))? {
+                Some(value) => return Poll::Ready(Ok(value)),
+                None => Self::clear(ready),
+            }
+        }
+    }
 
     /// The registered value.
     fn get<T: OwnsFd>(source: &Self::Source<T>) -> &T;

@@ -34,10 +34,11 @@
 )]
 
 use std::collections::HashMap;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
+use pidfd_benches::os::{cpu_time, pipe, raise_nofile};
 use pidfd_benches::{XorShift64, count, named_options, options_or_exit};
 use pidfd_core::{Process, Reaper, Spawn};
 
@@ -67,22 +68,6 @@ impl Method {
     }
 }
 
-/// Supervisor CPU time so far (user + system of this process, not of its children).
-fn cpu_time() -> Duration {
-    // SAFETY: rusage is plain data; all-zero is valid.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `usage` is a live, writable rusage.
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &raw mut usage) };
-    assert_eq!(rc, 0, "getrusage");
-    let duration = |tv: libc::timeval| {
-        Duration::new(
-            u64::try_from(tv.tv_sec).unwrap_or(0),
-            u32::try_from(tv.tv_usec).unwrap_or(0) * 1000,
-        )
-    };
-    duration(usage.ru_utime) + duration(usage.ru_stime)
-}
-
 fn sigchld_set() -> libc::sigset_t {
     // SAFETY: sigset_t is plain data; sigemptyset initializes it next.
     let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
@@ -106,35 +91,6 @@ fn wait_sigchld(set: &libc::sigset_t, timeout: Duration) -> bool {
     // SAFETY: valid set and timeout; no siginfo wanted.
     let signal = unsafe { libc::sigtimedwait(set, std::ptr::null_mut(), &raw const timeout) };
     signal == pidfd_sys::signal::SIGCHLD
-}
-
-/// Raises the soft fd limit to the hard one; returns it.
-#[allow(
-    clippy::useless_conversion,
-    reason = "rlim_t is 32-bit on 32-bit targets"
-)]
-fn raise_nofile() -> u64 {
-    // SAFETY: rlimit is plain data.
-    let mut limit: libc::rlimit = unsafe { std::mem::zeroed() };
-    // SAFETY: `limit` is live and writable.
-    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut limit) };
-    assert_eq!(rc, 0, "getrlimit");
-    limit.rlim_cur = limit.rlim_max;
-    // SAFETY: raising the soft limit to the hard limit is always allowed.
-    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raw const limit) };
-    u64::from(limit.rlim_cur)
-}
-
-/// A pipe (read end, write end), close-on-exec.
-fn pipe() -> (OwnedFd, OwnedFd) {
-    let mut fds = [0; 2];
-    // SAFETY: `fds` has room for the two new fds, owned below.
-    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-    // SAFETY: a fresh fd that nothing else owns.
-    let read_end = unsafe { OwnedFd::from_raw_fd(fds[0]) };
-    // SAFETY: a fresh fd that nothing else owns.
-    let write_end = unsafe { OwnedFd::from_raw_fd(fds[1]) };
-    (read_end, write_end)
 }
 
 /// One round's measurements.

@@ -11,11 +11,13 @@
 //! * `create_pidfd` — `pidfd_std_ext`'s `create_pidfd(true)` and `spawn_with_pidfd` against std's
 //!   `Command`;
 //! * `reap` — the `Reaper` against a `SIGCHLD` + `try_wait` scan, a `waitpid(-1)` loop and
-//!   `tokio::process`.
+//!   `tokio::process`;
 //! * `tree` — tearing down a `ProcessTree` (`cgroup.kill`, freeze) against a process-group
 //!   kill and reaping loop;
 //! * `output` — `Spawn::output()` against std's `Command::output()`, and `kill_on_drop`'s
-//!   cost.
+//!   cost;
+//! * `async` — `pidfd_core::tokio` (spawn + wait, reaping 1000 children, `output()`) against
+//!   `tokio::process` on the same runtime.
 //!
 //! Each prints medians (or totals) and ratios against baselines measured in the same run.
 
@@ -205,5 +207,60 @@ pub fn options_or_exit<T>(bench: &str, options: Result<T, String>) -> T {
             eprintln!("{bench} bench: {message}");
             std::process::exit(2);
         }
+    }
+}
+
+/// The few raw calls the benchmarks share: CPU time, the fd limit, a pipe.
+#[allow(
+    unsafe_code,
+    reason = "getrusage, rlimits and pipe2; each block says why"
+)]
+pub mod os {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::time::Duration;
+
+    /// Supervisor CPU time so far (user + system of this process, not of its children).
+    pub fn cpu_time() -> Duration {
+        // SAFETY: rusage is plain data; all-zero is valid.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: `usage` is a live, writable rusage.
+        let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &raw mut usage) };
+        assert_eq!(rc, 0, "getrusage");
+        let duration = |tv: libc::timeval| {
+            Duration::new(
+                u64::try_from(tv.tv_sec).unwrap_or(0),
+                u32::try_from(tv.tv_usec).unwrap_or(0) * 1000,
+            )
+        };
+        duration(usage.ru_utime) + duration(usage.ru_stime)
+    }
+
+    /// Raises the soft fd limit to the hard one; returns it.
+    #[allow(
+        clippy::useless_conversion,
+        reason = "rlim_t is 32-bit on 32-bit targets"
+    )]
+    pub fn raise_nofile() -> u64 {
+        // SAFETY: rlimit is plain data.
+        let mut limit: libc::rlimit = unsafe { std::mem::zeroed() };
+        // SAFETY: `limit` is live and writable.
+        let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut limit) };
+        assert_eq!(rc, 0, "getrlimit");
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: raising the soft limit to the hard limit is always allowed.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raw const limit) };
+        u64::from(limit.rlim_cur)
+    }
+
+    /// A pipe (read end, write end), close-on-exec.
+    pub fn pipe() -> (OwnedFd, OwnedFd) {
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for the two new fds, owned below.
+        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        // SAFETY: a fresh fd that nothing else owns.
+        let read_end = unsafe { OwnedFd::from_raw_fd(fds[0]) };
+        // SAFETY: a fresh fd that nothing else owns.
+        let write_end = unsafe { OwnedFd::from_raw_fd(fds[1]) };
+        (read_end, write_end)
     }
 }

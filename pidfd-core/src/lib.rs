@@ -22,6 +22,10 @@
 //!
 //! * [`signals`] — signal names and numbers (`TERM`, `SIGKILL`, `RTMIN+1`, `15`) with
 //!   this ABI's numbers.
+//! * `pidfd_core::tokio` and `pidfd_core::async_io` (features `tokio`, `async-io`; no async dependency by
+//!   default) — the same, async: a [`Process`] wait as a cancel-safe future (any number at
+//!   once), a `Child` with async pipes, async `output()`, the [`Reaper`] as a `Stream`, and
+//!   kill-on-drop that never blocks the runtime; pid mode through the `SIGCHLD` signalfd.
 //!
 //! Every fallible call returns [`std::io::Result`]; exit statuses are
 //! [`std::process::ExitStatus`]. [`Spawn`] starts programs with a pidfd that comes from the
@@ -63,6 +67,10 @@
 //! # }
 //! ```
 
+#[cfg(any(feature = "tokio", feature = "async-io"))]
+mod aio;
+#[cfg(feature = "async-io")]
+pub mod async_io;
 pub mod error;
 mod exit_status;
 pub mod fdinfo;
@@ -76,6 +84,8 @@ mod spawn;
 mod state;
 mod sync;
 pub mod sys;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 mod tree;
 
 pub use fork::{Fork, fork};

@@ -1,7 +1,7 @@
-//! `cargo xtask bench [signal|spawn|create_pidfd|reap|tree|output] [options]`: the benchmarks of the
+//! `cargo xtask bench [signal|spawn|create_pidfd|reap|tree|output|async] [options]`: the benchmarks of the
 //! `pidfd-benches` crate (`benches/benches`), each printing medians and ratios against std,
-//! raw-syscall and (reap) tokio baselines measured in the same run. The spawn benchmarks get a
-//! static no-op built here (`--static-noop PATH`).
+//! raw-syscall and (reap, async) tokio baselines measured in the same run. The spawn and async
+//! benchmarks get a static no-op built here (`--static-noop PATH`).
 
 use crate::{cmd, noop};
 
@@ -16,11 +16,13 @@ const BENCHES: &[(&str, bool)] = &[
     ("reap", false),
     ("tree", false),
     ("output", true),
+    ("async", true),
 ];
 
 /// Runs the named benchmark (all of them without a name); later arguments go to it (spawn
 /// takes `--rounds N`, `--parents small,1g,4g`, `--programs static,true`; create_pidfd
-/// takes `--rounds N`; reap takes `--sizes 10,100,1000,4000`).
+/// takes `--rounds N`; reap takes `--sizes 10,100,1000,4000`; async takes `--rounds N`,
+/// `--children N`).
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let known = |name: &str| BENCHES.iter().find(|(bench, _)| *bench == name);
     let (selected, options): (Vec<&(&str, bool)>, &[String]) = match args.first() {

@@ -6,7 +6,7 @@
 //!   architectures (i686 natively, the rest under qemu-user), emulator gaps counted as skips.
 //! * `fuzz [--smoke] [--seed-corpus]` — run every cargo-fuzz target for a bounded time (or
 //!   regenerate the committed seed corpus).
-//! * `bench [signal|spawn|create_pidfd|reap|tree|output] [options]` — run the benchmarks of the
+//! * `bench [signal|spawn|create_pidfd|reap|tree|output|async] [options]` — run the benchmarks of the
 //!   `pidfd-benches` crate (ratios against baselines).
 //! * `errata` — print the upstream (`libc`, `linux-raw-sys`) errors `pidfd-sys` works around.
 //!
@@ -51,13 +51,14 @@ tasks:
       Run every cargo-fuzz target in fuzz/ (the pinned nightly, .ci/nightly-toolchain) for N
       seconds each (--smoke: 20 s), from the seed corpus committed in fuzz/corpus;
       fails on a crash. Needs cargo-fuzz (--install installs it).
-  bench [signal|spawn|create_pidfd|reap|tree|output] [options]
+  bench [signal|spawn|create_pidfd|reap|tree|output|async] [options]
       Run the benchmarks of the pidfd-benches crate (benches/; all without a name) with
-      cargo bench; each prints medians and ratios against std, raw-syscall and (reap) tokio
-      baselines measured in the same run. The spawn benchmarks exec a static no-op built
-      here (cc -nostdlib). spawn takes --rounds N (default 1000), --parents small,1g,4g and
-      --programs static,true; create_pidfd takes --rounds N; reap takes
-      --sizes 10,100,1000,4000.
+      cargo bench; each prints medians and ratios against std, raw-syscall and (reap, async)
+      tokio baselines measured in the same run. The spawn and async benchmarks exec a static
+      no-op built here (cc -nostdlib). spawn takes --rounds N (default 1000), --parents
+      small,1g,4g and --programs static,true; create_pidfd takes --rounds N; reap takes
+      --sizes 10,100,1000,4000; async takes --rounds N (default 1000) and --children N
+      (default 1000).
   errata
       List the known libc / linux-raw-sys errors pidfd-sys works around.
 ";

@@ -569,6 +569,28 @@ impl Process {
     }
 }
 
+/// A view of a [`Process`]'s pidfd that keeps it open while it lives ([`Process::pidfd_ref`]).
+#[cfg(any(feature = "tokio", feature = "async-io"))]
+pub(crate) struct PidFdRef<'a> {
+    /// Never closed (`ManuallyDrop`); valid while `_guard` lives (dropped after it).
+    view: std::mem::ManuallyDrop<PidFd>,
+    _guard: FdGuard<'a>,
+}
+
+#[cfg(any(feature = "tokio", feature = "async-io"))]
+impl std::os::fd::AsFd for PidFdRef<'_> {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.view.as_fd()
+    }
+}
+
+#[cfg(any(feature = "tokio", feature = "async-io"))]
+impl std::os::fd::AsRawFd for PidFdRef<'_> {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.view.as_raw_fd()
+    }
+}
+
 impl Drop for Process {
     fn drop(&mut self) {
         self.release();

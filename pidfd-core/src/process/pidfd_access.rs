@@ -88,4 +88,27 @@ impl Process {
         let owned = self.with_pidfd(|pidfd| pidfd.as_fd().try_clone_to_owned())??;
         Ok(PidFd::from(owned))
     }
+
+    /// The pidfd, held open (a transient reference) for as long as the returned view lives:
+    /// what the async waits of `crate::aio` register with a runtime's reactor, without a
+    /// duplicate. The view must be dropped after the registration is gone (it is, inside
+    /// the runtime's `AsyncFd`/`Async`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Process::with_pidfd`].
+    #[cfg(any(feature = "tokio", feature = "async-io"))]
+    pub(crate) fn pidfd_ref(&self) -> io::Result<super::PidFdRef<'_>> {
+        if self.mode() == Mode::Pid {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "this handle is in pid mode",
+            ));
+        }
+        let guard = self.guard()?.ok_or_else(ebadf)?;
+        Ok(super::PidFdRef {
+            view: guard.pidfd(),
+            _guard: guard,
+        })
+    }
 }

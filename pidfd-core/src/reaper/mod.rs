@@ -15,7 +15,7 @@ use crate::sys::time::Deadline;
 use crate::sys::{epoll, eventfd, poll};
 use crate::{Mode, PidFd, Process};
 
-mod pid_mode;
+pub(crate) mod pid_mode;
 
 /// The epoll key of the wake-up eventfd.
 const WAKE_KEY: u64 = 0;

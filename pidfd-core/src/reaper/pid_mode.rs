@@ -7,7 +7,7 @@
 //! [`PID_MODE_RECHECK`]: crate::sys::time::PID_MODE_RECHECK
 
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
 use super::{Entry, Key, Reaper, SIGCHLD_KEY, Watched, epoll_ctl};
@@ -15,9 +15,20 @@ use crate::Process;
 use crate::sys::time::{PID_MODE_RECHECK, capped};
 use crate::sys::{epoll, sigset};
 
-/// A non-blocking signalfd for `SIGCHLD` (the caller's mask is left alone).
-fn sigchld_fd() -> io::Result<OwnedFd> {
+/// A non-blocking signalfd for `SIGCHLD` (the caller's mask is left alone). Also the
+/// pid-mode fallback of the async waits (`crate::aio`).
+pub(crate) fn sigchld_fd() -> io::Result<OwnedFd> {
     sigset::SigSet::new(&[pidfd_sys::signal::SIGCHLD])?.signalfd()
+}
+
+/// Consumes the `SIGCHLD`s queued on the non-blocking signalfd `fd` (stops at `EAGAIN`, or
+/// any other error); whether there was one.
+pub(crate) fn drain_sigchld_fd(fd: BorrowedFd<'_>) -> bool {
+    let mut any = false;
+    while sigset::read_signal(fd).is_ok() {
+        any = true;
+    }
+    any
 }
 
 impl<T> Reaper<T> {
@@ -57,10 +68,9 @@ impl<T> Reaper<T> {
 
     /// Consumes the queued `SIGCHLD`s (the signalfd is non-blocking: stops at `EAGAIN`).
     pub(super) fn drain_sigchld(&self) {
-        let Some(fd) = &self.sigchld else {
-            return;
-        };
-        while sigset::read_signal(fd.as_fd()).is_ok() {}
+        if let Some(fd) = &self.sigchld {
+            drain_sigchld_fd(fd.as_fd());
+        }
     }
 
     /// Starts a round over the pid-mode entries when the last one is done: they have no
@@ -69,6 +79,14 @@ impl<T> Reaper<T> {
         if self.pid_round.is_empty() {
             self.pid_round.extend(self.pid_mode.iter().copied());
         }
+    }
+
+    /// With pid-mode entries, how often [`Reaper::try_next_exit`] must be called by an
+    /// event loop that waits on the epoll fd (see [`Reaper`], "Pid mode"); `None` without.
+    /// (For the async reapers of `crate::aio`.)
+    #[cfg(any(feature = "tokio", feature = "async-io"))]
+    pub(crate) fn pid_mode_recheck(&self) -> Option<Duration> {
+        (!self.pid_mode.is_empty()).then_some(PID_MODE_RECHECK)
     }
 
     /// How long the next `epoll_wait` may block, given the `remaining` time: at most

@@ -117,6 +117,14 @@ impl Child {
             .expect("a Child holds its Process until into_process consumes it")
     }
 
+    /// The [`Process`] and whether it was to be killed on drop: the async `Child`s take the
+    /// guard over (and never block a runtime's thread on it).
+    #[cfg(any(feature = "tokio", feature = "async-io"))]
+    pub(crate) fn into_guarded_process(self) -> (Process, bool) {
+        let kill_on_drop = self.kill_on_drop;
+        (self.into_process(), kill_on_drop)
+    }
+
     /// Closes `stdin`, reads `stdout` and `stderr` to the end (both at once, so a child that
     /// fills one pipe while the other is read never deadlocks) and reaps the child; streams
     /// that are not piped give empty output. Like std's, except that it does not wait for

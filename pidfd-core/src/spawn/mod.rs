@@ -466,6 +466,13 @@ impl Spawn {
         child.collect(None, false).map(|timed| timed.output.status)
     }
 
+    /// [`Spawn::spawn`] with [`Spawn::output`]'s defaults for the streams not set (stdin
+    /// `/dev/null`, stdout and stderr piped): the async `output()`s.
+    #[cfg(any(feature = "tokio", feature = "async-io"))]
+    pub(crate) fn spawn_for_output(&self) -> io::Result<Child> {
+        self.spawn_with(Unset::OUTPUT)
+    }
+
     /// Spawns with `defaults` for the streams that were not set.
     fn spawn_with(&self, defaults: [Unset; 3]) -> io::Result<Child> {
         let stdio = SpawnStdio::new(&self.stdio, defaults)?;

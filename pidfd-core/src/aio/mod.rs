@@ -1,0 +1,578 @@
+//! What [`crate::tokio`] and [`crate::async_io`] share: every async state machine of the
+//! crate, written once over a small [`Runtime`] trait (register an fd for readiness, poll
+//! it, make a timer), and the macro that gives each runtime module its public types.
+//!
+//! * [`WaitState`] — a wait on a [`Process`] as a future. Pidfd mode: a duplicate of the
+//!   pidfd ([`Process::try_clone_pidfd`]) registered with the runtime; on readiness the
+//!   child is reaped *through the `Process`*, so its cached status, its "no signal after the
+//!   reap" rule and its serialised reaping hold exactly as for the blocking waits. Pid mode:
+//!   the `SIGCHLD` signalfd of the [`Reaper`](crate::Reaper)'s fallback
+//!   (`reaper::pid_mode`), re-checked every [`PID_MODE_RECHECK`] by a runtime timer.
+//!   Dropping a wait loses nothing: only the `Process` reaps, and it keeps the status.
+//! * [`Pipe`] — a parent's pipe end made non-blocking and registered (async stdio).
+//! * [`Collect`] — `output()`: both pipes and the exit in one future, with the same drain
+//!   bounds after the exit as the blocking [`Child::wait_with_output`](crate::Child::wait_with_output).
+//! * [`AsyncReaper`] — the [`Reaper`](crate::Reaper) driven by readiness of (a duplicate
+//!   of) its epoll fd, plus the pid-mode re-check timer it asks for.
+//! * [`Guard`] — the kill-on-drop guard of an async `Child`: `SIGKILL`, then a reap if the
+//!   child is gone at once, else a hand-off to the [`background`] reaper thread (a drop
+//!   never blocks the runtime's thread).
+
+mod api;
+pub(crate) mod background;
+mod sys;
+
+pub(crate) use api::{pipe_type, runtime_api};
+pub(crate) use sys::OwnsFd;
+#[cfg(feature = "tokio")]
+pub(crate) use sys::tokio_register;
+
+pub(crate) mod sealed {
+    /// Keeps the runtime modules' extension traits implemented by the crate's types only.
+    #[allow(
+        unreachable_pub,
+        reason = "the sealed-trait pattern needs a public trait"
+    )]
+    pub trait Sealed {}
+    impl Sealed for crate::Process {}
+    impl Sealed for crate::Spawn {}
+}
+
+use std::fs::File;
+use std::future::Future;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::pin::Pin;
+use std::process::{ExitStatus, Output};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use crate::process::PidFdRef;
+use crate::reaper::pid_mode::{drain_sigchld_fd, sigchld_fd};
+use crate::sys::time::PID_MODE_RECHECK;
+use crate::{Child, Exit, Mode, Process, Reaper};
+
+/// Which readiness a registration waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Read,
+    Write,
+}
+
+/// What the async code needs of a runtime: fd readiness and timers.
+pub(crate) trait Runtime: 'static {
+    /// An fd-owning `T` registered with the runtime's reactor.
+    type Source<T: OwnsFd>;
+    /// A timer future (its output is ignored).
+    type Timer: Future + Unpin;
+
+    /// Registers `io` (already non-blocking where that matters: the runtime does not change
+    /// its flags) for readiness in `direction`.
+    fn register<T: OwnsFd>(io: T, direction: Direction) -> io::Result<Self::Source<T>>;
+
+    /// Proof of readiness, to clear when it turned out spurious ("would block").
+    type Ready<'s, T: OwnsFd + 's>;
+
+    /// Waits for readiness in `direction`.
+    fn poll_readiness<'s, T: OwnsFd>(
+        source: &'s Self::Source<T>,
+        direction: Direction,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<Self::Ready<'s, T>>>;
+
+    /// Forgets a readiness that turned out spurious: the next poll waits for a new event.
+    fn clear<T: OwnsFd>(ready: Self::Ready<'_, T>);
+
+    /// Waits for readiness in `direction`, then calls `attempt`: `Some` ends the poll,
+    /// `None` ("would block", spurious readiness) clears the readiness and waits again.
+    fn poll_ready<T: OwnsFd, V>(
+        source: &Self::Source<T>,
+        direction: Direction,
+        cx: &mut Context<'_>,
+        mut attempt: impl FnMut(&T) -> io::Result<Option<V>>,
+    ) -> Poll<io::Result<V>> {
+        loop {
+            let ready = match Self::poll_readiness(source, direction, cx) {
+                Poll::Ready(ready) => ready?,
+                Poll::Pending => return Poll::Pending,
+            };
+            match attempt(Self::get(source))? {
+                Some(value) => return Poll::Ready(Ok(value)),
+                None => Self::clear(ready),
+            }
+        }
+    }
+
+    /// The registered value.
+    fn get<T: OwnsFd>(source: &Self::Source<T>) -> &T;
+
+    /// A timer that fires `after` from now.
+    fn timer(after: Duration) -> Self::Timer;
+}
+
+fn is_errno(error: &io::Error, errno: i32) -> bool {
+    error.raw_os_error() == Some(errno)
+}
+
+/// Polls `timer` (made on first use, `after` from then); `true` once it fired, leaving the
+/// slot empty so that the next use starts a new one.
+fn poll_timer<R: Runtime>(
+    timer: &mut Option<R::Timer>,
+    after: Duration,
+    cx: &mut Context<'_>,
+) -> bool {
+    let pending = timer.get_or_insert_with(|| R::timer(after));
+    if Pin::new(pending).poll(cx).is_ready() {
+        *timer = None;
+        true
+    } else {
+        false
+    }
+}
+
+/// Where a wait is.
+enum Stage<'a, R: Runtime> {
+    /// Nothing registered yet.
+    Start,
+    /// Pidfd mode: the process's pidfd, held open and registered for readability (the
+    /// exit).
+    PidFd(R::Source<PidFdRef<'a>>),
+    /// Pidfd mode, for a wait that cannot borrow its process, or whose process's pidfd is
+    /// registered by another wait already: a duplicate of the pidfd.
+    PidFdDup(R::Source<OwnedFd>),
+    /// Pid mode: the `SIGCHLD` signalfd and the re-check timer.
+    Pid {
+        sigchld: R::Source<OwnedFd>,
+        recheck: Option<R::Timer>,
+    },
+}
+
+/// A wait on a [`Process`] as a poll function (the runtime modules' `Wait` futures).
+pub(crate) struct WaitState<'a, R: Runtime> {
+    stage: Stage<'a, R>,
+}
+
+impl<'a, R: Runtime> WaitState<'a, R> {
+    pub(crate) fn new() -> Self {
+        WaitState {
+            stage: Stage::Start,
+        }
+    }
+
+    /// Reaps through the process if it exited: `Some(result)` ends the wait (pidfd mode:
+    /// called once the pidfd is readable, so `ECHILD` — not our child, or reaped elsewhere
+    /// without a status kept — is what the blocking wait reports too).
+    fn attempt(process: &Process) -> Option<io::Result<ExitStatus>> {
+        process.reap_if_exited().transpose()
+    }
+
+    /// Polls the wait: the status once the child exited and was reaped through `process`
+    /// (or its cached status), an error as [`Process::wait`] gives it. Registers the
+    /// process's own pidfd, held open for `'a`.
+    pub(crate) fn poll_wait(
+        &mut self,
+        process: &'a Process,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<ExitStatus>> {
+        self.poll_inner(process, Some(process), cx)
+    }
+
+    /// [`WaitState::poll_wait`] for a wait that cannot borrow its process for `'a` (one
+    /// that owns it: `Collect`): registers a duplicate of the pidfd.
+    fn poll_wait_detached(
+        &mut self,
+        process: &Process,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<ExitStatus>> {
+        self.poll_inner(process, None, cx)
+    }
+
+    /// `borrowed`: the same process, when its own pidfd may be registered.
+    fn poll_inner(
+        &mut self,
+        process: &Process,
+        borrowed: Option<&'a Process>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<ExitStatus>> {
+        loop {
+            match &mut self.stage {
+                Stage::Start => {
+                    // Pidfd mode goes straight to the registration: a child that exited
+                    // already makes the pidfd readable at once, and one reaped already
+                    // (ESRCH) has its status cached. (A waitid first would cost a syscall
+                    // for every child that is still running, the common case.)
+                    let registered = match borrowed {
+                        Some(own) if own.mode() == Mode::PidFd => own
+                            .pidfd_ref()
+                            .and_then(|pidfd| R::register(pidfd, Direction::Read))
+                            .map(Stage::PidFd),
+                        _ => Self::register_detached(process),
+                    };
+                    // `EEXIST`: the pidfd is registered with this reactor already (another
+                    // wait on the same process): this one waits on a duplicate.
+                    let registered = match registered {
+                        Err(error) if is_errno(&error, libc::EEXIST) => {
+                            Self::register_detached(process)
+                        }
+                        other => other,
+                    };
+                    self.stage = match registered {
+                        Ok(stage) => stage,
+                        Err(error) if is_errno(&error, libc::ESRCH) => {
+                            return Poll::Ready(process.wait());
+                        }
+                        Err(error) => return Poll::Ready(Err(error)),
+                    };
+                }
+                Stage::PidFd(pidfd) => return Self::poll_pidfd(pidfd, process, cx),
+                Stage::PidFdDup(pidfd) => return Self::poll_pidfd(pidfd, process, cx),
+                Stage::Pid { sigchld, recheck } => {
+                    if let Some(result) = Self::attempt(process) {
+                        return Poll::Ready(result);
+                    }
+                    let signalled = R::poll_ready(sigchld, Direction::Read, cx, |fd| {
+                        Ok(drain_sigchld_fd(fd.as_fd()).then_some(()))
+                    });
+                    match signalled {
+                        Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                        Poll::Ready(Ok(())) => continue,
+                        Poll::Pending => {}
+                    }
+                    if !poll_timer::<R>(recheck, PID_MODE_RECHECK, cx) {
+                        return Poll::Pending;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits for the pidfd to be readable, then reaps.
+    fn poll_pidfd<T: OwnsFd>(
+        pidfd: &R::Source<T>,
+        process: &Process,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<ExitStatus>> {
+        R::poll_ready(pidfd, Direction::Read, cx, |_| {
+            // Readable: the process exited (`None`: ptrace's spurious readiness).
+            Ok(Self::attempt(process))
+        })
+        .map(|result| match result {
+            Ok(reaped) => reaped,
+            Err(error) => Err(error),
+        })
+    }
+
+    /// The registration that borrows nothing: a duplicate of the pidfd, or pid mode's
+    /// signalfd.
+    fn register_detached(process: &Process) -> io::Result<Stage<'a, R>> {
+        Ok(match process.mode() {
+            Mode::PidFd => {
+                let pidfd = OwnedFd::from(process.try_clone_pidfd()?);
+                Stage::PidFdDup(R::register(pidfd, Direction::Read)?)
+            }
+            Mode::Pid => Stage::Pid {
+                sigchld: R::register(sigchld_fd()?, Direction::Read)?,
+                recheck: None,
+            },
+        })
+    }
+}
+
+/// Calls `op` again on `EINTR`; maps "would block" to `Ok(None)`.
+fn nonblocking<V>(mut op: impl FnMut() -> io::Result<V>) -> io::Result<Option<V>> {
+    loop {
+        match op() {
+            Ok(value) => return Ok(Some(value)),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// A parent's end of a child's pipe, non-blocking, registered with the runtime on first use
+/// (so that a `Child` can be made outside the runtime's context).
+pub(crate) struct Pipe<R: Runtime> {
+    /// Until the first use.
+    file: Option<File>,
+    source: Option<R::Source<File>>,
+    direction: Direction,
+}
+
+impl<R: Runtime> Pipe<R> {
+    /// Makes `fd` non-blocking, for `direction`.
+    pub(crate) fn new(fd: OwnedFd, direction: Direction) -> io::Result<Self> {
+        sys::set_nonblocking(fd.as_fd())?;
+        Ok(Pipe {
+            file: Some(File::from(fd)),
+            source: None,
+            direction,
+        })
+    }
+
+    /// The registration (made now if it was not yet; on error the pipe is closed).
+    fn source(&mut self) -> io::Result<&R::Source<File>> {
+        if let Some(file) = self.file.take() {
+            self.source = Some(R::register(file, self.direction)?);
+        }
+        self.source
+            .as_ref()
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EBADF))
+    }
+
+    /// Reads what is there (0: end of file) once the pipe is readable.
+    pub(crate) fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let source = self.source()?;
+        R::poll_ready(source, Direction::Read, cx, |mut file| {
+            nonblocking(|| file.read(buf))
+        })
+    }
+
+    /// Writes what fits once the pipe is writable (`EPIPE` once the child closed its end).
+    pub(crate) fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let source = self.source()?;
+        R::poll_ready(source, Direction::Write, cx, |mut file| {
+            nonblocking(|| file.write(buf))
+        })
+    }
+}
+
+impl<R: Runtime> AsFd for Pipe<R> {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match (&self.file, &self.source) {
+            (Some(file), _) => file.as_fd(),
+            (None, Some(source)) => R::get(source).as_fd(),
+            (None, None) => unreachable!("a pipe whose registration failed is dropped"),
+        }
+    }
+}
+
+/// The async `Child`'s hold on its [`Process`], with the kill-on-drop guard.
+pub(crate) struct Guard {
+    /// `Some` until `into_process` takes it.
+    process: Option<Process>,
+    kill_on_drop: bool,
+}
+
+impl Guard {
+    /// Takes the [`Process`] and the kill-on-drop guard over from `child` (whose pipe ends
+    /// the caller took first).
+    pub(crate) fn new(child: Child) -> Guard {
+        let (process, kill_on_drop) = child.into_guarded_process();
+        Guard {
+            process: Some(process),
+            kill_on_drop,
+        }
+    }
+
+    pub(crate) fn process(&self) -> &Process {
+        self.process
+            .as_ref()
+            .expect("an async Child holds its Process until into_process consumes it")
+    }
+
+    /// The process without the guard.
+    pub(crate) fn into_process(mut self) -> Process {
+        self.kill_on_drop = false;
+        self.process
+            .take()
+            .expect("an async Child holds its Process until into_process consumes it")
+    }
+}
+
+impl Drop for Guard {
+    /// Kill-on-drop without blocking: `SIGKILL` through the [`Process`], a non-blocking
+    /// reap, and, when the child is not gone yet (it rarely is at once: it must be
+    /// scheduled to die), the [`background`] reaper. A child already reaped is never
+    /// signalled; one that cannot be (`EPERM`) is reaped only if it exited already.
+    fn drop(&mut self) {
+        if !self.kill_on_drop {
+            return;
+        }
+        let Some(process) = self.process.take() else {
+            return;
+        };
+        if process.kill().is_err() {
+            drop(process.try_wait());
+            return;
+        }
+        if let Ok(None) = process.try_wait() {
+            background::reap(process);
+        }
+    }
+}
+
+/// The state of an async `output()` / `wait_with_output()`.
+pub(crate) struct Collect<R: Runtime> {
+    guard: Guard,
+    pipes: [Option<Pipe<R>>; 2],
+    data: [Vec<u8>; 2],
+    wait: WaitState<'static, R>,
+    /// The exit: its status, when it was seen.
+    exited: Option<(ExitStatus, Instant)>,
+    last_data: Instant,
+    /// The drain deadline after the exit (reset when data comes).
+    drain: Option<R::Timer>,
+    chunk: Vec<u8>,
+    /// Keep what is read (`output`), or discard it (`status`).
+    keep: bool,
+}
+
+/// How much one read takes from a pipe.
+const CHUNK: usize = 16 * 1024;
+
+impl<R: Runtime> Collect<R> {
+    pub(crate) fn new(
+        guard: Guard,
+        stdout: Option<Pipe<R>>,
+        stderr: Option<Pipe<R>>,
+        keep: bool,
+    ) -> Self {
+        Collect {
+            guard,
+            pipes: [stdout, stderr],
+            data: [Vec::new(), Vec::new()],
+            wait: WaitState::new(),
+            exited: None,
+            last_data: Instant::now(),
+            drain: None,
+            chunk: Vec::new(),
+            keep,
+        }
+    }
+
+    fn output(&mut self, status: ExitStatus) -> Output {
+        let [stdout, stderr] = std::mem::take(&mut self.data);
+        Output {
+            status,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Reads both pipes and waits for the exit; after the exit the pipes are read while
+    /// data flows, and given up [`Child::DRAIN_IDLE`] after the last data or
+    /// [`Child::DRAIN_MAX`] after the exit (as the blocking form does).
+    pub(crate) fn poll_collect(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Output>> {
+        loop {
+            let mut progress = false;
+            for (slot, data) in self.pipes.iter_mut().zip(&mut self.data) {
+                let Some(pipe) = slot.as_mut() else { continue };
+                if self.chunk.is_empty() {
+                    self.chunk = vec![0; CHUNK];
+                }
+                match pipe.poll_read(cx, &mut self.chunk) {
+                    Poll::Ready(Ok(0)) => *slot = None,
+                    Poll::Ready(Ok(count)) => {
+                        if self.keep {
+                            data.extend_from_slice(&self.chunk[..count]);
+                        }
+                        self.last_data = Instant::now();
+                    }
+                    Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                    Poll::Pending => continue,
+                }
+                progress = true;
+            }
+            if self.exited.is_none() {
+                if let Poll::Ready(status) = self.wait.poll_wait_detached(self.guard.process(), cx)
+                {
+                    self.last_data = Instant::now();
+                    self.exited = Some((status?, self.last_data));
+                    progress = true;
+                }
+            }
+            let Some((status, at)) = self.exited else {
+                if progress {
+                    continue;
+                }
+                return Poll::Pending;
+            };
+            if self.pipes.iter().all(Option::is_none) {
+                return Poll::Ready(Ok(self.output(status)));
+            }
+            let deadline = (self.last_data + Child::DRAIN_IDLE).min(at + Child::DRAIN_MAX);
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Poll::Ready(Ok(self.output(status)));
+            }
+            if progress {
+                self.drain = None; // a new deadline
+                continue;
+            }
+            if !poll_timer::<R>(&mut self.drain, left, cx) {
+                return Poll::Pending;
+            }
+        }
+    }
+}
+
+/// A [`Reaper`] driven by a runtime.
+pub(crate) struct AsyncReaper<T, R: Runtime> {
+    pub(crate) reaper: Reaper<T>,
+    /// A duplicate of the epoll fd, registered on first wait.
+    source: Option<R::Source<OwnedFd>>,
+    recheck: Option<R::Timer>,
+}
+
+impl<T, R: Runtime> AsyncReaper<T, R> {
+    pub(crate) fn new(reaper: Reaper<T>) -> Self {
+        AsyncReaper {
+            reaper,
+            source: None,
+            recheck: None,
+        }
+    }
+
+    /// The next exit; `None` once the reaper is empty.
+    pub(crate) fn poll_next_exit(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<Option<Exit<T>>>> {
+        let AsyncReaper {
+            reaper,
+            source,
+            recheck,
+        } = self;
+        let next = |reaper: &mut Reaper<T>| match reaper.try_next_exit() {
+            Ok(Some(exit)) => Ok(Some(Some(exit))),
+            Ok(None) if reaper.is_empty() => Ok(Some(None)),
+            Ok(None) => Ok(None),
+            Err(error) => Err(error),
+        };
+        loop {
+            if let Some(found) = next(reaper).transpose() {
+                return Poll::Ready(found);
+            }
+            let registered = match source {
+                Some(registered) => registered,
+                None => {
+                    let epoll = reaper.as_fd().try_clone_to_owned()?;
+                    source.insert(R::register(epoll, Direction::Read)?)
+                }
+            };
+            if let Poll::Ready(found) =
+                R::poll_ready(registered, Direction::Read, cx, |_| next(reaper))
+            {
+                return Poll::Ready(found);
+            }
+            // Pid-mode entries: look again every PID_MODE_RECHECK (a SIGCHLD may have
+            // gone to a thread that does not block it, and never reached the signalfd).
+            let Some(period) = reaper.pid_mode_recheck() else {
+                *recheck = None;
+                return Poll::Pending;
+            };
+            if !poll_timer::<R>(recheck, period, cx) {
+                return Poll::Pending;
+            }
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! The raw calls of the async modules: `ioctl(FIONBIO)` (`O_NONBLOCK`) for the parent's ends
+//! of a child's pipes (the runtimes read and write them only when their readiness says so: a
+//! read or write must never block the runtime's thread), and tokio's `AsyncFd`
+//! registration, which is `unsafe` since tokio 1.54 (its I/O-safety contract).
+//!
+//! # Safety
+//!
+//! The only `unsafe` of the async modules: one `ioctl(2)` on an fd borrowed for the call,
+//! changing only its `O_NONBLOCK` status flag; and the registration of an [`OwnsFd`] value,
+//! whose fd stays open, the same, for as long as the value lives.
+
+#![allow(
+    unsafe_code,
+    reason = "ioctl on a borrowed fd, AsyncFd; each block says why"
+)]
+
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+/// A value that holds one open fd for its whole life, and always reports that one from
+/// `as_raw_fd`: what may be registered with a runtime's reactor (tokio's `AsyncFd`
+/// contract). Implemented for `OwnedFd`, `File` and a `Process`'s pidfd view (which keeps
+/// the pidfd open while it lives) only.
+pub(crate) trait OwnsFd: AsFd + AsRawFd {}
+
+impl OwnsFd for OwnedFd {}
+impl OwnsFd for File {}
+impl OwnsFd for crate::process::PidFdRef<'_> {}
+
+/// `AsyncFd::register_with_interest`, for a value that owns its fd.
+///
+/// # Errors
+///
+/// The reactor's (`epoll_ctl`'s) errors; `Other` outside a tokio runtime's context. (tokio
+/// panics, as for its own `AsyncFd`, in a runtime without its IO driver: build it with
+/// `enable_io` or `enable_all`.)
+#[cfg(feature = "tokio")]
+pub(crate) fn tokio_register<T: OwnsFd>(
+    io: T,
+    interest: tokio::io::Interest,
+) -> io::Result<tokio::io::unix::AsyncFd<T>> {
+    if let Err(error) = tokio::runtime::Handle::try_current() {
+        return Err(io::Error::other(error));
+    }
+    // SAFETY: `T: OwnsFd` holds its fd, which stays open and refers to the same open file
+    // for as long as `io` lives — here, inside the AsyncFd until it is dropped.
+    Ok(unsafe { tokio::io::unix::AsyncFd::register_with_interest(io, interest) }?)
+}
+
+/// Sets `O_NONBLOCK` on the open file `fd` refers to (`ioctl(FIONBIO)`: one call, and only
+/// that flag changes). Only for files this process alone holds (the parent's pipe ends: the
+/// child's ends are other open files, so the child never sees the flag).
+///
+/// # Errors
+///
+/// `ioctl(2)`'s: `EBADF`, `ENOTTY` for a file without the request (not for pipes).
+pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let on: libc::c_int = 1;
+    // SAFETY: FIONBIO reads one int from a live local; the fd is borrowed for the call.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONBIO, &raw const on) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -310,10 +310,16 @@ impl<R: Runtime> Pipe<R> {
         })
     }
 
-    /// The registration (made now if it was not yet; on error the pipe is closed).
+    /// The registration, made now if it was not yet. What is registered is a duplicate
+    /// (`F_DUPFD_CLOEXEC`): when registration fails (e.g. polled outside the runtime), the
+    /// pipe stays open and usable, and a later poll tries again.
     fn source(&mut self) -> io::Result<&R::Source<File>> {
-        if let Some(file) = self.file.take() {
-            self.source = Some(R::register(file, self.direction)?);
+        if self.source.is_none() {
+            if let Some(file) = &self.file {
+                let registered = R::register(file.try_clone()?, self.direction)?;
+                self.source = Some(registered);
+                self.file = None;
+            }
         }
         self.source
             .as_ref()
@@ -350,7 +356,7 @@ impl<R: Runtime> AsFd for Pipe<R> {
         match (&self.file, &self.source) {
             (Some(file), _) => file.as_fd(),
             (None, Some(source)) => R::get(source).as_fd(),
-            (None, None) => unreachable!("a pipe whose registration failed is dropped"),
+            (None, None) => unreachable!("a pipe keeps its file until it is registered"),
         }
     }
 }
@@ -389,8 +395,8 @@ impl Guard {
 }
 
 impl Drop for Guard {
-    /// Kill-on-drop without blocking: `SIGKILL` through the [`Process`], a non-blocking
-    /// reap, and, when the child is not gone yet (it rarely is at once: it must be
+    /// Kill-on-drop without blocking: a non-blocking reap first, then `SIGKILL` through the
+    /// [`Process`], another non-blocking reap, and, when the child is not gone yet (it rarely is at once: it must be
     /// scheduled to die), the [`background`] reaper. A child already reaped is never
     /// signalled; one that cannot be (`EPERM`) is reaped only if it exited already.
     fn drop(&mut self) {
@@ -400,6 +406,12 @@ impl Drop for Guard {
         let Some(process) = self.process.take() else {
             return;
         };
+        // First the non-blocking reap: a child already reaped — through this handle, or
+        // behind its back (pid mode: the ECHILD is recorded, so no later signal reaches the
+        // PID's next owner) — is never signalled.
+        if !matches!(process.try_wait(), Ok(None)) {
+            return;
+        }
         if process.kill().is_err() {
             drop(process.try_wait());
             return;

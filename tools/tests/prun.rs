@@ -492,7 +492,14 @@ fn kill_tree_without_a_writable_cgroup_fails_with_125() {
     let mut command = if root {
         let mut command = Command::new("setpriv");
         command
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", PRUN])
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            // Under test-arches, prun is a foreign binary: run it through the emulator.
+            .args(
+                std::env::var("PIDFD_TEST_RUNNER")
+                    .unwrap_or_default()
+                    .split_whitespace(),
+            )
+            .arg(PRUN)
             .env_remove("PIDFD_DISABLE");
         command
     } else {

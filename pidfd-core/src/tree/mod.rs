@@ -1,5 +1,7 @@
 //! [`ProcessTree`]: start programs in a cgroup of their own, and stop them — grandchildren,
-//! double-forked daemons and `setsid` escapers included — with nothing left behind.
+//! double-forked daemons and `setsid` escapers included — with nothing left behind (short of
+//! a member with write access to a cgroup outside the tree: see [`ProcessTree`]'s "known
+//! escape").
 //!
 //! The files:
 //!

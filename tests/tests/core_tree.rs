@@ -66,15 +66,21 @@ fn spawn_or_skip(tree: &ProcessTree, spawn: &mut Spawn) -> Option<Child> {
     }
 }
 
+/// A started script: its shell, the PIDs it announced, and the write end of its stdin (held
+/// open, so that `read x` blocks instead of spinning on end of file).
+type Announced = (Child, Vec<u32>, std::io::PipeWriter);
+
 /// Starts `sh -c script` in the tree with fd 3 a pipe, and reads `lines` PIDs from it (each
-/// process of the script announces itself with `echo $$ >&3` once it is in place).
-fn spawn_announcing(tree: &ProcessTree, script: &str, lines: usize) -> Option<(Child, Vec<u32>)> {
+/// process of the script announces itself with `echo $$ >&3` once it is in place). Its stdin
+/// is a pipe whose write end is returned: while the caller holds it, `read` blocks.
+fn spawn_announcing(tree: &ProcessTree, script: &str, lines: usize) -> Option<Announced> {
     let (reader, writer) = std::io::pipe().unwrap();
+    let (stdin, stdin_writer) = std::io::pipe().unwrap();
     let mut spawn = Spawn::new("sh");
     spawn
         .args(["-c", script])
         .fd_dup2(writer.as_raw_fd(), 3)
-        .stdin(pidfd_core::Stdio::null());
+        .stdin(stdin);
     let child = spawn_or_skip(tree, &mut spawn)?;
     drop(writer);
     let mut pids = Vec::new();
@@ -89,7 +95,7 @@ fn spawn_announcing(tree: &ProcessTree, script: &str, lines: usize) -> Option<(C
         );
         pids.push(line.trim().parse().unwrap());
     }
-    Some((child, pids))
+    Some((child, pids, stdin_writer))
 }
 
 /// The test's process tree: a shell that starts 50 background sleepers and a grandchild
@@ -139,7 +145,7 @@ fn kill_family(tag: &str, method: KillMethod) {
     };
     let dir: PathBuf = tree.path().unwrap().to_owned();
     let dir_name = dir.file_name().unwrap().to_str().unwrap().to_owned();
-    let Some((shell, announced)) = spawn_announcing(&tree, FAMILY, FAMILY_SIZE) else {
+    let Some((shell, announced, _stdin)) = spawn_announcing(&tree, FAMILY, FAMILY_SIZE) else {
         return;
     };
     let shell_pid = shell.pid();
@@ -319,19 +325,32 @@ fn events_fd_in_an_epoll_loop() {
     };
     let poller = epoll::create().unwrap();
     let events = tree.events_fd().unwrap();
-    assert!(!tree.is_empty().unwrap()); // read: arms the notification
     let interest = u32::try_from(libc::EPOLLPRI).unwrap();
     epoll::ctl(poller.as_fd(), epoll::CTL_ADD, events, interest, 7).unwrap();
+    // The spawn was a change (populated 0 -> 1): pending until the open file is read again
+    // (a read through a dup of the fd, which shares it, re-arms it).
+    let dup = std::fs::File::from(events.try_clone_to_owned().unwrap());
+    let mut buf = [0_u8; 256];
     let mut ready = [epoll::Event { events: 0, u64: 0 }; 4];
+    let count = epoll::wait(poller.as_fd(), &mut ready, Some(LIMIT)).unwrap();
+    assert_eq!(count, 1, "the spawn was not seen");
+    assert!(std::os::unix::fs::FileExt::read_at(&dup, &mut buf, 0).unwrap() > 0);
+    assert!(!tree.is_empty().unwrap());
     let count = epoll::wait(poller.as_fd(), &mut ready, Some(Duration::ZERO)).unwrap();
     assert_eq!(count, 0, "ready before any change");
     child.kill().unwrap();
+    // Reaped: the child has left the cgroup (cgroup_exit comes before the exit is
+    // reported), so the change is made; `is_empty` from anyone must not consume it.
+    child.wait().unwrap();
+    assert!(tree.is_empty().unwrap());
     let count = epoll::wait(poller.as_fd(), &mut ready, Some(LIMIT)).unwrap();
-    assert_eq!(count, 1);
+    assert_eq!(count, 1, "is_empty took the notification away");
     let key = ready[0].u64;
     assert_eq!(key, 7);
-    assert!(tree.is_empty().unwrap());
-    child.wait().unwrap();
+    // Re-armed by a read of the open file: not ready any more.
+    assert!(std::os::unix::fs::FileExt::read_at(&dup, &mut buf, 0).unwrap() > 0);
+    let count = epoll::wait(poller.as_fd(), &mut ready, Some(Duration::ZERO)).unwrap();
+    assert_eq!(count, 0, "still ready after a re-read");
 }
 
 #[test]
@@ -342,7 +361,7 @@ fn kill_on_drop_kills_the_tree_and_removes_the_directory() {
     let tree = ProcessTree::builder().parent(leaf.path()).create().unwrap();
     let dir = tree.path().unwrap().to_owned();
     let dir_name = dir.file_name().unwrap().to_str().unwrap().to_owned();
-    let Some((shell, announced)) = spawn_announcing(&tree, FAMILY, FAMILY_SIZE) else {
+    let Some((shell, announced, _stdin)) = spawn_announcing(&tree, FAMILY, FAMILY_SIZE) else {
         return;
     };
     let pidfds: Vec<(u32, PidFd)> = announced
@@ -413,7 +432,7 @@ fn stop_terminates_then_kills() {
         } else {
             "echo $$ >&3; exec sleep 1000"
         };
-        let Some((child, _)) = spawn_announcing(&tree, script, 1) else {
+        let Some((child, _, _stdin)) = spawn_announcing(&tree, script, 1) else {
             return;
         };
         let grace = if stubborn {
@@ -443,13 +462,13 @@ fn signal_reaches_every_member() {
     let mut members = Vec::new();
     for code in 0..5 {
         let script = format!("trap 'exit {code}' USR1; echo $$ >&3; while :; do read x; done");
-        let Some((child, _)) = spawn_announcing(&tree, &script, 1) else {
+        let Some((child, _, stdin)) = spawn_announcing(&tree, &script, 1) else {
             return;
         };
-        members.push(child);
+        members.push((child, stdin));
     }
     assert_eq!(tree.signal(libc::SIGUSR1).unwrap(), 5);
-    for (code, member) in (0..).zip(members) {
+    for (code, (member, _stdin)) in (0..).zip(members) {
         assert_eq!(member.wait().unwrap().code(), Some(code));
     }
     assert!(tree.wait_empty(Some(LIMIT)).unwrap());
@@ -541,6 +560,9 @@ fn unprivileged_checks() {
 /// escaper survives, as documented.
 #[test]
 fn process_group_fallback_and_its_setsid_escape() {
+    if pidfd_tests::emulator::gap("qemu-user refuses PR_SET_CHILD_SUBREAPER (EINVAL)") {
+        return;
+    }
     let Some(report) = SCENARIOS.run("group-fallback", &[]) else {
         return;
     };
@@ -652,4 +674,110 @@ fn a_tree_outlives_its_mount() {
     drop(tree);
     assert!(!seen.exists(), "{} left behind", seen.display());
     other.detach();
+}
+
+/// `remove` of a populated tree fails with `EBUSY`, and the tree it consumed still kills on
+/// drop: the member does not outlive it, and the directory goes.
+#[test]
+fn a_failed_remove_still_kills_on_drop() {
+    let Some((_leaf, tree)) = tree_or_skip("rmbusy", KillMethod::Auto) else {
+        return;
+    };
+    let dir = tree.path().unwrap().to_owned();
+    let Some(child) = spawn_or_skip(&tree, Spawn::new("sleep").arg("1000")) else {
+        return;
+    };
+    assert_eq!(tree.remove().unwrap_err().raw_os_error(), Some(libc::EBUSY));
+    assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));
+    assert!(!dir.exists(), "{} still there", dir.display());
+}
+
+/// A member that makes a threaded sub-cgroup and moves its own thread there: the sub-cgroup's
+/// `cgroup.procs` refuses reads (`EOPNOTSUPP`), but the tree still lists, signals and kills
+/// the member (listed by the tree's own `cgroup.procs`, the threaded domain).
+fn threaded_sub_cgroup(tag: &str, method: KillMethod) {
+    let Some((_leaf, tree)) = tree_or_skip(tag, method) else {
+        return;
+    };
+    let dir = tree.path().unwrap().to_owned();
+    let script = r#"
+mkdir "$TREE/t" && echo threaded > "$TREE/t/cgroup.type" && echo $$ > "$TREE/t/cgroup.threads" || exit 9
+sh -c 'echo $$ >&3; exec sleep 1000' &
+echo $$ >&3
+read x
+"#;
+    let (reader, writer) = std::io::pipe().unwrap();
+    let (stdin, _stdin_writer) = std::io::pipe().unwrap();
+    let mut spawn = Spawn::new("sh");
+    spawn
+        .args(["-c", script])
+        .env("TREE", &dir)
+        .fd_dup2(writer.as_raw_fd(), 3)
+        .stdin(stdin);
+    let Some(shell) = spawn_or_skip(&tree, &mut spawn) else {
+        return;
+    };
+    drop(writer);
+    let announced: Vec<u32> = BufReader::new(reader)
+        .lines()
+        .take(2)
+        .map(|line| line.unwrap().trim().parse().unwrap())
+        .collect();
+    assert_eq!(announced.len(), 2, "the threaded sub-cgroup was not made");
+    let threaded = std::fs::read_to_string(dir.join("t/cgroup.type")).unwrap();
+    assert_eq!(threaded.trim(), "threaded");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("t/cgroup.procs"))
+            .unwrap_err()
+            .raw_os_error(),
+        Some(libc::EOPNOTSUPP)
+    );
+    let listed: BTreeSet<u32> = tree.pids().unwrap().into_iter().collect();
+    for pid in &announced {
+        assert!(listed.contains(pid), "{pid} not listed: {listed:?}");
+    }
+    // SIGCONT harms no one: every member is signalled.
+    assert_eq!(tree.signal(libc::SIGCONT).unwrap(), 2);
+    let pidfds: Vec<PidFd> = announced
+        .iter()
+        .map(|&pid| PidFd::open(pid).unwrap())
+        .collect();
+    tree.kill().unwrap();
+    assert!(tree.wait_empty(Some(LIMIT)).unwrap());
+    assert_eq!(shell.wait().unwrap().signal(), Some(libc::SIGKILL));
+    for pidfd in &pidfds {
+        assert!(pidfd.wait_for_exit(Some(Duration::ZERO)).unwrap());
+    }
+    tree.remove().unwrap();
+    assert!(!dir.exists());
+}
+
+#[test]
+fn a_threaded_sub_cgroup_is_listed_and_killed() {
+    threaded_sub_cgroup("threaded", KillMethod::Auto);
+}
+
+#[test]
+fn a_threaded_sub_cgroup_is_killed_by_the_freeze() {
+    threaded_sub_cgroup("threadedfz", KillMethod::Freeze);
+}
+
+/// `signal` on a tree the caller froze leaves it frozen (the signal is seen at the thaw).
+#[test]
+fn signal_leaves_a_frozen_tree_frozen() {
+    let Some((_leaf, tree)) = tree_or_skip("frozen", KillMethod::Auto) else {
+        return;
+    };
+    let script = "trap 'exit 7' USR1; echo $$ >&3; while :; do read x; done";
+    let Some((child, _, _stdin)) = spawn_announcing(&tree, script, 1) else {
+        return;
+    };
+    let freeze = tree.path().unwrap().join("cgroup.freeze");
+    std::fs::write(&freeze, "1").unwrap();
+    assert_eq!(tree.signal(libc::SIGUSR1).unwrap(), 1);
+    let state = std::fs::read_to_string(&freeze).unwrap();
+    assert_eq!(state.trim(), "1", "signal thawed a tree the caller froze");
+    assert_eq!(child.try_wait().unwrap(), None, "ran while frozen");
+    std::fs::write(&freeze, "0").unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(7));
 }

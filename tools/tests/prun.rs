@@ -326,7 +326,8 @@ impl Drop for Cgroup2Mount {
 
 /// Whether `prun --kill-tree` can make a tree here (mounting a cgroup2 hierarchy where none
 /// is and we are root: keep the guard); else records a skip (with prun's own reason, which
-/// must name cgroup v2 and come with exit code 125).
+/// must name cgroup v2 and come with exit code 125: also where the command cannot be
+/// spawned into the tree, as under qemu-user, whose missing clone3 is a counted skip).
 fn kill_tree_or_skip() -> Option<Option<Cgroup2Mount>> {
     let mount = Cgroup2Mount::if_missing();
     let output = run(prun(&["--kill-tree", "true"]));
@@ -491,7 +492,14 @@ fn kill_tree_without_a_writable_cgroup_fails_with_125() {
     let mut command = if root {
         let mut command = Command::new("setpriv");
         command
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", PRUN])
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            // Under test-arches, prun is a foreign binary: run it through the emulator.
+            .args(
+                std::env::var("PIDFD_TEST_RUNNER")
+                    .unwrap_or_default()
+                    .split_whitespace(),
+            )
+            .arg(PRUN)
             .env_remove("PIDFD_DISABLE");
         command
     } else {
@@ -509,6 +517,24 @@ fn kill_tree_without_a_writable_cgroup_fails_with_125() {
         skip("this user's cgroup v2 is delegated: --kill-tree works");
         return;
     }
+    assert_eq!(output.status.code(), Some(125), "{text}");
+    assert!(
+        text.contains("--kill-tree") && text.contains("cgroup"),
+        "{text}"
+    );
+}
+
+/// `prun --kill-tree` where a tree can be made but the command cannot be started inside it
+/// (no clone3 with `CLONE_INTO_CGROUP`: qemu-user, before Linux 5.7, seccomp — here forced
+/// with `PIDFD_DISABLE=1`, which turns off every pidfd syscall, clone3's included): prun's
+/// own failure, 125 with the reason, not the command's 126.
+#[test]
+fn kill_tree_without_a_cgroup_spawn_fails_with_125() {
+    let Some(_mount) = kill_tree_or_skip() else {
+        return;
+    };
+    let output = run(prun_pid_mode(&["--kill-tree", "true"]));
+    let text = stderr(&output);
     assert_eq!(output.status.code(), Some(125), "{text}");
     assert!(
         text.contains("--kill-tree") && text.contains("cgroup"),

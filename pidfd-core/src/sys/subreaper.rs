@@ -7,6 +7,15 @@ use std::io;
 /// re-parented to it (rather than to init), so it can reap them. A process-wide attribute,
 /// inherited by no child (cleared by `fork`).
 ///
+/// What it does to the whole process, not only to the code that sets it:
+///
+/// * the orphans of *any* descendant — not only of the processes one part of the program
+///   cares about — become children of this process, and zombies here until something
+///   reaps them;
+/// * code that reaps with `waitpid(-1, ...)` / `wait()` (a `SIGCHLD` handler, a runtime's
+///   child watcher) receives those adopted processes too, including ones it never started;
+/// * it survives `execve`: a program this process execs is a subreaper as well.
+///
 /// # Errors
 ///
 /// `errno` as is: `EINVAL` before Linux 3.4.

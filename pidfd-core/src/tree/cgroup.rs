@@ -19,6 +19,10 @@ use crate::{Child, PidFd, Spawn, sys};
 /// How long [`CgroupTree::signal_frozen`] waits for the kernel to report the tree frozen.
 pub(super) const FREEZE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long one round of the freeze kill waits for the tree to freeze, and then to empty,
+/// before it tries again.
+const KILL_ROUND: Duration = Duration::from_secs(1);
+
 /// Makes the names of the trees of one process unique.
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
@@ -38,9 +42,6 @@ pub(super) struct CgroupTree {
     /// The parent directory, opened `O_DIRECTORY`, and the tree's name in it.
     parent_fd: OwnedFd,
     name: std::ffi::OsString,
-    /// The directory's cgroup path, as `/proc/<pid>/cgroup` shows it to this process (when
-    /// `dir` is under a mount of `/proc/self/mountinfo`).
-    cgroup_path: Option<String>,
     /// The directory, opened `O_DIRECTORY`: what `CLONE_INTO_CGROUP` takes.
     dir_fd: OwnedFd,
     /// `cgroup.events`, read with `pread` at 0 and polled for `POLLPRI`.
@@ -112,12 +113,17 @@ impl CgroupTree {
                 Ok(()) => break dir,
                 // Left over by an earlier process with our PID: take the next name.
                 Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(error) if default && error.raw_os_error() == Some(libc::EROFS) => {
+                    return Err(unsupported(format!(
+                        "cannot create a cgroup under this process's cgroup {} ({error}): the \
+                         cgroup filesystem is mounted read-only; give a writable cgroup v2 \
+                         parent, or opt in to the process-group fallback",
+                        parent.display()
+                    )));
+                }
                 Err(error)
                     if default
-                        && matches!(
-                            error.raw_os_error(),
-                            Some(libc::EACCES | libc::EPERM | libc::EROFS)
-                        ) =>
+                        && matches!(error.raw_os_error(), Some(libc::EACCES | libc::EPERM)) =>
                 {
                     return Err(unsupported(format!(
                         "cannot create a cgroup under this process's cgroup {} ({error}): it is \
@@ -135,11 +141,13 @@ impl CgroupTree {
                 .custom_flags(libc::O_DIRECTORY)
                 .open(&dir)?;
             let events = File::open(dir.join("cgroup.events"))?;
+            // A kernfs file polls ready until it is first read: read it once, so that
+            // `events_fd` becomes ready at the first change, not at once.
+            read_events(&events)?;
             io::Result::Ok((dir_fd, events))
         })();
         match opened {
             Ok((dir_fd, events)) => Ok(CgroupTree {
-                cgroup_path: locate::cgroup_path_of(&dir, &mounts),
                 parent_fd: parent_fd.into(),
                 name: dir.file_name().unwrap_or_default().to_owned(),
                 dir,
@@ -171,14 +179,12 @@ impl CgroupTree {
         spawn.cgroup(self.dir_fd.try_clone()?).spawn()
     }
 
-    /// `(populated, frozen)` from the tree's `cgroup.events` fd (re-arming its `POLLPRI`
-    /// notification, which [`CgroupTree::events_fd`] users rely on).
-    fn events(&self) -> io::Result<(bool, bool)> {
-        read_events(&self.events)
-    }
-
+    /// `populated` of `cgroup.events`, read through an open file of its own: a read of the
+    /// file [`CgroupTree::events_fd`] gives out would re-arm its `POLLPRI` notification,
+    /// and an event loop registered on it would miss the change it was about to see.
     pub(super) fn is_populated(&self) -> io::Result<bool> {
-        self.events().map(|(populated, _)| populated)
+        let events = File::open(self.file("cgroup.events"))?;
+        read_events(&events).map(|(populated, _)| populated)
     }
 
     /// Waits until `done` holds of `cgroup.events`' `(populated, frozen)`: one blocking
@@ -227,7 +233,7 @@ impl CgroupTree {
     }
 
     /// SIGKILL to every process: `cgroup.kill` (Linux 5.14+), else (or with
-    /// [`KillMethod::Freeze`]) freeze-signal-thaw.
+    /// [`KillMethod::Freeze`]) rounds of freeze-signal-thaw until the tree is empty.
     pub(super) fn kill(&self, method: KillMethod) -> io::Result<()> {
         if method != KillMethod::Freeze {
             match self.write("cgroup.kill", "1") {
@@ -243,49 +249,123 @@ impl CgroupTree {
                 Err(error) => return Err(error),
             }
         }
-        self.signal_frozen(libc::SIGKILL).map(drop)
+        self.kill_in_rounds()
+    }
+
+    /// The freeze kill: freeze, `SIGKILL` each member through a pidfd, restore the freeze
+    /// state — again while the tree is still populated once the killed members had
+    /// [`KILL_ROUND`] to go (a round whose freeze did not complete may have missed a member
+    /// forked meanwhile), up to [`FREEZE_TIMEOUT`] in all. Returns once the tree is empty.
+    fn kill_in_rounds(&self) -> io::Result<()> {
+        let deadline = Deadline::after(Some(FREEZE_TIMEOUT));
+        loop {
+            let round = deadline.remaining().map(|left| left.min(KILL_ROUND));
+            let last_error = match self.signal_frozen_within(libc::SIGKILL, round) {
+                Ok(_) => None,
+                // The freeze file missing or unwritable: no round will do better.
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        io::ErrorKind::Unsupported | io::ErrorKind::PermissionDenied
+                    ) =>
+                {
+                    return Err(error);
+                }
+                Err(error) => Some(error),
+            };
+            let round = deadline.remaining().map(|left| left.min(KILL_ROUND));
+            if self.wait_empty(round)? {
+                return Ok(());
+            }
+            if deadline.remaining().is_some_and(|left| left.is_zero()) {
+                return Err(last_error.unwrap_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!(
+                            "{} still has processes {FREEZE_TIMEOUT:?} after they were sent \
+                             SIGKILL (a process in uninterruptible sleep?)",
+                            self.dir.display()
+                        ),
+                    )
+                }));
+            }
+        }
     }
 
     /// Freezes the tree (`cgroup.freeze`, Linux 5.2+), waits for `frozen 1`, sends `signal`
     /// through a pidfd to each process listed while frozen (so none can fork or exec in
-    /// between), thaws. Returns how many processes were signalled.
+    /// between), and puts `cgroup.freeze` back as it was (a tree the caller froze stays
+    /// frozen). Returns how many processes were signalled.
     pub(super) fn signal_frozen(&self, signal: i32) -> io::Result<usize> {
-        match self.write("cgroup.freeze", "1") {
+        self.signal_frozen_within(signal, Some(FREEZE_TIMEOUT))
+    }
+
+    /// [`CgroupTree::signal_frozen`], waiting up to `timeout` for `frozen 1`.
+    fn signal_frozen_within(&self, signal: i32, timeout: Option<Duration>) -> io::Result<usize> {
+        let was_frozen = match std::fs::read_to_string(self.file("cgroup.freeze")) {
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
                 return Err(unsupported(format!(
                     "{} has no cgroup.freeze (Linux 5.2+)",
                     self.dir.display()
                 )));
             }
-            result => result?,
+            result => result?.trim() == "1",
+        };
+        if !was_frozen {
+            self.write("cgroup.freeze", "1")?;
         }
-        let result = self.signal_while_frozen(signal);
-        let thawed = self.write("cgroup.freeze", "0");
+        let result = self.signal_while_frozen(signal, timeout);
+        let restored = if was_frozen {
+            Ok(())
+        } else {
+            self.write("cgroup.freeze", "0")
+        };
         let count = result?;
-        thawed?;
+        restored?;
         Ok(count)
     }
 
-    fn signal_while_frozen(&self, signal: i32) -> io::Result<usize> {
-        let frozen = self.wait_until(Some(FREEZE_TIMEOUT), |(_, frozen)| frozen)?;
-        let mut count = 0;
+    /// With the tree frozen (or freezing): a pidfd for each PID listed, then a second
+    /// listing, and `signal` to each pidfd whose PID is still listed. A pidfd names one
+    /// process for good, and a PID listed after its pidfd was opened is the process of that
+    /// pidfd (which cannot have exited and handed its PID on in between — or, if it has, the
+    /// signal fails with `ESRCH` and reaches no one). No `/proc/<pid>/cgroup` paths: PIDs
+    /// are those of this process's PID namespace, as `cgroup.procs` shows them to the
+    /// opener; 0 (a member outside this namespace) is skipped. A failure for one PID does
+    /// not stop the others: the first error is returned at the end.
+    fn signal_while_frozen(&self, signal: i32, timeout: Option<Duration>) -> io::Result<usize> {
+        let frozen = self.wait_until(timeout, |(_, frozen)| frozen)?;
+        let mut first_error = None;
+        let mut pidfds = Vec::new();
         for pid in self.pids()? {
-            let pidfd = match PidFd::open(pid) {
-                Ok(pidfd) => pidfd,
+            if pid == 0 {
+                continue;
+            }
+            match PidFd::open(pid) {
+                Ok(pidfd) => pidfds.push((pid, pidfd)),
                 // Gone since the listing (killed from outside): nothing to signal.
-                Err(error) if error.raw_os_error() == Some(libc::ESRCH) => continue,
-                Err(error) => return Err(error),
-            };
-            // The pidfd names one process for good; make sure it is still the member listed
-            // (not a new process that took the PID after the member was killed from outside).
-            if !self.is_member(pid) {
+                Err(error) if error.raw_os_error() == Some(libc::ESRCH) => {}
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        let listed: std::collections::HashSet<u32> = self.pids()?.into_iter().collect();
+        let mut count = 0;
+        for (pid, pidfd) in &pidfds {
+            if !listed.contains(pid) {
                 continue;
             }
             match pidfd.send_signal(signal) {
                 Ok(()) => count += 1,
                 Err(error) if error.raw_os_error() == Some(libc::ESRCH) => {}
-                Err(error) => return Err(error),
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
             }
+        }
+        if let Some(error) = first_error {
+            return Err(error);
         }
         if frozen {
             Ok(count)
@@ -293,27 +373,12 @@ impl CgroupTree {
             Err(io::Error::new(
                 io::ErrorKind::TimedOut,
                 format!(
-                    "{} did not report `frozen 1` within {FREEZE_TIMEOUT:?}; the processes \
-                     listed were signalled, new ones may have been missed",
+                    "{} did not report `frozen 1` within {timeout:?}; the processes listed \
+                     were signalled, new ones may have been missed",
                     self.dir.display()
                 ),
             ))
         }
-    }
-
-    /// Whether the process `pid` is in this cgroup or one of its sub-cgroups now (`true`
-    /// when the cgroup path is unknown).
-    fn is_member(&self, pid: u32) -> bool {
-        let Some(own) = &self.cgroup_path else {
-            return true;
-        };
-        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
-            return false;
-        };
-        locate::unified_path(&text).is_some_and(|path| {
-            path.strip_prefix(own.as_str())
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-        })
     }
 
     /// Removes the directory (and sub-cgroups a member created), deepest first.
@@ -350,8 +415,17 @@ fn read_events(events: &File) -> io::Result<(bool, bool)> {
     })
 }
 
+/// Appends the PIDs of `cgroup.procs` of `dir` and of its sub-cgroups to `pids`.
+///
+/// A threaded sub-cgroup (`cgroup.type` `threaded`, which a member may make) refuses reads
+/// of its `cgroup.procs` with `EOPNOTSUPP`: it holds threads, not processes, and the
+/// processes of those threads are listed by its threaded domain — this directory or a
+/// sub-cgroup of it, read on the way.
 fn collect_pids(dir: &Path, pids: &mut Vec<u32>) -> io::Result<()> {
-    let procs = std::fs::read_to_string(dir.join("cgroup.procs"))?;
+    let procs = match std::fs::read_to_string(dir.join("cgroup.procs")) {
+        Err(error) if error.raw_os_error() == Some(libc::EOPNOTSUPP) => String::new(),
+        result => result?,
+    };
     pids.extend(
         procs
             .lines()

@@ -3,6 +3,13 @@
 //! a child subreaper (`PR_SET_CHILD_SUBREAPER`), so members orphaned by their parents are
 //! re-parented to it and reaped here. A member that calls `setsid` or `setpgid` leaves the
 //! group, and no signal of the tree reaches it any more.
+//!
+//! A process group is only a number, which the kernel hands out again once the group has no
+//! member left: a later, unrelated group may carry it. So the tree never signals `-pgid`. A
+//! member is a live process of the group that descends from this process (every member
+//! does: orphans are re-parented to this subreaper); each is signalled through a pidfd,
+//! opened before its group and ancestry are checked again, so the signal reaches exactly the
+//! process that was checked.
 
 use std::collections::HashSet;
 use std::io;
@@ -75,8 +82,12 @@ impl GroupTree {
         self.lock().pgid
     }
 
-    /// Spawns `spawn` into the group (the first spawn founds it).
+    /// Spawns `spawn` into the group (the first spawn founds it). `EPERM` once the group
+    /// has no member of ours: its number may be another group's by now.
     pub(super) fn spawn(&self, spawn: &mut Spawn) -> io::Result<Child> {
+        if self.pgid().is_some() && self.pids()?.is_empty() {
+            return Err(io::Error::from_raw_os_error(libc::EPERM));
+        }
         let mut state = self.lock();
         let child = spawn.process_group(state.pgid.unwrap_or(0)).spawn()?;
         if state.pgid.is_none() {
@@ -86,15 +97,24 @@ impl GroupTree {
         Ok(child)
     }
 
-    /// The live (not zombie) members.
+    /// The live (not zombie) members: processes of the group that descend from this
+    /// process (a group of the same number made after ours emptied is not ours).
     pub(super) fn pids(&self) -> io::Result<Vec<u32>> {
         let Some(pgid) = self.pgid() else {
             return Ok(Vec::new());
         };
-        Ok(processes()?
-            .into_iter()
-            .filter(|&(_, state, _, pgrp)| pgrp == pgid && !is_dead(state))
-            .map(|(pid, ..)| pid)
+        let own = i32::try_from(std::process::id()).map_err(|_| einval())?;
+        let all = processes()?;
+        let parents: std::collections::HashMap<u32, i32> =
+            all.iter().map(|&(pid, _, ppid, _)| (pid, ppid)).collect();
+        Ok(all
+            .iter()
+            .filter(|&&(pid, state, _, pgrp)| {
+                pgrp == pgid
+                    && !is_dead(state)
+                    && descends_from(pid, own, |pid| parents.get(&pid).copied())
+            })
+            .map(|&(pid, ..)| pid)
             .collect())
     }
 
@@ -125,16 +145,44 @@ impl GroupTree {
         Ok(())
     }
 
-    /// `signal` to the group; returns how many live members it had just before.
+    /// `signal` to each member, through a pidfd opened before the member is checked again
+    /// (still in the group, alive, a descendant of this process): never `kill(-pgid)`,
+    /// whose number may name another group by now. Returns how many were signalled; a
+    /// failure for one member does not stop the others (the first error is returned).
     pub(super) fn signal(&self, signal: i32) -> io::Result<usize> {
         let Some(pgid) = self.pgid() else {
             return Ok(0);
         };
-        let count = self.pids()?.len();
-        match sys::subreaper::kill_process_group(pgid, signal) {
-            Err(error) if error.raw_os_error() == Some(libc::ESRCH) => Ok(0),
-            Err(error) => Err(error),
-            Ok(()) => Ok(count),
+        let own = i32::try_from(std::process::id()).map_err(|_| einval())?;
+        let mut count = 0;
+        let mut first_error = None;
+        for pid in self.pids()? {
+            let pidfd = match PidFd::open(pid) {
+                Ok(pidfd) => pidfd,
+                Err(error) if error.raw_os_error() == Some(libc::ESRCH) => continue,
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                    continue;
+                }
+            };
+            // The pidfd's process, if still alive, is the one /proc shows under `pid` now.
+            let ours = stat_of(pid).is_some_and(|(state, _, pgrp)| {
+                pgrp == pgid && !is_dead(state) && descends_from(pid, own, parent_of)
+            });
+            if !ours {
+                continue;
+            }
+            match pidfd.send_signal(signal) {
+                Ok(()) => count += 1,
+                Err(error) if error.raw_os_error() == Some(libc::ESRCH) => {}
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        match first_error {
+            Some(error) => Err(error),
+            None => Ok(count),
         }
     }
 
@@ -176,6 +224,36 @@ impl GroupTree {
             }
         }
     }
+}
+
+/// `(state, ppid, pgrp)` of `/proc/<pid>/stat` now, if the process is there.
+fn stat_of(pid: u32) -> Option<(char, i32, i32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    locate::parse_stat(&stat)
+}
+
+/// The parent of `pid` now, from `/proc`.
+fn parent_of(pid: u32) -> Option<i32> {
+    stat_of(pid).map(|(_, ppid, _)| ppid)
+}
+
+/// Whether `pid` descends from `ancestor`, following `parent` (`None`: unknown, not ours).
+fn descends_from(pid: u32, ancestor: i32, parent: impl Fn(u32) -> Option<i32>) -> bool {
+    let mut current = pid;
+    // A bound against a cycle in a snapshot taken while PIDs were reused.
+    for _ in 0..4096 {
+        let Some(ppid) = parent(current) else {
+            return false;
+        };
+        if ppid == ancestor {
+            return true;
+        }
+        match u32::try_from(ppid) {
+            Ok(next) if next > 1 => current = next,
+            _ => return false,
+        }
+    }
+    false
 }
 
 fn einval() -> io::Error {

@@ -57,25 +57,6 @@ pub(super) fn directory_of(path: &str, mounts: &[Cgroup2Mount]) -> Option<PathBu
     })
 }
 
-/// The cgroup path (as `/proc/<pid>/cgroup` shows it) of the directory `dir`, when `dir` is
-/// under a mount of `mounts`.
-pub(super) fn cgroup_path_of(dir: &std::path::Path, mounts: &[Cgroup2Mount]) -> Option<String> {
-    mounts.iter().rev().find_map(|mount| {
-        let rest = dir.strip_prefix(&mount.mount_point).ok()?;
-        let root = mount.root.trim_end_matches('/');
-        let rest = rest.to_str()?;
-        Some(if rest.is_empty() {
-            if root.is_empty() {
-                "/".to_owned()
-            } else {
-                root.to_owned()
-            }
-        } else {
-            format!("{root}/{rest}")
-        })
-    })
-}
-
 /// Decodes mountinfo's `\ooo` octal escapes.
 fn unescape(field: &str) -> String {
     let bytes = field.as_bytes();
@@ -150,15 +131,6 @@ mod tests {
             directory_of("/a/b", &mounts),
             Some(PathBuf::from("/sys/fs/cgroup/unified/a/b"))
         );
-        assert_eq!(
-            cgroup_path_of(std::path::Path::new("/sys/fs/cgroup/unified/a/b"), &mounts),
-            Some("/a/b".to_owned())
-        );
-        assert_eq!(
-            cgroup_path_of(std::path::Path::new("/sys/fs/cgroup/unified"), &mounts),
-            Some("/".to_owned())
-        );
-        assert_eq!(cgroup_path_of(std::path::Path::new("/tmp"), &mounts), None);
     }
 
     #[test]
@@ -172,10 +144,6 @@ mod tests {
         );
         assert_eq!(directory_of("/user.slicex", &mounts), None);
         assert_eq!(directory_of("/system.slice", &mounts), None);
-        assert_eq!(
-            cgroup_path_of(std::path::Path::new("/mnt/my cg/app"), &mounts),
-            Some("/user.slice/app".to_owned())
-        );
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! [`ProcessTree`]: start programs in a cgroup of their own, and stop them — grandchildren,
-//! double-forked daemons and `setsid` escapers included — with nothing left behind.
+//! double-forked daemons and `setsid` escapers included — with nothing left behind (short of
+//! a member with write access to a cgroup outside the tree: see [`ProcessTree`]'s "known
+//! escape").
 //!
 //! The files:
 //!
@@ -46,10 +48,12 @@ pub enum KillMethod {
     /// sub-cgroups, by the kernel, in one write; `Unsupported` before 5.14.
     CgroupKill,
     /// Freeze the cgroup (`cgroup.freeze`, Linux 5.2+), wait for the kernel to report it
-    /// frozen, `pidfd_open` + `pidfd_send_signal(SIGKILL)` each PID of `cgroup.procs` (no
-    /// member can fork, exec or exit on its own while frozen, so the list is complete and
-    /// every PID is the member's), then thaw. What [`KillMethod::Auto`] does before 5.14;
-    /// choose it to test that path on a newer kernel.
+    /// frozen, `pidfd_open` each PID of `cgroup.procs`, read the list again and
+    /// `pidfd_send_signal(SIGKILL)` each pidfd whose PID is still listed (no member can
+    /// fork, exec or exit on its own while frozen, so the list is complete, and a PID listed
+    /// after its pidfd was opened is the pidfd's process), then thaw — in rounds, until the
+    /// tree is empty (see [`ProcessTree::kill`]). What [`KillMethod::Auto`] does before
+    /// 5.14; choose it to test that path on a newer kernel.
     Freeze,
 }
 
@@ -90,10 +94,23 @@ enum Backend {
 ///   drops to 0, not by each exit; [`ProcessTree::events_fd`] gives that fd to any event
 ///   loop (register it for `EPOLLPRI`, e.g. beside a [`crate::Reaper`]);
 /// * dropped, the tree kills what is left (unless [`TreeBuilder::kill_on_drop`] is off),
-///   waits up to [`DROP_WAIT`] for it to be gone and removes its directory.
+///   waits up to [`DROP_WAIT`] for it to be gone (also when the kill reported an error)
+///   and removes its directory.
 ///
 /// The [`Child`] handles [`ProcessTree::spawn`] returns still reap their processes (the
 /// tree never reaps them); a zombie does not keep the tree populated.
+///
+/// # The known escape: write access to another cgroup
+///
+/// A cgroup confines only processes that cannot write a `cgroup.procs` outside it. A member
+/// running as root, or as the same user as this process when that user has a delegated
+/// cgroup above the tree (a systemd user session), can move itself out by writing its PID
+/// to such a file — and is then no longer listed, signalled, killed or waited for. Against
+/// a member that might do so on purpose, run the children under another uid (e.g. with
+/// [`Spawn::uid`]/[`Spawn::gid`]) that has no write access to any cgroup, and/or in a
+/// cgroup namespace of its own, made inside the tree (e.g. by running the command through
+/// `unshare --cgroup`): the kernel refuses to move a process to a cgroup outside its
+/// cgroup namespace's root. [`Spawn`] has no option for `CLONE_NEWCGROUP` itself.
 ///
 /// # Without a writable cgroup v2
 ///
@@ -178,6 +195,14 @@ impl TreeBuilder {
     /// subreaper (`PR_SET_CHILD_SUBREAPER`, Linux 3.4+; process-wide, and left on), so
     /// members orphaned by their parents are re-parented to it and reaped by the tree.
     ///
+    /// The subreaper attribute is the whole process's: orphans of *any* of its descendants
+    /// (not only of the tree's) are re-parented to it and stay zombies until reaped; code
+    /// elsewhere in the process that reaps with `waitpid(-1)` / `wait()` receives them; and
+    /// it survives `execve`. See [`crate::sys::subreaper::set_child_subreaper`].
+    ///
+    /// Signals go to each member through a pidfd, checked to be in the group and a
+    /// descendant of this process — never `kill(-pgid)`: once the group has no member left,
+    /// its number may be given to an unrelated group.
     /// What is weaker, stated: a member that calls `setsid` (every classic daemon) or
     /// `setpgid` leaves the group — no signal of the tree reaches it, [`ProcessTree::pids`]
     /// does not list it, [`ProcessTree::wait_empty`] does not wait for it; when it exits, it
@@ -291,6 +316,8 @@ impl ProcessTree {
     }
 
     /// Whether no process is left (`populated 0` in `cgroup.events`; zombies do not count).
+    /// Read through an open file of its own: it does not consume a notification pending on
+    /// [`ProcessTree::events_fd`].
     ///
     /// # Errors
     ///
@@ -322,9 +349,12 @@ impl ProcessTree {
 
     /// The tree's `cgroup.events`, for an event loop (`None` for a process-group tree):
     /// register it for `EPOLLPRI` (or `poll` it for `POLLPRI`); it becomes ready when the
-    /// file changes, and [`ProcessTree::is_empty`] (which reads it, re-arming the
-    /// notification) says whether the tree is empty. Read it before waiting, so a change in
-    /// between is not missed. Valid as long as the tree.
+    /// file changes, and stays ready until this open file is read again: re-arm it with a
+    /// `pread` at offset 0 (through this fd or a `dup` of it, which shares the open file).
+    /// [`ProcessTree::is_empty`] says whether the tree is empty; it reads through an open
+    /// file of its own, so another thread's call cannot take a pending notification away.
+    /// Check [`ProcessTree::is_empty`] after registering, so a change before is not missed.
+    /// Valid as long as the tree.
     pub fn events_fd(&self) -> Option<BorrowedFd<'_>> {
         match &self.backend {
             Backend::Cgroup(tree) => Some(tree.events_fd()),
@@ -333,14 +363,19 @@ impl ProcessTree {
     }
 
     /// Kills every process in the tree with `SIGKILL`, as the tree's [`KillMethod`] says.
-    /// Returns at once: [`ProcessTree::wait_empty`] waits for them to be gone.
+    /// With `cgroup.kill` (and for a process-group tree) it returns at once:
+    /// [`ProcessTree::wait_empty`] waits for them to be gone. The freeze path returns once
+    /// the tree is empty: it repeats freeze-signal-thaw rounds (each waiting up to 1 s for
+    /// the freeze, then up to 1 s for the tree to empty) until `populated 0`, up to 10 s in
+    /// all — so a member forked past a freeze that did not complete is killed in a later
+    /// round.
     ///
     /// # Errors
     ///
     /// `Unsupported` for [`KillMethod::CgroupKill`] before Linux 5.14, or for the freeze
-    /// before Linux 5.2; `TimedOut` when the kernel did not report the tree frozen within
-    /// 10 s (every process listed was still signalled, and the tree thawed); writing the
-    /// cgroup files; `EPERM` from the signal.
+    /// before Linux 5.2; for the freeze path, after 10 s of rounds with processes still
+    /// left: the last round's error (`TimedOut` when the kernel did not report the tree
+    /// frozen; `EPERM` from a signal), else `TimedOut`; writing the cgroup files.
     pub fn kill(&self) -> io::Result<()> {
         match &self.backend {
             Backend::Cgroup(tree) => tree.kill(self.kill_method),
@@ -350,14 +385,22 @@ impl ProcessTree {
 
     /// Sends `signal` to every process in the tree; returns how many were signalled. A
     /// cgroup tree is frozen first (`cgroup.freeze`, Linux 5.2+), so that no member can fork
-    /// a process that would miss the signal, each member is signalled through its own pidfd
-    /// (checked to be still in the tree), and the tree is thawed: a stopped or frozen
-    /// process sees the signal once it runs. A process-group tree: `kill(-pgid, signal)`.
+    /// a process that would miss the signal; a pidfd is opened for each PID of
+    /// `cgroup.procs`, the list is read again, and each pidfd whose PID is still listed is
+    /// signalled (so the signal reaches the member listed, never a process that took its
+    /// PID); then `cgroup.freeze` is put back as it was — thawed, or still frozen when the
+    /// caller had frozen the tree. A stopped or frozen process sees the signal once it
+    /// runs. A process-group tree: each member through a pidfd (see
+    /// [`TreeBuilder::process_group_fallback`]).
+    ///
+    /// A failure for one process does not stop the others: every other member is still
+    /// signalled, and the first error is returned.
     ///
     /// # Errors
     ///
-    /// As [`ProcessTree::kill`]'s freeze; `InvalidInput` (`EINVAL`) for an invalid signal;
-    /// `EPERM`.
+    /// `Unsupported` before Linux 5.2 (no `cgroup.freeze`); `TimedOut` when the kernel did
+    /// not report the tree frozen within 10 s (the processes listed were still signalled);
+    /// `InvalidInput` (`EINVAL`) for an invalid signal; `EPERM`.
     pub fn signal(&self, signal: i32) -> io::Result<usize> {
         match &self.backend {
             Backend::Cgroup(tree) => tree.signal_frozen(signal),
@@ -372,11 +415,19 @@ impl ProcessTree {
     ///
     /// # Errors
     ///
-    /// As [`ProcessTree::signal`], [`ProcessTree::wait_empty`] and [`ProcessTree::kill`].
+    /// As [`ProcessTree::signal`], [`ProcessTree::wait_empty`] and [`ProcessTree::kill`]. When
+    /// the `SIGTERM` (or `SIGCONT`) fails, the tree is killed all the same before the error
+    /// is returned.
     pub fn stop(&self, grace: Duration) -> io::Result<bool> {
         let deadline = Deadline::after(Some(grace));
-        self.signal(libc::SIGTERM)?;
-        self.signal(libc::SIGCONT)?;
+        let signalled = self
+            .signal(libc::SIGTERM)
+            .and_then(|_| self.signal(libc::SIGCONT));
+        if let Err(error) = signalled {
+            // Whatever the polite signal missed is still killed.
+            let _ = self.kill();
+            return Err(error);
+        }
         if self.wait_empty(deadline.remaining())? {
             return Ok(true);
         }
@@ -389,20 +440,29 @@ impl ProcessTree {
     ///
     /// # Errors
     ///
-    /// `EBUSY` (`ResourceBusy`) while a process is left; errors of `rmdir(2)`.
+    /// `EBUSY` (`ResourceBusy`) while a process is left; errors of `rmdir(2)`. The tree is
+    /// consumed either way: on an error it is dropped as it would be otherwise — with
+    /// kill-on-drop (the default), what is left is killed, waited for (up to
+    /// [`DROP_WAIT`]) and the directory removed; without it, the processes keep running and
+    /// the directory stays.
     pub fn remove(mut self) -> io::Result<()> {
-        self.kill_on_drop = false;
         match &self.backend {
-            Backend::Cgroup(tree) => tree.remove(),
-            Backend::Group(_) => Ok(()),
+            Backend::Cgroup(tree) => tree.remove()?,
+            Backend::Group(_) => {}
         }
+        // Only once the directory is gone: on an error, `self` drops as any tree does.
+        self.kill_on_drop = false;
+        Ok(())
     }
 }
 
 impl Drop for ProcessTree {
     fn drop(&mut self) {
         let populated = !matches!(self.is_empty(), Ok(true));
-        if populated && self.kill_on_drop && self.kill().is_ok() {
+        if populated && self.kill_on_drop {
+            // Even when the kill reported an error (a freeze that timed out, one PID that
+            // could not be signalled), most of the tree may be dying: wait for it.
+            let _ = self.kill();
             let _ = self.wait_empty(Some(DROP_WAIT));
         }
         if let Backend::Cgroup(tree) = &self.backend {

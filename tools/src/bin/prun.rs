@@ -49,8 +49,10 @@
 //!   killed, and `prun` waits until the tree is empty (`cgroup.events`, no polling) and
 //!   removes it. Nothing the command started outlives `prun`.
 //!
-//! Without a writable cgroup v2 (no delegation, cgroup v1 only) `--kill-tree` fails with
-//! exit code 125 and the reason: it never silently does less.
+//! Without a writable cgroup v2 (no delegation, cgroup v1 only), or where the command
+//! cannot be started inside one (no `clone3` with `CLONE_INTO_CGROUP`: before Linux 5.7,
+//! under qemu-user, or refused by seccomp), `--kill-tree` fails with exit code 125 and the
+//! reason: it never silently does less.
 //!
 //! # Exit codes (as coreutils `timeout`)
 //!
@@ -318,6 +320,16 @@ fn main() -> ExitCode {
     };
     let process = match spawned {
         Ok(child) => child.into_process(),
+        // A tree that cannot take the command (no clone3 with CLONE_INTO_CGROUP: before
+        // Linux 5.7, qemu-user, seccomp) is prun's failure, not the command's: 125, with
+        // the reason, as when no tree can be made.
+        Err(error) if tree.is_some() && error.kind() == io::ErrorKind::Unsupported => {
+            TOOL.error(format_args!(
+                "--kill-tree: cannot start '{command}' in its cgroup: {}",
+                error_text(&error)
+            ));
+            return ExitCode::from(FAILED);
+        }
         Err(error) => {
             TOOL.error(format_args!(
                 "failed to run command '{command}': {}",

@@ -7,7 +7,7 @@ use std::io::{self, Write as _};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{FileExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::KillMethod;
@@ -24,7 +24,7 @@ pub(super) const FREEZE_TIMEOUT: Duration = Duration::from_secs(10);
 const KILL_ROUND: Duration = Duration::from_secs(1);
 
 /// Makes the names of the trees of one process unique.
-static NEXT: AtomicU64 = AtomicU64::new(0);
+static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 /// An `Unsupported` error with `message`.
 fn unsupported(message: String) -> io::Error {

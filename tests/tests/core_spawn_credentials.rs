@@ -170,6 +170,13 @@ fn parent_death_signal_out_of_range_is_invalid_input() {
 /// SIGUSR1 instead of running its program (exit 7). For each strategy family.
 #[test]
 fn parent_death_signal_when_the_parent_died_before_the_child_set_it() {
+    // qemu-user 7.2 refuses the harness's PR_SET_CHILD_SUBREAPER; under qemu-user 10 the
+    // grandchild ran its program (exit 0) — the emulator's own view of who the parent is.
+    if pidfd_tests::emulator::gap(
+        "the pdeathsig race harness (subreaper, parent identity) does not hold under qemu-user",
+    ) {
+        return;
+    }
     for level in LEVELS {
         let Some(report) = run(&format!("pdeathsig-race:{level}"), &[]) else {
             // An emulator gap (recorded): the other levels would meet it too.

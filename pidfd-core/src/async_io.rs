@@ -6,7 +6,9 @@
 //!
 //! The pidfd comes from the clone itself ([`Spawn`]), never from `pidfd_open(pid)` after
 //! the spawn. Nothing here installs a signal handler or changes a signal mask; pid-mode
-//! waits (no pidfds) use a `SIGCHLD` signalfd and a 50 ms re-check timer.
+//! waits (no pidfds) use a `SIGCHLD` signalfd (readable only where every thread blocks
+//! `SIGCHLD`) and a re-check timer: 1 ms after the wait starts, then twice as late each
+//! time, up to every 50 ms.
 //!
 //! The same items as [`crate::tokio`]: [`ProcessExt::wait_async`], [`SpawnExt`],
 //! [`Child`] (kill-on-drop without blocking), [`Reaper`].
@@ -34,6 +36,7 @@ use ::async_io::{Async, Timer};
 use futures_io::{AsyncRead, AsyncWrite};
 
 use crate::aio::{self, OwnsFd, Runtime};
+use crate::reaper::pid_mode::{drain_sigchld_fd, sigchld_fd};
 
 /// async-io as an [`aio::Runtime`].
 pub(crate) struct AsyncIo;
@@ -41,6 +44,31 @@ pub(crate) struct AsyncIo;
 impl Runtime for AsyncIo {
     type Source<T: OwnsFd> = Async<T>;
     type Timer = Timer;
+
+    const REPEATS_READINESS: bool = true;
+    const TRY_FIRST: bool = true;
+
+    /// A `SIGCHLD` signalfd, as the [`Reaper`](crate::Reaper)'s pid-mode fallback has:
+    /// readable only where every thread blocks `SIGCHLD` (nothing here changes a mask), so
+    /// the re-check timer does the rest.
+    type ChildSignal = Async<OwnedFd>;
+
+    fn child_signal() -> io::Result<Async<OwnedFd>> {
+        Async::new_nonblocking(sigchld_fd()?)
+    }
+
+    fn poll_child_signal(signal: &mut Async<OwnedFd>, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            match signal.poll_readable(cx) {
+                Poll::Ready(Ok(())) => {}
+                // The reactor failed: the re-check timer is left.
+                Poll::Ready(Err(_)) | Poll::Pending => return Poll::Pending,
+            }
+            if drain_sigchld_fd(signal.get_ref().as_fd()) {
+                return Poll::Ready(());
+            }
+        }
+    }
 
     fn register<T: OwnsFd>(io: T, _: Direction) -> io::Result<Async<T>> {
         // The caller made it non-blocking where that matters (pipes); a pidfd or an epoll

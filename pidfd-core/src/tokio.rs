@@ -9,8 +9,10 @@
 //!
 //! Needs a runtime with its IO driver (`enable_io`); pid-mode waits (no pidfds: kernels
 //! before 5.4, seccomp, `PIDFD_DISABLE=1`) and the drain deadline of `output()` also need
-//! its timer (`enable_time`; `enable_all` has both). Nothing here installs a signal handler
-//! or changes a signal mask.
+//! its timer (`enable_time`; `enable_all` has both). Nothing here changes a signal mask. In
+//! pidfd mode nothing installs a signal handler either; pid-mode waits listen for
+//! `SIGCHLD` through tokio's signal driver (which installs its handler on first use and
+//! chains the one it replaces, as `tokio::process` does), and re-check on a timer too.
 //!
 //! * [`ProcessExt::wait_async`] — `process.wait_async().await` ([`Wait`]); cancel safe.
 //! * [`SpawnExt`] — `spawn_async()`, `output_async().await`, `status_async().await`.
@@ -42,6 +44,7 @@ use std::time::Duration;
 
 use ::tokio::io::unix::{AsyncFd, AsyncFdReadyGuard};
 use ::tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
+use ::tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::aio::{self, OwnsFd, Runtime};
 
@@ -51,6 +54,29 @@ pub(crate) struct Tokio;
 impl Runtime for Tokio {
     type Source<T: OwnsFd> = AsyncFd<T>;
     type Timer = Pin<Box<::tokio::time::Sleep>>;
+
+    const REPEATS_READINESS: bool = false;
+    const TRY_FIRST: bool = false;
+
+    /// tokio's own `SIGCHLD` stream (its signal driver installs the handler, chaining any
+    /// earlier one, as `tokio::process` does): made by pid-mode waits only.
+    type ChildSignal = Signal;
+
+    fn child_signal() -> io::Result<Signal> {
+        // tokio panics outside a runtime's context; the registrations report it instead.
+        if let Err(error) = ::tokio::runtime::Handle::try_current() {
+            return Err(io::Error::other(error));
+        }
+        signal(SignalKind::child())
+    }
+
+    fn poll_child_signal(signal: &mut Signal, cx: &mut Context<'_>) -> Poll<()> {
+        match signal.poll_recv(cx) {
+            Poll::Ready(Some(())) => Poll::Ready(()),
+            // The driver is gone (the runtime shuts down): the re-check timer is left.
+            Poll::Ready(None) | Poll::Pending => Poll::Pending,
+        }
+    }
 
     fn register<T: OwnsFd>(io: T, direction: Direction) -> io::Result<AsyncFd<T>> {
         let interest = match direction {

@@ -453,11 +453,6 @@ fn test_one(target: &RunTarget, qemu: &Qemu) -> Result<Row, String> {
         // The benchmarks' crate has no tests; `--lib` would still build it (and tokio).
         "--exclude",
         "pidfd-benches",
-        // The tests crate's default `async` feature (the tokio and async-io suites) is left
-        // out under emulation: under qemu-user's MIPS the async-io suite spins (issue 18 is
-        // open on it); natively they run in `cargo test --workspace`. Every other crate's
-        // features are unified from its dependents, so only that feature changes.
-        "--no-default-features",
         "--lib",
         "--tests",
         "--no-fail-fast",

@@ -70,9 +70,13 @@ macro_rules! runtime_api {
         /// In pidfd mode the future registers the process's pidfd with the runtime (held
         /// open while it waits, so a concurrent release or reap never closes it under the
         /// registration); a second wait at the same time on the same reactor registers a
-        /// duplicate (one more fd while it waits). In pid mode it waits on a `SIGCHLD` signalfd (prompt
-        /// only where every thread blocks `SIGCHLD`) and looks again every 50 ms on a
-        /// runtime timer, as the [`Reaper`](crate::Reaper)'s pid-mode fallback does.
+        /// duplicate (one more fd while it waits). In pid mode (no pidfds) it looks again
+        /// on each `SIGCHLD` (tokio: through its signal driver's handler; async-io: a
+        /// signalfd, prompt only where every thread blocks `SIGCHLD`) and on a runtime
+        /// timer (1 ms after the start, then twice as late each time, up to every 50 ms).
+        /// It never blocks the runtime's thread, not even while a blocking
+        /// [`Process::wait`] on another thread holds the child (that one reaps it; this
+        /// one then returns the same status).
         ///
         /// # Errors
         ///
@@ -145,10 +149,14 @@ macro_rules! runtime_api {
         /// and its pipes as async readers and writers. Made by [`SpawnExt::spawn_async`] or
         /// from a [`crate::Child`] ([`Child::from_child`]).
         ///
-        /// With [`Spawn::kill_on_drop`], dropping it sends `SIGKILL` through the `Process`
-        /// and reaps the child without blocking: at once if it is already gone, else on a
-        /// background thread of the crate (one for the whole process, started on first
-        /// need, idle otherwise) — no zombie is left, and a runtime's thread never blocks.
+        /// Dropping it never blocks and never leaves a zombie. With
+        /// [`Spawn::kill_on_drop`] it sends `SIGKILL` through the `Process` (unless the
+        /// child was reaped already: then nothing is signalled) and reaps the child: at
+        /// once if it is gone already, else on a background thread of the crate (one for
+        /// the whole process, started on first need, asleep until there is something to
+        /// reap). Without kill-on-drop a child still running is left running and handed to
+        /// that thread, which reaps it once it exits (as `tokio::process` does with its
+        /// orphans); [`Child::into_process`] keeps it instead.
         pub struct Child {
             /// The write end of the child's stdin pipe, when piped.
             pub stdin: Option<ChildStdin>,
@@ -322,8 +330,8 @@ macro_rules! runtime_api {
         /// `len`, `is_empty` (do not call its blocking `next_exit` on a runtime thread).
         ///
         /// The epoll fd is registered with the runtime (a duplicate, on the first wait);
-        /// with pid-mode entries a runtime timer also looks at them every 50 ms, as the
-        /// blocking reaper's docs ask of an event loop. The stream ends (`None`) when the
+        /// with pid-mode entries it also looks at them on each `SIGCHLD` and on a runtime
+        /// timer (up to every 50 ms), as the blocking reaper's docs ask of an event loop. The stream ends (`None`) when the
         /// reaper is empty; entries added later are reported by polling it again.
         pub struct Reaper<T> {
             inner: AsyncReaper<T, $rt>,

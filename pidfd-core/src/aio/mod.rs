@@ -6,20 +6,20 @@
 //!   pidfd ([`Process::try_clone_pidfd`]) registered with the runtime; on readiness the
 //!   child is reaped *through the `Process`*, so its cached status, its "no signal after the
 //!   reap" rule and its serialised reaping hold exactly as for the blocking waits. Pid mode:
-//!   the `SIGCHLD` signalfd of the [`Reaper`](crate::Reaper)'s fallback
-//!   (`reaper::pid_mode`), re-checked every [`PID_MODE_RECHECK`] by a runtime timer.
+//!   a [`PidWatch`] (the runtime's `SIGCHLD` and a re-check timer), and a reap that never
+//!   waits for the status lock.
 //!   Dropping a wait loses nothing: only the `Process` reaps, and it keeps the status.
 //! * [`Pipe`] — a parent's pipe end made non-blocking and registered (async stdio).
 //! * [`Collect`] — `output()`: both pipes and the exit in one future, with the same drain
 //!   bounds after the exit as the blocking [`Child::wait_with_output`](crate::Child::wait_with_output).
 //! * [`AsyncReaper`] — the [`Reaper`](crate::Reaper) driven by readiness of (a duplicate
 //!   of) its epoll fd, plus the pid-mode re-check timer it asks for.
-//! * [`Guard`] — the kill-on-drop guard of an async `Child`: `SIGKILL`, then a reap if the
-//!   child is gone at once, else a hand-off to the [`background`] reaper thread (a drop
-//!   never blocks the runtime's thread).
+//! * [`Guard`] — the drop guard of an async `Child`: a child still running is handed to the
+//!   [`background`] reaper thread — after a `SIGKILL` with kill-on-drop, as it is without —
+//!   so that a drop never blocks the runtime's thread and never leaves a zombie.
 
 mod api;
-pub(crate) mod background;
+mod background;
 mod sys;
 
 pub(crate) use api::{pipe_type, runtime_api};
@@ -48,9 +48,9 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::process::PidFdRef;
-use crate::reaper::pid_mode::{drain_sigchld_fd, sigchld_fd};
-use crate::sys::time::PID_MODE_RECHECK;
+use crate::sys::time::{PID_MODE_RECHECK, WAIT_BACK_OFF};
 use crate::{Child, Exit, Mode, Process, Reaper};
+use background::Adoption;
 
 /// Which readiness a registration waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +83,31 @@ pub(crate) trait Runtime: 'static {
     /// Forgets a readiness that turned out spurious: the next poll waits for a new event.
     fn clear<T: OwnsFd>(ready: Self::Ready<'_, T>);
 
+    /// Whether the runtime reports readiness again for as long as the fd stays ready
+    /// (async-io's level-triggered oneshot registrations) rather than once per new event
+    /// (tokio's edge-triggered ones). A pidfd whose zombie cannot be reaped yet (a traced
+    /// child, until its tracer waited) stays readable: such a runtime would spin on it, so
+    /// a wait backs off on a timer after each spurious readiness.
+    const REPEATS_READINESS: bool;
+
+    /// Whether an I/O attempt is worth making before waiting for readiness (async-io: each
+    /// readiness wait re-arms the registration, a syscall; tokio caches readiness, so an
+    /// attempt without it would be the wasted syscall).
+    const TRY_FIRST: bool;
+
+    /// What wakes a pid-mode wait when a child changes state (`SIGCHLD`): pid mode has no
+    /// readiness of its own.
+    type ChildSignal: Unpin;
+
+    /// A new [`Runtime::ChildSignal`]: every `SIGCHLD` from now on makes it ready at least
+    /// once.
+    fn child_signal() -> io::Result<Self::ChildSignal>;
+
+    /// Waits for a `SIGCHLD` since the last ready poll (or since
+    /// [`Runtime::child_signal`]). A signal source that failed stays pending (the caller's
+    /// re-check timer is left).
+    fn poll_child_signal(signal: &mut Self::ChildSignal, cx: &mut Context<'_>) -> Poll<()>;
+
     /// Waits for readiness in `direction`, then calls `attempt`: `Some` ends the poll,
     /// `None` ("would block", spurious readiness) clears the readiness and waits again.
     fn poll_ready<T: OwnsFd, V>(
@@ -101,6 +126,22 @@ pub(crate) trait Runtime: 'static {
                 None => Self::clear(ready),
             }
         }
+    }
+
+    /// I/O on a registered non-blocking fd: [`Runtime::poll_ready`], with one `attempt`
+    /// first where [`Runtime::TRY_FIRST`] says so.
+    fn poll_io<T: OwnsFd, V>(
+        source: &Self::Source<T>,
+        direction: Direction,
+        cx: &mut Context<'_>,
+        mut attempt: impl FnMut(&T) -> io::Result<Option<V>>,
+    ) -> Poll<io::Result<V>> {
+        if Self::TRY_FIRST {
+            if let Some(value) = attempt(Self::get(source))? {
+                return Poll::Ready(Ok(value));
+            }
+        }
+        Self::poll_ready(source, direction, cx, attempt)
     }
 
     /// The registered value.
@@ -130,21 +171,66 @@ fn poll_timer<R: Runtime>(
     }
 }
 
+/// Pid mode's first re-check comes this soon after the wait starts; each later one twice
+/// as late, up to [`PID_MODE_RECHECK`] (a short-lived child is seen soon without a signal).
+const PID_MODE_FIRST_RECHECK: Duration = Duration::from_millis(1);
+
+/// What makes a pid-mode wait look at its child(ren) again: a `SIGCHLD`
+/// ([`Runtime::ChildSignal`]), or a re-check timer whose period doubles from
+/// [`PID_MODE_FIRST_RECHECK`] to [`PID_MODE_RECHECK`] — for a `SIGCHLD` that never reaches
+/// the watch (async-io's signalfd sees it only where every thread blocks it), and for a
+/// child reaped by a blocking wait on another thread (whose lock the non-blocking reap
+/// does not wait for).
+pub(crate) struct PidWatch<R: Runtime> {
+    /// `None` when it could not be made (no fd left, say): the timer alone.
+    signal: Option<R::ChildSignal>,
+    recheck: Option<R::Timer>,
+    period: Duration,
+}
+
+impl<R: Runtime> PidWatch<R> {
+    /// Made before the first look, so that no `SIGCHLD` after it is missed.
+    fn new() -> Self {
+        PidWatch {
+            signal: R::child_signal().ok(),
+            recheck: None,
+            period: PID_MODE_FIRST_RECHECK,
+        }
+    }
+
+    /// Ready when it is time to look again.
+    fn poll_next_look(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if let Some(signal) = &mut self.signal {
+            if R::poll_child_signal(signal, cx).is_ready() {
+                return Poll::Ready(());
+            }
+        }
+        if poll_timer::<R>(&mut self.recheck, self.period, cx) {
+            self.period = (self.period * 2).min(PID_MODE_RECHECK);
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+}
+
 /// Where a wait is.
 enum Stage<'a, R: Runtime> {
     /// Nothing registered yet.
     Start,
     /// Pidfd mode: the process's pidfd, held open and registered for readability (the
-    /// exit).
-    PidFd(R::Source<PidFdRef<'a>>),
+    /// exit); `back_off`: see [`WaitState::poll_pidfd`].
+    PidFd {
+        pidfd: R::Source<PidFdRef<'a>>,
+        back_off: Option<R::Timer>,
+    },
     /// Pidfd mode, for a wait that cannot borrow its process, or whose process's pidfd is
     /// registered by another wait already: a duplicate of the pidfd.
-    PidFdDup(R::Source<OwnedFd>),
-    /// Pid mode: the `SIGCHLD` signalfd and the re-check timer.
-    Pid {
-        sigchld: R::Source<OwnedFd>,
-        recheck: Option<R::Timer>,
+    PidFdDup {
+        pidfd: R::Source<OwnedFd>,
+        back_off: Option<R::Timer>,
     },
+    /// Pid mode: `SIGCHLD` and the re-check timer.
+    Pid(PidWatch<R>),
 }
 
 /// A wait on a [`Process`] as a poll function (the runtime modules' `Wait` futures).
@@ -159,9 +245,10 @@ impl<'a, R: Runtime> WaitState<'a, R> {
         }
     }
 
-    /// Reaps through the process if it exited: `Some(result)` ends the wait (pidfd mode:
-    /// called once the pidfd is readable, so `ECHILD` — not our child, or reaped elsewhere
-    /// without a status kept — is what the blocking wait reports too).
+    /// Reaps through the process if it exited, never blocking (pid mode: not even on the
+    /// status lock — see [`Process::reap_if_exited`]): `Some(result)` ends the wait (pidfd
+    /// mode: called once the pidfd is readable, so `ECHILD` — not our child, or reaped
+    /// elsewhere without a status kept — is what the blocking wait reports too).
     fn attempt(process: &Process) -> Option<io::Result<ExitStatus>> {
         process.reap_if_exited().transpose()
     }
@@ -205,7 +292,10 @@ impl<'a, R: Runtime> WaitState<'a, R> {
                         Some(own) if own.mode() == Mode::PidFd => own
                             .pidfd_ref()
                             .and_then(|pidfd| R::register(pidfd, Direction::Read))
-                            .map(Stage::PidFd),
+                            .map(|pidfd| Stage::PidFd {
+                                pidfd,
+                                back_off: None,
+                            }),
                         _ => Self::register_detached(process),
                     };
                     // `EEXIST`: the pidfd is registered with this reactor already (another
@@ -224,21 +314,17 @@ impl<'a, R: Runtime> WaitState<'a, R> {
                         Err(error) => return Poll::Ready(Err(error)),
                     };
                 }
-                Stage::PidFd(pidfd) => return Self::poll_pidfd(pidfd, process, cx),
-                Stage::PidFdDup(pidfd) => return Self::poll_pidfd(pidfd, process, cx),
-                Stage::Pid { sigchld, recheck } => {
+                Stage::PidFd { pidfd, back_off } => {
+                    return Self::poll_pidfd(pidfd, back_off, process, cx);
+                }
+                Stage::PidFdDup { pidfd, back_off } => {
+                    return Self::poll_pidfd(pidfd, back_off, process, cx);
+                }
+                Stage::Pid(watch) => {
                     if let Some(result) = Self::attempt(process) {
                         return Poll::Ready(result);
                     }
-                    let signalled = R::poll_ready(sigchld, Direction::Read, cx, |fd| {
-                        Ok(drain_sigchld_fd(fd.as_fd()).then_some(()))
-                    });
-                    match signalled {
-                        Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
-                        Poll::Ready(Ok(())) => continue,
-                        Poll::Pending => {}
-                    }
-                    if !poll_timer::<R>(recheck, PID_MODE_RECHECK, cx) {
+                    if watch.poll_next_look(cx).is_pending() {
                         return Poll::Pending;
                     }
                 }
@@ -246,34 +332,47 @@ impl<'a, R: Runtime> WaitState<'a, R> {
         }
     }
 
-    /// Waits for the pidfd to be readable, then reaps.
+    /// Waits for the pidfd to be readable, then reaps. Readable with nothing to reap is a
+    /// traced child's zombie, reapable only once its tracer waited: on a runtime that
+    /// [repeats readiness](Runtime::REPEATS_READINESS) the next look waits for a
+    /// [`WAIT_BACK_OFF`] timer in `back_off` first, instead of spinning until then. (tokio
+    /// reports a new edge when the tracer's wait notifies the pidfd.)
     fn poll_pidfd<T: OwnsFd>(
         pidfd: &R::Source<T>,
+        back_off: &mut Option<R::Timer>,
         process: &Process,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<ExitStatus>> {
-        R::poll_ready(pidfd, Direction::Read, cx, |_| {
-            // Readable: the process exited (`None`: ptrace's spurious readiness).
-            Ok(Self::attempt(process))
-        })
-        .map(|result| match result {
-            Ok(reaped) => reaped,
-            Err(error) => Err(error),
-        })
+        loop {
+            if back_off.is_some() && !poll_timer::<R>(back_off, WAIT_BACK_OFF, cx) {
+                return Poll::Pending;
+            }
+            let ready = match R::poll_readiness(pidfd, Direction::Read, cx) {
+                Poll::Ready(ready) => ready?,
+                Poll::Pending => return Poll::Pending,
+            };
+            if let Some(result) = Self::attempt(process) {
+                return Poll::Ready(result);
+            }
+            R::clear(ready);
+            if R::REPEATS_READINESS {
+                *back_off = Some(R::timer(WAIT_BACK_OFF));
+            }
+        }
     }
 
     /// The registration that borrows nothing: a duplicate of the pidfd, or pid mode's
-    /// signalfd.
+    /// watch.
     fn register_detached(process: &Process) -> io::Result<Stage<'a, R>> {
         Ok(match process.mode() {
             Mode::PidFd => {
                 let pidfd = OwnedFd::from(process.try_clone_pidfd()?);
-                Stage::PidFdDup(R::register(pidfd, Direction::Read)?)
+                Stage::PidFdDup {
+                    pidfd: R::register(pidfd, Direction::Read)?,
+                    back_off: None,
+                }
             }
-            Mode::Pid => Stage::Pid {
-                sigchld: R::register(sigchld_fd()?, Direction::Read)?,
-                recheck: None,
-            },
+            Mode::Pid => Stage::Pid(PidWatch::new()),
         })
     }
 }
@@ -333,7 +432,7 @@ impl<R: Runtime> Pipe<R> {
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
         let source = self.source()?;
-        R::poll_ready(source, Direction::Read, cx, |mut file| {
+        R::poll_io(source, Direction::Read, cx, |mut file| {
             nonblocking(|| file.read(buf))
         })
     }
@@ -345,7 +444,7 @@ impl<R: Runtime> Pipe<R> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let source = self.source()?;
-        R::poll_ready(source, Direction::Write, cx, |mut file| {
+        R::poll_io(source, Direction::Write, cx, |mut file| {
             nonblocking(|| file.write(buf))
         })
     }
@@ -395,21 +494,22 @@ impl Guard {
 }
 
 impl Drop for Guard {
-    /// Kill-on-drop without blocking: a non-blocking reap first, then `SIGKILL` through the
-    /// [`Process`], another non-blocking reap, and, when the child is not gone yet (it rarely is at once: it must be
-    /// scheduled to die), the [`background`] reaper. A child already reaped is never
-    /// signalled; one that cannot be (`EPERM`) is reaped only if it exited already.
+    /// Never blocks. A child already reaped — through this handle, or behind its back (pid
+    /// mode: the `ECHILD` is recorded, so no later signal reaches the PID's next owner) —
+    /// needs nothing and is never signalled. A child still there goes to the [`background`]
+    /// reaper: without kill-on-drop as it is (reaped once it exits, as `tokio::process`
+    /// does with its orphans); with it, after `SIGKILL` through the [`Process`] and one
+    /// more non-blocking reap (it is rarely gone at once: it must be scheduled to die). One
+    /// that cannot be signalled (`EPERM`) is reaped only if it exited already.
     fn drop(&mut self) {
-        if !self.kill_on_drop {
-            return;
-        }
         let Some(process) = self.process.take() else {
             return;
         };
-        // First the non-blocking reap: a child already reaped — through this handle, or
-        // behind its back (pid mode: the ECHILD is recorded, so no later signal reaches the
-        // PID's next owner) — is never signalled.
         if !matches!(process.try_wait(), Ok(None)) {
+            return;
+        }
+        if !self.kill_on_drop {
+            background::adopt(process, Adoption::Orphan);
             return;
         }
         if process.kill().is_err() {
@@ -417,7 +517,7 @@ impl Drop for Guard {
             return;
         }
         if let Ok(None) = process.try_wait() {
-            background::reap(process);
+            background::adopt(process, Adoption::Killed);
         }
     }
 }
@@ -532,7 +632,8 @@ pub(crate) struct AsyncReaper<T, R: Runtime> {
     pub(crate) reaper: Reaper<T>,
     /// A duplicate of the epoll fd, registered on first wait.
     source: Option<R::Source<OwnedFd>>,
-    recheck: Option<R::Timer>,
+    /// While there are pid-mode entries: what makes the reaper look at them again.
+    pid_watch: Option<PidWatch<R>>,
 }
 
 impl<T, R: Runtime> AsyncReaper<T, R> {
@@ -540,7 +641,7 @@ impl<T, R: Runtime> AsyncReaper<T, R> {
         AsyncReaper {
             reaper,
             source: None,
-            recheck: None,
+            pid_watch: None,
         }
     }
 
@@ -552,7 +653,7 @@ impl<T, R: Runtime> AsyncReaper<T, R> {
         let AsyncReaper {
             reaper,
             source,
-            recheck,
+            pid_watch,
         } = self;
         let next = |reaper: &mut Reaper<T>| match reaper.try_next_exit() {
             Ok(Some(exit)) => Ok(Some(Some(exit))),
@@ -561,6 +662,13 @@ impl<T, R: Runtime> AsyncReaper<T, R> {
             Err(error) => Err(error),
         };
         loop {
+            // Pid-mode entries: the watch is made before the look, so that no SIGCHLD
+            // after the look is missed.
+            if reaper.pid_mode_recheck().is_some() {
+                pid_watch.get_or_insert_with(PidWatch::new);
+            } else {
+                *pid_watch = None;
+            }
             if let Some(found) = next(reaper).transpose() {
                 return Poll::Ready(found);
             }
@@ -576,13 +684,10 @@ impl<T, R: Runtime> AsyncReaper<T, R> {
             {
                 return Poll::Ready(found);
             }
-            // Pid-mode entries: look again every PID_MODE_RECHECK (a SIGCHLD may have
-            // gone to a thread that does not block it, and never reached the signalfd).
-            let Some(period) = reaper.pid_mode_recheck() else {
-                *recheck = None;
+            let Some(watch) = pid_watch else {
                 return Poll::Pending;
             };
-            if !poll_timer::<R>(recheck, period, cx) {
+            if watch.poll_next_look(cx).is_pending() {
                 return Poll::Pending;
             }
         }

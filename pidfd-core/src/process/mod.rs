@@ -23,6 +23,7 @@ use model as os;
 use std::fmt;
 use std::io;
 use std::process::ExitStatus;
+use std::sync::TryLockError;
 use std::time::Duration;
 
 use pidfd_sys::Errno;
@@ -367,7 +368,15 @@ impl Process {
     /// *before* decoding it (a status that does not decode is kept, and reported by every
     /// later wait; in pid mode no signal is sent after the reap).
     fn reap_now(&self, guard: Option<&FdGuard<'_>>) -> io::Result<Option<ExitStatus>> {
-        let mut status = write(&self.status);
+        self.reap_locked(&mut write(&self.status), guard)
+    }
+
+    /// [`Process::reap_now`] under the write lock `status` the caller holds.
+    fn reap_locked(
+        &self,
+        status: &mut Option<Reap>,
+        guard: Option<&FdGuard<'_>>,
+    ) -> io::Result<Option<ExitStatus>> {
         if let Some(reaped) = status.as_ref() {
             return reaped.status().map(Some);
         }
@@ -529,12 +538,25 @@ impl Process {
     /// [`crate::Reaper`]): goes straight to the non-blocking `waitid`, without the `poll(2)`
     /// that tells a running non-child (`ECHILD` either way) from an exited one — the caller
     /// checks readiness itself on `ECHILD`.
+    ///
+    /// Never blocks on the status lock in pid mode: a blocking [`Process::wait`] elsewhere
+    /// holds its read side for the child's whole life (and reaps the child at its exit), so
+    /// `Ok(None)` ("not yet") is returned while the lock is taken, and the caller — the
+    /// `Reaper`'s pid-mode round, an async wait's re-check — looks again later. (In pidfd
+    /// mode the lock is only ever held for a non-blocking step.)
     pub(crate) fn reap_if_exited(&self) -> io::Result<Option<ExitStatus>> {
         if let Some(status) = self.cached()? {
             return Ok(Some(status));
         }
         match self.guard() {
-            Ok(guard) => self.reap_now(guard.as_ref()),
+            Ok(Some(guard)) => self.reap_now(Some(&guard)),
+            Ok(None) => match self.status.try_write() {
+                Ok(mut status) => self.reap_locked(&mut status, None),
+                Err(TryLockError::Poisoned(poisoned)) => {
+                    self.reap_locked(&mut poisoned.into_inner(), None)
+                }
+                Err(TryLockError::WouldBlock) => Ok(None),
+            },
             Err(error) if error.raw_os_error() == Some(libc::ESRCH) => self.cached(),
             Err(error) => Err(error),
         }

@@ -356,13 +356,7 @@ impl CgroupTree {
             if !listed.contains(pid) {
                 continue;
             }
-            match pidfd.send_signal(signal) {
-                Ok(()) => count += 1,
-                Err(error) if error.raw_os_error() == Some(libc::ESRCH) => {}
-                Err(error) => {
-                    first_error.get_or_insert(error);
-                }
-            }
+            super::signal_member(pidfd, signal, &mut count, &mut first_error);
         }
         if let Some(error) = first_error {
             return Err(error);

@@ -172,13 +172,7 @@ impl GroupTree {
             if !ours {
                 continue;
             }
-            match pidfd.send_signal(signal) {
-                Ok(()) => count += 1,
-                Err(error) if error.raw_os_error() == Some(libc::ESRCH) => {}
-                Err(error) => {
-                    first_error.get_or_insert(error);
-                }
-            }
+            super::signal_member(&pidfd, signal, &mut count, &mut first_error);
         }
         match first_error {
             Some(error) => Err(error),

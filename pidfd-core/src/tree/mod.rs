@@ -471,3 +471,21 @@ impl Drop for ProcessTree {
         }
     }
 }
+
+/// Sends `signal` to one member through its pidfd, for the loops that signal every member:
+/// counts it in `count` when sent, ignores a member gone since (`ESRCH`), and keeps the first
+/// other error in `first_error` (the loop goes on with the other members).
+fn signal_member(
+    pidfd: &crate::PidFd,
+    signal: i32,
+    count: &mut usize,
+    first_error: &mut Option<io::Error>,
+) {
+    match pidfd.send_signal(signal) {
+        Ok(()) => *count += 1,
+        Err(error) if error.raw_os_error() == Some(libc::ESRCH) => {}
+        Err(error) => {
+            first_error.get_or_insert(error);
+        }
+    }
+}

@@ -1,10 +1,14 @@
 //! `pidfd_core::async_io` against the real kernel, driven by `async_io::block_on`: the suite
 //! shared with the tokio tests (`async_common`: waits cached, cancel safe and many at once,
 //! async stdio and output, kill-on-drop, the Reaper as a Stream, a `waitpid(-1)` thief,
-//! spawn/wait cycles without leaks, pid mode under `PIDFD_DISABLE=1` and seccomp), plus
-//! waits from several threads, each with its own `block_on`, on one `Process`.
+//! spawn/wait cycles without leaks, pid mode under `PIDFD_DISABLE=1` and seccomp, and the
+//! regression tests of `async_common::regressions`), plus waits from several threads, each
+//! with its own `block_on`, on one `Process`.
 
-#![allow(unsafe_code, reason = "waitid and waitpid in the shared helpers")]
+#![allow(
+    unsafe_code,
+    reason = "waitid, waitpid, signal, fork, ptrace and the CPU clock in the shared helpers"
+)]
 
 mod async_common;
 
@@ -18,6 +22,15 @@ async_common::async_suite!(
     futures_lite::AsyncReadExt,
     "PIDFD_ASYNC_IO_SCENARIO",
     []
+);
+
+async_common::regressions::async_regressions!(
+    async_io,
+    async_io::block_on,
+    futures_lite::AsyncWriteExt,
+    futures_lite::AsyncReadExt,
+    "PIDFD_ASYNC_IO_REGRESSION",
+    "PIDFD_ASYNC_IO_REGRESSION_NS",
 );
 
 /// Eight threads, each blocking on its own wait of one `Process` (async-io's reactor

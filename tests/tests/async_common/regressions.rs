@@ -37,14 +37,23 @@ pub(crate) fn gettid() -> i32 {
 }
 
 /// Waits (polling, up to [`PATIENCE`]) until the thread `tid` of this process is blocked in
-/// `waitid` (the first word of its `/proc` `syscall` file); whether it got there.
+/// `waitid` (the first word of its `/proc` `syscall` file); whether it got there. Under
+/// qemu-user that file shows the host's syscall, whose number is not the guest's: there,
+/// blocked in some syscall (a number, not `running`) is what is checked.
 pub(crate) fn await_in_waitid(tid: i32) -> bool {
     let path = format!("/proc/self/task/{tid}/syscall");
     let waitid = libc::SYS_waitid.to_string();
+    let emulated = pidfd_tests::emulator::emulator().is_some();
     let deadline = Instant::now() + PATIENCE;
     while Instant::now() < deadline {
         let text = std::fs::read_to_string(&path).unwrap_or_default();
-        if text.split_whitespace().next() == Some(waitid.as_str()) {
+        let first = text.split_whitespace().next();
+        let blocked = if emulated {
+            first.is_some_and(|word| word.parse::<i64>().is_ok_and(|number| number >= 0))
+        } else {
+            first == Some(waitid.as_str())
+        };
+        if blocked {
             return true;
         }
         std::thread::sleep(Duration::from_millis(1));

@@ -23,7 +23,7 @@ use std::hint::black_box;
 use std::os::unix::process::CommandExt as _;
 use std::process::Command;
 
-use pidfd_benches::{Variant, count, interleaved_medians, named_options, options_or_exit};
+use pidfd_benches::{Variant, interleaved_medians, options_or_exit, rounds_and_static_noop};
 use pidfd_std_ext::{ChildExt, CommandExt};
 
 /// The targets: `create_pidfd(true)` + `pidfd()` and `spawn_with_pidfd` over std's fork path.
@@ -66,22 +66,8 @@ fn exact(program: &str) {
     drop(command);
 }
 
-/// `--rounds N` and `--static-noop PATH`.
-fn parse_options() -> Result<(usize, Option<String>), String> {
-    let mut rounds = 1000;
-    let mut static_noop = None;
-    for (name, value) in named_options(&["--rounds", "--static-noop"])? {
-        if name == "--rounds" {
-            rounds = count(&name, &value)?;
-        } else {
-            static_noop = Some(value);
-        }
-    }
-    Ok((rounds, static_noop))
-}
-
 fn main() {
-    let (rounds, static_noop) = options_or_exit("create_pidfd", parse_options());
+    let (rounds, static_noop) = options_or_exit("create_pidfd", rounds_and_static_noop(1000));
     let mut programs: Vec<String> = static_noop.into_iter().collect();
     if programs.is_empty() {
         eprintln!("create_pidfd bench: no --static-noop PATH (cargo xtask bench builds one)");

@@ -14,7 +14,7 @@
 
 use std::process::Command;
 
-use pidfd_benches::{Variant, count, interleaved_medians, named_options, options_or_exit};
+use pidfd_benches::{Variant, interleaved_medians, options_or_exit, rounds_and_static_noop};
 use pidfd_core::Spawn;
 
 const WARM_UP: usize = 20;
@@ -45,26 +45,12 @@ fn spawn_wait(program: &str, kill_on_drop: bool) {
     assert!(child.wait().expect("wait").success());
 }
 
-/// `--rounds N` and `--static-noop PATH`.
-fn parse_options() -> Result<(usize, Option<String>), String> {
-    let mut rounds = 1000;
-    let mut static_noop = None;
-    for (name, value) in named_options(&["--rounds", "--static-noop"])? {
-        if name == "--rounds" {
-            rounds = count(&name, &value)?;
-        } else {
-            static_noop = Some(value);
-        }
-    }
-    Ok((rounds, static_noop))
-}
-
 fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "NOT met" }
 }
 
 fn main() {
-    let (rounds, static_noop) = options_or_exit("output", parse_options());
+    let (rounds, static_noop) = options_or_exit("output", rounds_and_static_noop(1000));
     let mut programs: Vec<(String, Vec<&str>)> = Vec::new();
     match static_noop {
         Some(noop) => programs.push((noop, Vec::new())),

@@ -14,8 +14,8 @@
 //! Each child is `sh -c 'read x; exec sleep 0.NNN'` (started with `pidfd_core::Spawn`) with
 //! its stdin on a shared pipe: all of them are spawned first (not measured), then the pipe
 //! is closed, which starts every child's random sleep at once. The reaping phase — from the
-//! close to the last reaped child — is measured: supervisor CPU time (`getrusage(RUSAGE_SELF)`
-//! user + system, which excludes children) per reaped child, and wall time. Small N run
+//! close to the last reaped child — is measured: supervisor CPU time (`CLOCK_PROCESS_CPUTIME_ID`,
+//! which excludes children) per reaped child, and wall time. Small N run
 //! several rounds (about 1000 children per method in all; at least 3 rounds).
 //!
 //! Run: `cargo xtask bench reap [--sizes 10,100,1000,4000]` (or

@@ -16,15 +16,15 @@
 //! is a child subreaper, so every orphan re-parents to it, and every method ends with all
 //! processes reaped here (for the tree methods, after the tree is empty: a reaping loop).
 //! Measured from the kill to "empty" (for killpg: the end of its reaping loop, it has no
-//! other notion of empty) and to "all reaped"; CPU time of this process (`getrusage`, user +
-//! system: the kernel's work of signalling runs in the killer's context). Medians over the
+//! other notion of empty) and to "all reaped"; CPU time of this process (`CLOCK_PROCESS_CPUTIME_ID`,
+//! user + system: the kernel's work of signalling runs in the killer's context). Medians over the
 //! rounds.
 //!
 //! Run: `cargo xtask bench tree [--size 1000] [--escapers 10] [--rounds 5] [--parent DIR]`
 //! (or `cargo bench -p pidfd-benches --bench tree [-- ...]`). Needs a writable cgroup v2
 //! (root, or a delegated cgroup; `--parent` names one): otherwise it says why and stops.
 
-#![allow(unsafe_code, reason = "getrusage and waitpid")]
+#![allow(unsafe_code, reason = "waitpid")]
 #![allow(clippy::print_stdout, reason = "a benchmark report")]
 #![allow(
     clippy::cast_precision_loss,
@@ -35,6 +35,7 @@ use std::io::{BufRead, BufReader};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
+use pidfd_benches::os::cpu_time;
 use pidfd_benches::{count, median, named_options, options_or_exit};
 use pidfd_core::{KillMethod, ProcessTree, Spawn, TreeBuilder};
 
@@ -89,20 +90,6 @@ struct Sample {
     reaped: Duration,
     cpu: Duration,
     survivors: usize,
-}
-
-/// User + system CPU time of this process so far (children excluded).
-fn cpu_time() -> Duration {
-    // SAFETY: rusage is plain data; all-zero is valid.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `usage` is live and writable for the call.
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &raw mut usage) };
-    assert_eq!(rc, 0, "getrusage");
-    let micros = |tv: libc::timeval| {
-        Duration::from_secs(u64::try_from(tv.tv_sec).unwrap_or(0))
-            + Duration::from_micros(u64::try_from(tv.tv_usec).unwrap_or(0))
-    };
-    micros(usage.ru_utime) + micros(usage.ru_stime)
 }
 
 /// Reaps children of `pid` (`waitpid` semantics: -pgid for a group, -1 for any) until

@@ -17,7 +17,7 @@
 //! * `output` — `Spawn::output()` against std's `Command::output()`, and `kill_on_drop`'s
 //!   cost;
 //! * `async` — `pidfd_core::tokio` (spawn + wait, reaping 1000 children, `output()`) against
-//!   `tokio::process` on the same runtime.
+//!   `tokio::process` on the same runtime, beside the raw-syscall floor of each.
 //!
 //! Each prints medians (or totals) and ratios against baselines measured in the same run.
 
@@ -34,6 +34,43 @@ pub fn median(values: &mut [f64]) -> f64 {
     assert!(!values.is_empty(), "the median of no values");
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
+}
+
+/// The lower quartile, median and upper quartile of `values` (the quartiles by rank, rounded
+/// down; the median as [`median`] takes it), sorting `values` in place.
+///
+/// # Panics
+///
+/// If `values` is empty.
+pub fn quartiles(values: &mut [f64]) -> [f64; 3] {
+    assert!(!values.is_empty(), "the quartiles of no values");
+    let middle = median(values);
+    let at = |quarter: usize| values[(values.len() - 1) * quarter / 4];
+    [at(1), middle, at(3)]
+}
+
+/// The median of `values` and its 95 % confidence interval by ranks (distribution-free: the
+/// order statistics `n/2 ± 0.98·√n`, clamped to the extremes — for fewer than about 10
+/// values the interval is the whole range), sorting `values` in place: `[low, median, high]`.
+///
+/// # Panics
+///
+/// If `values` is empty.
+pub fn median_interval(values: &mut [f64]) -> [f64; 3] {
+    let middle = median(values);
+    let n = values.len() as f64;
+    let reach = 0.98 * n.sqrt();
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "ranks between 0 and n - 1, clamped"
+    )]
+    let rank = |at: f64| (at.clamp(0.0, n - 1.0)) as usize;
+    [
+        values[rank((n / 2.0 - reach).floor())],
+        middle,
+        values[rank((n / 2.0 + reach).ceil())],
+    ]
 }
 
 /// A xorshift64 generator: deterministic, so every run shuffles and draws the same way, and
@@ -197,6 +234,25 @@ pub fn count(name: &str, value: &str) -> Result<usize, String> {
     }
 }
 
+/// The options of the benchmarks that take just `--rounds N` (default `default_rounds`) and
+/// `--static-noop PATH`: (rounds, the no-op's path if given).
+///
+/// # Errors
+///
+/// As [`named_options`] and [`count`].
+pub fn rounds_and_static_noop(default_rounds: usize) -> Result<(usize, Option<String>), String> {
+    let mut rounds = default_rounds;
+    let mut static_noop = None;
+    for (name, value) in named_options(&["--rounds", "--static-noop"])? {
+        if name == "--rounds" {
+            rounds = count(&name, &value)?;
+        } else {
+            static_noop = Some(value);
+        }
+    }
+    Ok((rounds, static_noop))
+}
+
 /// The parsed options, or — on a bad command line — `bench: message` on stderr and exit
 /// status 2.
 #[allow(clippy::print_stderr, reason = "a benchmark's usage error")]
@@ -210,29 +266,30 @@ pub fn options_or_exit<T>(bench: &str, options: Result<T, String>) -> T {
     }
 }
 
-/// The few raw calls the benchmarks share: CPU time, the fd limit, a pipe.
+/// The few raw calls the benchmarks share: CPU time, the fd limit, CPU pinning, a pipe.
 #[allow(
     unsafe_code,
-    reason = "getrusage, rlimits and pipe2; each block says why"
+    reason = "clock_gettime, rlimits, affinity and pipe2; each block says why"
 )]
 pub mod os {
     use std::os::fd::{FromRawFd, OwnedFd};
     use std::time::Duration;
 
-    /// Supervisor CPU time so far (user + system of this process, not of its children).
+    /// Supervisor CPU time so far: this process's, every thread's, not its children's
+    /// (`CLOCK_PROCESS_CPUTIME_ID`: the scheduler's nanosecond runtime — the same sum as
+    /// `getrusage(RUSAGE_SELF)`'s user + system, which truncates it to microseconds).
     pub fn cpu_time() -> Duration {
-        // SAFETY: rusage is plain data; all-zero is valid.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: `usage` is a live, writable rusage.
-        let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &raw mut usage) };
-        assert_eq!(rc, 0, "getrusage");
-        let duration = |tv: libc::timeval| {
-            Duration::new(
-                u64::try_from(tv.tv_sec).unwrap_or(0),
-                u32::try_from(tv.tv_usec).unwrap_or(0) * 1000,
-            )
+        let mut now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
         };
-        duration(usage.ru_utime) + duration(usage.ru_stime)
+        // SAFETY: `now` is a live, writable timespec.
+        let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &raw mut now) };
+        assert_eq!(rc, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID)");
+        Duration::new(
+            u64::try_from(now.tv_sec).unwrap_or(0),
+            u32::try_from(now.tv_nsec).unwrap_or(0),
+        )
     }
 
     /// Raises the soft fd limit to the hard one; returns it.
@@ -250,6 +307,38 @@ pub mod os {
         // SAFETY: raising the soft limit to the hard limit is always allowed.
         unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raw const limit) };
         u64::from(limit.rlim_cur)
+    }
+
+    /// Pins this thread — and so every thread and child process it starts later, which
+    /// inherit the mask — to the highest-numbered CPU it may run on (CPU 0 takes more of the
+    /// machine's interrupts on many systems). Returns that CPU.
+    ///
+    /// # Errors
+    ///
+    /// `sched_getaffinity`/`sched_setaffinity`'s (`EPERM`, `EINVAL` under odd cpusets).
+    pub fn pin_to_one_cpu() -> std::io::Result<usize> {
+        // SAFETY: cpu_set_t is plain data; all-zero is the empty set.
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        let size = size_of::<libc::cpu_set_t>();
+        // SAFETY: `set` is a live, writable cpu_set_t of `size` bytes.
+        if unsafe { libc::sched_getaffinity(0, size, &raw mut set) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let max = usize::try_from(libc::CPU_SETSIZE).unwrap_or(1024);
+        // SAFETY: CPU_ISSET reads the set within its bounds (cpu < CPU_SETSIZE).
+        let last = (0..max)
+            .rev()
+            .find(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) });
+        let cpu = last.ok_or_else(|| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+        // SAFETY: all-zero is the empty set.
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        // SAFETY: CPU_SET writes within the set (cpu < CPU_SETSIZE).
+        unsafe { libc::CPU_SET(cpu, &mut set) };
+        // SAFETY: `set` is a live cpu_set_t of `size` bytes.
+        if unsafe { libc::sched_setaffinity(0, size, &raw const set) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(cpu)
     }
 
     /// A pipe (read end, write end), close-on-exec.

@@ -22,7 +22,7 @@ const BENCHES: &[(&str, bool)] = &[
 /// Runs the named benchmark (all of them without a name); later arguments go to it (spawn
 /// takes `--rounds N`, `--parents small,1g,4g`, `--programs static,true`; create_pidfd
 /// takes `--rounds N`; reap takes `--sizes 10,100,1000,4000`; async takes `--rounds N`,
-/// `--children N`).
+/// `--children N`, `--reap-rounds N`, `--pin on|off`).
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let known = |name: &str| BENCHES.iter().find(|(bench, _)| *bench == name);
     let (selected, options): (Vec<&(&str, bool)>, &[String]) = match args.first() {

@@ -50,11 +50,15 @@ impl Runtime for AsyncIo {
 
     /// A `SIGCHLD` signalfd, as the [`Reaper`](crate::Reaper)'s pid-mode fallback has:
     /// readable only where every thread blocks `SIGCHLD` (nothing here changes a mask), so
-    /// the re-check timer does the rest.
+    /// the re-check timer does the rest. Where a program blocks `SIGCHLD` to read it from
+    /// its own signalfd or `sigwaitinfo`, a pid-mode wait (and the background reaper while
+    /// it watches pid-mode children) consumes some of those signals: such a program must
+    /// not count on seeing every `SIGCHLD`.
     type ChildSignal = Async<OwnedFd>;
 
-    fn child_signal() -> io::Result<Async<OwnedFd>> {
-        Async::new_nonblocking(sigchld_fd()?)
+    fn child_signal() -> io::Result<Option<Async<OwnedFd>>> {
+        // No fd left (or no reactor): the re-check timer alone.
+        Ok(sigchld_fd().and_then(Async::new_nonblocking).ok())
     }
 
     fn poll_child_signal(signal: &mut Async<OwnedFd>, cx: &mut Context<'_>) -> Poll<()> {

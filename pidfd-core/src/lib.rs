@@ -25,7 +25,8 @@
 //! * `pidfd_core::tokio` and `pidfd_core::async_io` (features `tokio`, `async-io`; no async dependency by
 //!   default) — the same, async: a [`Process`] wait as a cancel-safe future (any number at
 //!   once), a `Child` with async pipes, async `output()`, the [`Reaper`] as a `Stream`, and
-//!   kill-on-drop that never blocks the runtime; pid mode through the `SIGCHLD` signalfd.
+//!   a drop that does not wait for the child and leaves no zombie; pid mode woken by
+//!   `SIGCHLD` and a re-check timer.
 //!
 //! Every fallible call returns [`std::io::Result`]; exit statuses are
 //! [`std::process::ExitStatus`]. [`Spawn`] starts programs with a pidfd that comes from the

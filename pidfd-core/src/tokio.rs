@@ -10,9 +10,11 @@
 //! Needs a runtime with its IO driver (`enable_io`); pid-mode waits (no pidfds: kernels
 //! before 5.4, seccomp, `PIDFD_DISABLE=1`) and the drain deadline of `output()` also need
 //! its timer (`enable_time`; `enable_all` has both). Nothing here changes a signal mask. In
-//! pidfd mode nothing installs a signal handler either; pid-mode waits listen for
-//! `SIGCHLD` through tokio's signal driver (which installs its handler on first use and
-//! chains the one it replaces, as `tokio::process` does), and re-check on a timer too.
+//! pidfd mode nothing installs a signal handler either; pid-mode waits on a child not
+//! reaped yet listen for `SIGCHLD` through tokio's signal driver (which installs its
+//! handler for the rest of the process's life on first use, chaining an earlier handler
+//! function, as `tokio::process` does — but never where `SIGCHLD` is ignored, `SIG_IGN` or
+//! `SA_NOCLDWAIT`, since that would end the kernel's reaping), and re-check on a timer too.
 //!
 //! * [`ProcessExt::wait_async`] — `process.wait_async().await` ([`Wait`]); cancel safe.
 //! * [`SpawnExt`] — `spawn_async()`, `output_async().await`, `status_async().await`.
@@ -58,16 +60,24 @@ impl Runtime for Tokio {
     const REPEATS_READINESS: bool = false;
     const TRY_FIRST: bool = false;
 
-    /// tokio's own `SIGCHLD` stream (its signal driver installs the handler, chaining any
-    /// earlier one, as `tokio::process` does): made by pid-mode waits only.
+    /// tokio's own `SIGCHLD` stream (its signal driver installs the handler, chaining an
+    /// earlier handler function, as `tokio::process` does): made by pid-mode waits only, and
+    /// not where `SIGCHLD` is ignored (`SIG_IGN`, `SA_NOCLDWAIT`: the handler would end the
+    /// kernel's reaping).
     type ChildSignal = Signal;
 
-    fn child_signal() -> io::Result<Signal> {
+    fn child_signal() -> io::Result<Option<Signal>> {
         // tokio panics outside a runtime's context; the registrations report it instead.
         if let Err(error) = ::tokio::runtime::Handle::try_current() {
             return Err(io::Error::other(error));
         }
-        signal(SignalKind::child())
+        // A handler would end the kernel's reaping (signal-hook chains only to handlers,
+        // and drops `SA_NOCLDWAIT`): the children are reaped anyway, and the re-check
+        // records it.
+        if crate::sys::sigset::children_reaped_by_kernel().unwrap_or(true) {
+            return Ok(None);
+        }
+        Ok(signal(SignalKind::child()).ok())
     }
 
     fn poll_child_signal(signal: &mut Signal, cx: &mut Context<'_>) -> Poll<()> {

@@ -149,14 +149,22 @@ macro_rules! runtime_api {
         /// and its pipes as async readers and writers. Made by [`SpawnExt::spawn_async`] or
         /// from a [`crate::Child`] ([`Child::from_child`]).
         ///
-        /// Dropping it never blocks and never leaves a zombie. With
+        /// Dropping it does not wait for the child, and leaves no zombie. With
         /// [`Spawn::kill_on_drop`] it sends `SIGKILL` through the `Process` (unless the
         /// child was reaped already: then nothing is signalled) and reaps the child: at
-        /// once if it is gone already, else on a background thread of the crate (one for
-        /// the whole process, started on first need, asleep until there is something to
-        /// reap). Without kill-on-drop a child still running is left running and handed to
-        /// that thread, which reaps it once it exits (as `tokio::process` does with its
-        /// orphans); [`Child::into_process`] keeps it instead.
+        /// once if it is gone already, else on a background thread of the crate (one per
+        /// process, started on first need; it sleeps until an exit or a hand-off, waking
+        /// every 50 ms only while pid-mode children are handed to it). Without
+        /// kill-on-drop a child still running is left running and handed to that thread,
+        /// which reaps it once it exits (as `tokio::process` does with its orphans; each
+        /// costs one fd, its pidfd, until then); [`Child::into_process`] keeps it instead.
+        ///
+        /// Where the thread cannot be started or cannot watch the child (no fd left,
+        /// `EAGAIN` from `clone`), a killed child is waited for in the drop (it was killed:
+        /// briefly, unless it is traced or in an uninterruptible sleep) and a running one
+        /// is left unreaped, as std's `Child` leaves it. The drop's one non-blocking reap
+        /// can take up to about 0.2 s only right after another reaper took the child, on
+        /// Linux 6.15+ (as [`Process::try_wait`] documents).
         pub struct Child {
             /// The write end of the child's stdin pipe, when piped.
             pub stdin: Option<ChildStdin>,

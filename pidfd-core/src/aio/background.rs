@@ -1,22 +1,25 @@
 //! The background reaper of the async `Child`s: one thread, started on first need, that
 //! reaps what a dropped `Child` left behind — a child killed on drop that had not died yet,
 //! and a child dropped without kill-on-drop while still running (an orphan, reaped once it
-//! exits, as `tokio::process` and async-process do) — so a drop never blocks a runtime's
-//! thread, and no zombie is left.
+//! exits, as `tokio::process` and async-process do) — so a drop does not wait for the
+//! child, and leaves no zombie (except where the thread or its fds cannot be had: see
+//! [`adopt`]).
 //!
-//! The thread owns a [`Reaper`] (pidfd children: one epoll fd; pid-mode children: its
-//! `SIGCHLD` fallback) and sleeps in `poll(2)` on the Reaper's epoll fd and an eventfd that
-//! each hand-off writes: it wakes for an exit or a hand-off, and otherwise only as often as
-//! the Reaper's pid-mode entries ask ([`Reaper`], "Pid mode").
+//! The thread owns a [`Reaper`] (pidfd children: one epoll fd and each child's pidfd;
+//! pid-mode children: its `SIGCHLD` fallback) and sleeps in `poll(2)` on the Reaper's epoll
+//! fd and an eventfd that each hand-off writes: it wakes for an exit or a hand-off, and
+//! otherwise only as often as [`Reaper::recheck_after`] asks (every 50 ms while pid-mode
+//! children are watched; every 5 ms while a traced child's zombie waits for its tracer).
 //!
-//! A process made by `fork` (with [`crate::fork`], say) has no copy of its parent's thread:
-//! the queue remembers which process started its thread, and a forked child starts its own.
+//! A process made by `fork(2)` has no copy of its parent's thread: the queue, in a
+//! lock-free [`LeakedSlot`], remembers which process started its thread, and a forked child
+//! starts its own. A thread that died (it never should) is replaced the same way.
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use super::sys::LeakedSlot;
 use crate::sys::{eventfd, poll};
 use crate::{EntryError, Process, Reaper};
 
@@ -38,15 +41,16 @@ struct Queue {
     owner: u32,
     sender: Sender<Process>,
     /// Written after each hand-off: wakes the thread.
-    wake: Arc<OwnedFd>,
+    wake: OwnedFd,
 }
 
-static QUEUE: Mutex<Option<Queue>> = Mutex::new(None);
+static QUEUE: LeakedSlot<Queue> = LeakedSlot::new();
 
 /// Hands `process` (not yet reaped) to the background thread, starting it on first use (or
 /// first use in this process). Where no thread can be started (`EAGAIN` from `clone`, no fd
-/// left), a killed process is waited for here, blocking — the only case in which a drop
-/// blocks, and briefly —, and an orphan is dropped unreaped, as std's `Child` leaves it.
+/// left for its eventfd or epoll fd), a killed process is waited for here, blocking (briefly:
+/// it was killed; unbounded only for a child in an uninterruptible sleep or traced), and an
+/// orphan is dropped unreaped, as std's `Child` leaves it.
 pub(crate) fn adopt(process: Process, why: Adoption) {
     if let Some(process) = send(process) {
         if why == Adoption::Killed {
@@ -56,29 +60,51 @@ pub(crate) fn adopt(process: Process, why: Adoption) {
 }
 
 /// Sends `process` to this process's thread; gives it back (`Some`) when there is none.
-fn send(process: Process) -> Option<Process> {
-    let mut queue = QUEUE.lock().unwrap_or_else(PoisonError::into_inner);
+fn send(mut process: Process) -> Option<Process> {
     let own = std::process::id();
-    if queue.as_ref().is_none_or(|queue| queue.owner != own) {
-        *queue = start(own);
+    // A few tries: the queue found may belong to a thread that is gone (after a fork, the
+    // parent's; or a thread that died), and another thread may replace it at the same time.
+    for _ in 0..3 {
+        let current = QUEUE.get();
+        let queue = match current {
+            Some(queue) if queue.owner == own => queue,
+            _ => {
+                let Some(fresh) = start(own) else {
+                    return Some(process);
+                };
+                match QUEUE.replace(current, fresh) {
+                    Ok(queue) => queue,
+                    // Another thread replaced it first: the thread just started ends as its
+                    // queue is dropped here (its receiver disconnects with nothing to reap).
+                    Err(_) => continue,
+                }
+            }
+        };
+        match queue.sender.send(process) {
+            Ok(()) => {
+                // A full counter (EAGAIN) is a wake-up pending already.
+                drop(eventfd::add(queue.wake.as_fd(), 1));
+                return None;
+            }
+            // Its thread is gone: start another (unless another sender did meanwhile).
+            Err(unsent) => {
+                process = unsent.0;
+                let Some(fresh) = start(own) else {
+                    return Some(process);
+                };
+                drop(QUEUE.replace(Some(queue), fresh));
+            }
+        }
     }
-    let Some(queue) = queue.as_ref() else {
-        return Some(process);
-    };
-    if let Err(unsent) = queue.sender.send(process) {
-        return Some(unsent.0);
-    }
-    // A full counter (EAGAIN) is a wake-up pending already.
-    drop(eventfd::add(queue.wake.as_fd(), 1));
-    None
+    Some(process)
 }
 
 /// Starts the thread of process `owner`; `None` if it cannot be.
 fn start(owner: u32) -> Option<Queue> {
-    let wake = Arc::new(eventfd::nonblocking().ok()?);
+    let wake = eventfd::nonblocking().ok()?;
+    let thread_wake = wake.try_clone().ok()?;
     let reaper = Reaper::<()>::new().ok()?;
     let (sender, receiver) = mpsc::channel();
-    let thread_wake = Arc::clone(&wake);
     std::thread::Builder::new()
         .name("pidfd-reaper".into())
         .spawn(move || run(reaper, &receiver, &thread_wake))
@@ -90,16 +116,17 @@ fn start(owner: u32) -> Option<Queue> {
     })
 }
 
-/// The thread: reaps what it is given, for the life of the process.
+/// The thread: reaps what it is given, for the life of the process (or until its queue is
+/// dropped unused: a racing start lost).
 fn run(mut reaper: Reaper<()>, receiver: &Receiver<Process>, wake: &OwnedFd) {
     loop {
         // Every hand-off first (the eventfd was reset before this look: none is missed).
         loop {
             match receiver.try_recv() {
-                // An error drops the handle: nothing more can be done for it (ENOSPC).
+                // An error drops the handle: nothing more can be done for it (ENOSPC,
+                // EMFILE): the child is left unreaped.
                 Ok(process) => drop(reaper.add(process, ())),
                 Err(TryRecvError::Empty) => break,
-                // Replaced after a fork: this is the forked child's stale copy.
                 Err(TryRecvError::Disconnected) if reaper.is_empty() => return,
                 Err(TryRecvError::Disconnected) => break,
             }
@@ -120,8 +147,8 @@ fn run(mut reaper: Reaper<()>, receiver: &Receiver<Process>, wake: &OwnedFd) {
                 },
             }
         }
-        // Then sleep until a hand-off or an exit (pid-mode entries: or their re-check).
-        match poll::poll_in(&[wake.as_fd(), reaper.as_fd()], reaper.pid_mode_recheck()) {
+        // Then sleep until a hand-off or an exit (or a re-check the reaper asks for).
+        match poll::poll_in(&[wake.as_fd(), reaper.as_fd()], reaper.recheck_after()) {
             Ok(revents) => {
                 if revents.first().is_some_and(|&events| events != 0) {
                     drop(eventfd::take(wake.as_fd()));

@@ -100,8 +100,14 @@ pub(crate) trait Runtime: 'static {
     type ChildSignal: Unpin;
 
     /// A new [`Runtime::ChildSignal`]: every `SIGCHLD` from now on makes it ready at least
-    /// once.
-    fn child_signal() -> io::Result<Self::ChildSignal>;
+    /// once. `Ok(None)` where there is none to be had (no fd left; `SIGCHLD` ignored, when
+    /// the kernel reaps the children itself and there is no signal to wait for): the
+    /// re-check timer alone then.
+    ///
+    /// # Errors
+    ///
+    /// No runtime to wait on (tokio: polled outside a runtime's context).
+    fn child_signal() -> io::Result<Option<Self::ChildSignal>>;
 
     /// Waits for a `SIGCHLD` since the last ready poll (or since
     /// [`Runtime::child_signal`]). A signal source that failed stays pending (the caller's
@@ -182,7 +188,7 @@ const PID_MODE_FIRST_RECHECK: Duration = Duration::from_millis(1);
 /// child reaped by a blocking wait on another thread (whose lock the non-blocking reap
 /// does not wait for).
 pub(crate) struct PidWatch<R: Runtime> {
-    /// `None` when it could not be made (no fd left, say): the timer alone.
+    /// `None` where there is none (see [`Runtime::child_signal`]): the timer alone.
     signal: Option<R::ChildSignal>,
     recheck: Option<R::Timer>,
     period: Duration,
@@ -190,12 +196,16 @@ pub(crate) struct PidWatch<R: Runtime> {
 
 impl<R: Runtime> PidWatch<R> {
     /// Made before the first look, so that no `SIGCHLD` after it is missed.
-    fn new() -> Self {
-        PidWatch {
-            signal: R::child_signal().ok(),
+    ///
+    /// # Errors
+    ///
+    /// [`Runtime::child_signal`]'s: no runtime to wait on (tokio, polled outside one).
+    fn new() -> io::Result<Self> {
+        Ok(PidWatch {
+            signal: R::child_signal()?,
             recheck: None,
             period: PID_MODE_FIRST_RECHECK,
-        }
+        })
     }
 
     /// Ready when it is time to look again.
@@ -284,6 +294,13 @@ impl<'a, R: Runtime> WaitState<'a, R> {
         loop {
             match &mut self.stage {
                 Stage::Start => {
+                    // Pid mode looks first: a status cached already needs no watch (whose
+                    // signal handler, under tokio, would be installed for nothing).
+                    if process.mode() == Mode::Pid {
+                        if let Some(result) = Self::attempt(process) {
+                            return Poll::Ready(result);
+                        }
+                    }
                     // Pidfd mode goes straight to the registration: a child that exited
                     // already makes the pidfd readable at once, and one reaped already
                     // (ESRCH) has its status cached. (A waitid first would cost a syscall
@@ -372,7 +389,7 @@ impl<'a, R: Runtime> WaitState<'a, R> {
                     back_off: None,
                 }
             }
-            Mode::Pid => Stage::Pid(PidWatch::new()),
+            Mode::Pid => Stage::Pid(PidWatch::new()?),
         })
     }
 }
@@ -494,7 +511,8 @@ impl Guard {
 }
 
 impl Drop for Guard {
-    /// Never blocks. A child already reaped — through this handle, or behind its back (pid
+    /// Does not wait for the child (see the runtime modules' `Child` for the exceptions:
+    /// no thread, no fd). A child already reaped — through this handle, or behind its back (pid
     /// mode: the `ECHILD` is recorded, so no later signal reaches the PID's next owner) —
     /// needs nothing and is never signalled. A child still there goes to the [`background`]
     /// reaper: without kill-on-drop as it is (reaped once it exits, as `tokio::process`
@@ -634,6 +652,9 @@ pub(crate) struct AsyncReaper<T, R: Runtime> {
     source: Option<R::Source<OwnedFd>>,
     /// While there are pid-mode entries: what makes the reaper look at them again.
     pid_watch: Option<PidWatch<R>>,
+    /// While the reaper asks for a re-check (a traced child's zombie, pid-mode entries):
+    /// the timer for it ([`Reaper::recheck_after`]).
+    recheck: Option<R::Timer>,
 }
 
 impl<T, R: Runtime> AsyncReaper<T, R> {
@@ -642,6 +663,7 @@ impl<T, R: Runtime> AsyncReaper<T, R> {
             reaper,
             source: None,
             pid_watch: None,
+            recheck: None,
         }
     }
 
@@ -654,6 +676,7 @@ impl<T, R: Runtime> AsyncReaper<T, R> {
             reaper,
             source,
             pid_watch,
+            recheck,
         } = self;
         let next = |reaper: &mut Reaper<T>| match reaper.try_next_exit() {
             Ok(Some(exit)) => Ok(Some(Some(exit))),
@@ -664,8 +687,10 @@ impl<T, R: Runtime> AsyncReaper<T, R> {
         loop {
             // Pid-mode entries: the watch is made before the look, so that no SIGCHLD
             // after the look is missed.
-            if reaper.pid_mode_recheck().is_some() {
-                pid_watch.get_or_insert_with(PidWatch::new);
+            if reaper.has_pid_mode() {
+                if pid_watch.is_none() {
+                    *pid_watch = Some(PidWatch::new()?);
+                }
             } else {
                 *pid_watch = None;
             }
@@ -684,12 +709,20 @@ impl<T, R: Runtime> AsyncReaper<T, R> {
             {
                 return Poll::Ready(found);
             }
-            let Some(watch) = pid_watch else {
-                return Poll::Pending;
-            };
-            if watch.poll_next_look(cx).is_pending() {
-                return Poll::Pending;
+            if let Some(watch) = pid_watch {
+                if watch.poll_next_look(cx).is_ready() {
+                    continue;
+                }
             }
+            match reaper.recheck_after() {
+                Some(after) => {
+                    if poll_timer::<R>(recheck, after, cx) {
+                        continue;
+                    }
+                }
+                None => *recheck = None,
+            }
+            return Poll::Pending;
         }
     }
 }

@@ -1,22 +1,25 @@
 //! The raw calls of the async modules: `ioctl(FIONBIO)` (`O_NONBLOCK`) for the parent's ends
 //! of a child's pipes (the runtimes read and write them only when their readiness says so: a
 //! read or write must never block the runtime's thread), and tokio's `AsyncFd`
-//! registration, which is `unsafe` since tokio 1.54 (its I/O-safety contract).
+//! registration, which is `unsafe` since tokio 1.54 (its I/O-safety contract); and a
+//! lock-free process-wide slot ([`LeakedSlot`]) for the background reaper's queue.
 //!
 //! # Safety
 //!
 //! The only `unsafe` of the async modules: one `ioctl(2)` on an fd borrowed for the call,
-//! changing only its `O_NONBLOCK` status flag; and the registration of an [`OwnsFd`] value,
-//! whose fd stays open, the same, for as long as the value lives.
+//! changing only its `O_NONBLOCK` status flag; the registration of an [`OwnsFd`] value,
+//! whose fd stays open, the same, for as long as the value lives; and [`LeakedSlot`]'s
+//! pointers, each leaked from a `Box` and never freed.
 
 #![allow(
     unsafe_code,
-    reason = "ioctl on a borrowed fd, AsyncFd; each block says why"
+    reason = "ioctl on a borrowed fd, AsyncFd, a leaked slot; each block says why"
 )]
 
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 /// A value that holds one open fd for its whole life, and always reports that one from
 /// `as_raw_fd`: what may be registered with a runtime's reactor (tokio's `AsyncFd`
@@ -62,4 +65,45 @@ pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// A process-wide slot for a value leaked for the life of the process (`&'static T`),
+/// replaced by compare-and-swap: no lock, so a process made by `fork(2)` while another
+/// thread was replacing it never deadlocks on it (the background reaper's queue). A
+/// replaced value is leaked, never freed (one per fork generation, or per restart).
+pub(crate) struct LeakedSlot<T>(AtomicPtr<T>);
+
+impl<T> LeakedSlot<T> {
+    pub(crate) const fn new() -> Self {
+        LeakedSlot(AtomicPtr::new(std::ptr::null_mut()))
+    }
+
+    /// The value in the slot, if any.
+    pub(crate) fn get(&self) -> Option<&'static T> {
+        let value = self.0.load(Ordering::Acquire);
+        // SAFETY: every non-null pointer the slot holds came from `Box::into_raw` in
+        // `replace` and is never freed: it stays valid, and is only ever read, for the life
+        // of the process.
+        unsafe { value.as_ref() }
+    }
+
+    /// Puts `value` in the slot if it still holds `current` (`None`: empty); the value
+    /// now in the slot: `Ok` with the new one, `Err` with `value` back when another thread
+    /// replaced `current` first.
+    pub(crate) fn replace(&self, current: Option<&'static T>, value: T) -> Result<&'static T, T> {
+        let current = current.map_or(std::ptr::null_mut(), |current| {
+            std::ptr::from_ref(current).cast_mut()
+        });
+        let fresh = Box::into_raw(Box::new(value));
+        match self
+            .0
+            .compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire)
+        {
+            // SAFETY: `fresh` came from `Box::into_raw` just above and is now in the slot,
+            // never to be freed.
+            Ok(_) => Ok(unsafe { &*fresh }),
+            // SAFETY: `fresh` was not stored: this is its only owner, taking it back.
+            Err(_) => Err(*unsafe { Box::from_raw(fresh) }),
+        }
+    }
 }

@@ -9,9 +9,9 @@ use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::process::ExitStatus;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::sys::time::Deadline;
+use crate::sys::time::{Deadline, PID_MODE_RECHECK, WAIT_BACK_OFF, capped};
 use crate::sys::{epoll, eventfd, poll};
 use crate::{Mode, PidFd, Process};
 
@@ -88,6 +88,15 @@ impl<T> Entry<T> {
 /// thread. A pid-mode process that is not our child cannot be waited for at all: refused with
 /// `ErrorKind::Unsupported`.
 ///
+/// # Traced children
+///
+/// A child traced by another process (a debugger, `strace`) has a readable pidfd as soon as it
+/// exits, but can be reaped only once its tracer waited for it. Such an entry is not re-armed
+/// at once (it would be readable again at once, and the reaper would spin): it is looked at
+/// again after 5 ms, and every 5 ms until it can be reaped, while the other entries are
+/// reported as usual. An event loop driving the reaper through [`AsFd`] asks
+/// [`Reaper::recheck_after`] how soon it must call [`Reaper::try_next_exit`] again.
+///
 /// No thread, no signal handler, and no change to the signal mask or any disposition: the
 /// reaper does work only inside its own calls. It uses one fd for the epoll instance, one
 /// lazily created eventfd and one lazily created signalfd (pid mode only); each entry's own
@@ -135,6 +144,11 @@ pub struct Reaper<T> {
     pid_round: VecDeque<u64>,
     /// A signalfd for `SIGCHLD`, created with the first pid-mode entry.
     sigchld: Option<OwnedFd>,
+    /// Entries whose pidfd was readable with nothing to reap (a traced child's zombie,
+    /// until its tracer waited), not re-armed yet: see [`Reaper::unpark_due`].
+    parked: Vec<u64>,
+    /// When the first of the `parked` entries was parked.
+    parked_at: Option<Instant>,
 }
 
 impl<T> fmt::Debug for Reaper<T> {
@@ -222,6 +236,8 @@ impl<T> Reaper<T> {
             pid_mode: HashSet::new(),
             pid_round: VecDeque::new(),
             sigchld: None,
+            parked: Vec::new(),
+            parked_at: None,
         })
     }
 
@@ -322,8 +338,59 @@ impl<T> Reaper<T> {
         });
     }
 
-    /// Re-arms the one-shot registration of an entry that was reported readable but is
-    /// still running (spurious readiness).
+    /// Re-arms the parked entries' one-shot registrations once they have been parked for
+    /// [`WAIT_BACK_OFF`]: each is then reported readable again, and looked at again.
+    ///
+    /// # Errors
+    ///
+    /// `epoll_ctl`'s, about one entry (an [`EntryError`]): that entry is no longer watched
+    /// for readiness (remove it); the others stay parked.
+    fn unpark_due(&mut self) -> io::Result<()> {
+        let Some(at) = self.parked_at else {
+            return Ok(());
+        };
+        if at.elapsed() < WAIT_BACK_OFF {
+            return Ok(());
+        }
+        self.parked_at = None;
+        let mut keys = std::mem::take(&mut self.parked).into_iter();
+        while let Some(key) = keys.next() {
+            if let Err(error) = self.rearm(key) {
+                self.parked.extend(keys);
+                if !self.parked.is_empty() {
+                    self.parked_at = Some(at);
+                }
+                return Err(EntryError::wrap(Key(key), error));
+            }
+        }
+        Ok(())
+    }
+
+    /// How soon an event loop that waits on the epoll fd ([`AsFd`]) must call
+    /// [`Reaper::try_next_exit`] again even if the fd does not become readable: with
+    /// pid-mode entries, 50 ms (see [`Reaper`], "Pid mode"; unless every thread blocks
+    /// `SIGCHLD`); with a traced child's zombie waiting for its tracer, what is left of its
+    /// 5 ms back-off (see "Traced children"). `None`: only when the fd is readable.
+    /// [`Reaper::next_exit`] does this itself.
+    pub fn recheck_after(&self) -> Option<Duration> {
+        let pid_mode = (!self.pid_mode.is_empty()).then_some(PID_MODE_RECHECK);
+        let parked = self
+            .parked_at
+            .map(|at| WAIT_BACK_OFF.saturating_sub(at.elapsed()));
+        match (pid_mode, parked) {
+            (Some(pid_mode), Some(parked)) => Some(pid_mode.min(parked)),
+            (either, other) => either.or(other),
+        }
+    }
+
+    /// Whether pid-mode entries are watched (they wake on `SIGCHLD`).
+    #[cfg(any(feature = "tokio", feature = "async-io"))]
+    pub(crate) fn has_pid_mode(&self) -> bool {
+        !self.pid_mode.is_empty()
+    }
+
+    /// Re-arms the one-shot registration of an entry that was reported readable but could
+    /// not be reaped (see [`Reaper::unpark_due`]).
     fn rearm(&self, key: u64) -> io::Result<()> {
         let Some(entry) = self.entries.get(&key) else {
             return Ok(());
@@ -372,9 +439,13 @@ impl<T> Reaper<T> {
         let outcome = classify_reap(result, || entry.with_fd(readable_now))
             .map_err(|error| EntryError::wrap(Key(key), error))?;
         let EntryCheck::Exited(status) = outcome else {
-            // Spurious readiness: the one-shot registration needs re-arming.
-            self.rearm(key)
-                .map_err(|error| EntryError::wrap(Key(key), error))?;
+            // Readable with nothing to reap (a traced child's zombie, until its tracer
+            // waited): parked, its one-shot registration re-armed later (at once it would be
+            // readable again at once). Pid-mode entries have no registration.
+            if !self.pid_mode.contains(&key) {
+                self.parked.push(key);
+                self.parked_at.get_or_insert_with(Instant::now);
+            }
             return Ok(None);
         };
         let Some(entry) = self.entries.remove(&key) else {
@@ -433,6 +504,7 @@ impl<T> Reaper<T> {
     pub fn next_exit(&mut self, timeout: Option<Duration>) -> io::Result<Option<Exit<T>>> {
         let deadline = Deadline::after(timeout);
         loop {
+            self.unpark_due()?;
             self.start_pid_round();
             if let Some(exit) = self.drain()? {
                 return Ok(Some(exit));
@@ -442,7 +514,10 @@ impl<T> Reaper<T> {
             }
             let remaining = deadline.remaining();
             // An unrepresentable deadline (`remaining` is `None`) is as good as no limit.
-            let wait = self.pid_mode_wait(remaining);
+            let wait = match self.recheck_after() {
+                Some(recheck) => capped(remaining, recheck),
+                None => remaining,
+            };
             let got = self.wait_events(wait)?;
             if got == 0 && remaining.is_some_and(|remaining| remaining.is_zero()) {
                 return Ok(None);

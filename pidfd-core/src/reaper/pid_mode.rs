@@ -8,11 +8,9 @@
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::time::Duration;
 
 use super::{Entry, Key, Reaper, SIGCHLD_KEY, Watched, epoll_ctl};
 use crate::Process;
-use crate::sys::time::{PID_MODE_RECHECK, capped};
 use crate::sys::{epoll, sigset};
 
 /// A non-blocking signalfd for `SIGCHLD` (the caller's mask is left alone). Also the
@@ -78,24 +76,6 @@ impl<T> Reaper<T> {
     pub(super) fn start_pid_round(&mut self) {
         if self.pid_round.is_empty() {
             self.pid_round.extend(self.pid_mode.iter().copied());
-        }
-    }
-
-    /// With pid-mode entries, how often [`Reaper::try_next_exit`] must be called by an
-    /// event loop that waits on the epoll fd (see [`Reaper`], "Pid mode"); `None` without.
-    /// (For the async reapers of `crate::aio`.)
-    #[cfg(any(feature = "tokio", feature = "async-io"))]
-    pub(crate) fn pid_mode_recheck(&self) -> Option<Duration> {
-        (!self.pid_mode.is_empty()).then_some(PID_MODE_RECHECK)
-    }
-
-    /// How long the next `epoll_wait` may block, given the `remaining` time: at most
-    /// [`PID_MODE_RECHECK`] while there are pid-mode entries.
-    pub(super) fn pid_mode_wait(&self, remaining: Option<Duration>) -> Option<Duration> {
-        if self.pid_mode.is_empty() {
-            remaining
-        } else {
-            capped(remaining, PID_MODE_RECHECK)
         }
     }
 }

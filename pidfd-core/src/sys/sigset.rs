@@ -1,4 +1,5 @@
-//! `sigset_t` building, `pthread_sigmask(SIG_BLOCK)` and `signalfd(2)`.
+//! `sigset_t` building, `pthread_sigmask(SIG_BLOCK)`, `signalfd(2)`, and the query of
+//! `SIGCHLD`'s disposition ([`children_reaped_by_kernel`]).
 //!
 //! [`SigSet`] is the one place the workspace builds a `sigset_t` with `sigemptyset` /
 //! `sigaddset` (the spawn child builds its own set with raw syscalls; a spawn split can use
@@ -110,6 +111,26 @@ pub fn read_signal(fd: BorrowedFd<'_>) -> io::Result<i32> {
     let info = unsafe { info.assume_init() };
     i32::try_from(info.ssi_signo)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "signal number out of range"))
+}
+
+/// Whether the kernel reaps this process's children itself when they exit: `SIGCHLD`'s
+/// disposition is `SIG_IGN`, or has `SA_NOCLDWAIT` (a `sigaction(2)` query; nothing
+/// changes). A caller about to install a `SIGCHLD` handler asks first: one would end that.
+///
+/// # Errors
+///
+/// `sigaction(2)`'s (none for a valid signal).
+#[cfg(feature = "tokio")]
+pub fn children_reaped_by_kernel() -> io::Result<bool> {
+    let mut current = MaybeUninit::<libc::sigaction>::zeroed();
+    // SAFETY: a query (no new action); the current one is written into a live local.
+    let done = unsafe { libc::sigaction(libc::SIGCHLD, std::ptr::null(), current.as_mut_ptr()) };
+    if done < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: zeroed, then filled in by the kernel (all-zero is a valid sigaction anyway).
+    let current = unsafe { current.assume_init() };
+    Ok(current.sa_sigaction == libc::SIG_IGN || current.sa_flags & libc::SA_NOCLDWAIT != 0)
 }
 
 #[cfg(test)]

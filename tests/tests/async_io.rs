@@ -2,7 +2,7 @@
 //! shared with the tokio tests (`async_common`: waits cached, cancel safe and many at once,
 //! async stdio and output, kill-on-drop, the Reaper as a Stream, a `waitpid(-1)` thief,
 //! spawn/wait cycles without leaks, pid mode under `PIDFD_DISABLE=1` and seccomp, and the
-//! regression tests of `async_common::regressions`), plus waits from several threads, each
+//! regression tests of `async_common::regressions` and `async_common::traced`), plus waits from several threads, each
 //! with its own `block_on`, on one `Process`.
 
 #![allow(
@@ -32,6 +32,18 @@ async_common::regressions::async_regressions!(
     "PIDFD_ASYNC_IO_REGRESSION",
     "PIDFD_ASYNC_IO_REGRESSION_NS",
 );
+
+async_common::traced::async_traced!(
+    async_io,
+    async_io::block_on,
+    super::sleep,
+    "PIDFD_ASYNC_IO_TRACED"
+);
+
+/// async-io's timer, as `tokio::time::sleep`.
+async fn sleep(duration: std::time::Duration) {
+    async_io::Timer::after(duration).await;
+}
 
 /// Eight threads, each blocking on its own wait of one `Process` (async-io's reactor
 /// serves them all); all get the status.

@@ -2,9 +2,10 @@
 //! at once, on several worker threads), async stdio and output, kill-on-drop without a
 //! zombie, the Reaper as a Stream, a `waitpid(-1)` thief, runtime shutdown with waits
 //! pending (a multi-thread runtime too, counting fds), 10 000 spawn/wait cycles without an
-//! fd or zombie left, a pipe first polled outside the runtime, and pid mode
-//! (`PIDFD_DISABLE=1`, seccomp) — the shared part in `async_common` (the suite and the
-//! regression tests of `async_common::regressions`), written once for both runtimes.
+//! fd or zombie left, a pipe and a pid-mode wait first polled outside the runtime, a pid-mode
+//! wait with `SIGCHLD` ignored, and pid mode (`PIDFD_DISABLE=1`, seccomp) — the shared part in
+//! `async_common` (the suite, the regression tests of `async_common::regressions` and the
+//! traced zombies of `async_common::traced`), written once for both runtimes.
 
 #![allow(
     unsafe_code,
@@ -35,7 +36,11 @@ async_common::async_suite!(
     tokio::io::AsyncWriteExt,
     tokio::io::AsyncReadExt,
     "PIDFD_ASYNC_TOKIO_SCENARIO",
-    [("shutdown", shutdown_scenario)]
+    [
+        ("shutdown", shutdown_scenario),
+        ("outside", |_| outside_scenario()),
+        ("sigign", |_| sigign_scenario()),
+    ]
 );
 
 async_common::regressions::async_regressions!(
@@ -45,6 +50,13 @@ async_common::regressions::async_regressions!(
     tokio::io::AsyncReadExt,
     "PIDFD_ASYNC_TOKIO_REGRESSION",
     "PIDFD_ASYNC_TOKIO_REGRESSION_NS",
+);
+
+async_common::traced::async_traced!(
+    tokio,
+    super::block_on,
+    tokio::time::sleep,
+    "PIDFD_ASYNC_TOKIO_TRACED"
 );
 
 /// A wait on `process` that counts itself in `registered` once it is pending (registered).
@@ -255,5 +267,134 @@ fn shutdown_scenario(args: &[&str]) {
     say(
         "wait",
         format_args!("{:?}", status.map(|s| s.code()).map_err(|e| e.to_string())),
+    );
+}
+
+/// A pid-mode wait (`PIDFD_DISABLE=1`) first polled outside any runtime's context, on a
+/// child still running: an `io::Error`, not a panic (tokio panics where a timer or signal
+/// is made outside a runtime); the process is still waited for afterwards, with its status.
+#[test]
+fn a_pid_mode_wait_polled_outside_the_runtime_is_an_error() {
+    let env = [(pidfd_core::probe::DISABLE_ENV, "1")];
+    let Some(out) = SCENARIOS.run("outside", &env) else {
+        return;
+    };
+    assert_eq!(out["mode"], "Pid", "{out:?}");
+    assert!(
+        out["outside"].starts_with("Ready(Err("),
+        "polled outside the runtime: {}; {out:?}",
+        out["outside"]
+    );
+    assert_eq!(out["then"], "Ok(Some(28))", "{out:?}");
+}
+
+fn outside_scenario() {
+    let (process, stdin) = held(28);
+    say("mode", format_args!("{:?}", process.mode()));
+    let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut wait = std::pin::pin!(process.wait_async());
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match wait.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(result) => format!("Ready({:?})", result.map(|s| s.code())),
+            std::task::Poll::Pending => "Pending".to_owned(),
+        }
+    }));
+    let polled = polled.unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap_or_default();
+        format!("panicked: {message:?}")
+    });
+    say("outside", polled);
+    drop(stdin);
+    let then = async_common::regressions::within(move || {
+        block_on(process.wait_async())
+            .map(|status| status.code())
+            .map_err(|error| error.to_string())
+    });
+    say(
+        "then",
+        then.map_or_else(|error| error.to_owned(), |then| format!("{then:?}")),
+    );
+}
+
+/// The disposition of `SIGCHLD`: `"SIG_IGN"`, `"SIG_DFL"` or `"handler"`.
+fn sigchld_disposition() -> &'static str {
+    // SAFETY: an all-zero sigaction is a valid value to be overwritten.
+    let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: a null new action only queries; `old` is writable.
+    let ret = unsafe { libc::sigaction(libc::SIGCHLD, std::ptr::null(), &raw mut old) };
+    assert_eq!(ret, 0, "{}", io::Error::last_os_error());
+    match old.sa_sigaction {
+        libc::SIG_IGN => "SIG_IGN",
+        libc::SIG_DFL => "SIG_DFL",
+        _ => "handler",
+    }
+}
+
+/// With `SIGCHLD` ignored (the kernel reaps children at their exit), a pid-mode wait
+/// (`PIDFD_DISABLE=1`) ends (its child reaped by the kernel: a status or `ECHILD`), and
+/// leaves the disposition `SIG_IGN`: a later `std::process` child is still reaped by the
+/// kernel, no zombie left.
+#[test]
+fn a_pid_mode_wait_keeps_sigchld_ignored() {
+    let env = [(pidfd_core::probe::DISABLE_ENV, "1")];
+    let Some(out) = SCENARIOS.run("sigign", &env) else {
+        return;
+    };
+    assert_eq!(out["mode"], "Pid", "{out:?}");
+    assert_eq!(out["before"], "SIG_IGN", "{out:?}");
+    assert!(
+        ["Ok(Ok(Some(29)))", "Ok(Err(\"ECHILD\"))"].contains(&out["wait"].as_str()),
+        "{out:?}"
+    );
+    assert_eq!(
+        out["after"], "SIG_IGN",
+        "the wait replaced the ignored disposition: {out:?}"
+    );
+    assert_eq!(
+        out["later_child"], "gone",
+        "a later child was left a zombie: {out:?}"
+    );
+}
+
+fn sigign_scenario() {
+    async_common::regressions::ignore_sigchld(true);
+    say("before", sigchld_disposition());
+    let (process, stdin) = held(29);
+    say("mode", format_args!("{:?}", process.mode()));
+    let wait = async_common::regressions::within(move || {
+        block_on(async move {
+            // Pending first (the child runs): the wait sets up its SIGCHLD watch.
+            assert!(poll_once_and_drop(process.wait_async()).await);
+            drop(stdin);
+            process.wait_async().await
+        })
+        .map(|status| status.code())
+        .map_err(|error| match error.raw_os_error() {
+            Some(libc::ECHILD) => "ECHILD".to_owned(),
+            _ => error.to_string(),
+        })
+    });
+    say("wait", format_args!("{wait:?}"));
+    say("after", sigchld_disposition());
+    // A later child, left to the kernel: gone at its exit, or a zombie for good.
+    let later = std::process::Command::new("true").spawn().unwrap();
+    let pid = later.id();
+    drop(later);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut last = None;
+    while std::time::Instant::now() < deadline {
+        last = async_common::regressions::state(pid);
+        if last.is_none() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    say(
+        "later_child",
+        last.map_or_else(|| "gone".to_owned(), |state| format!("state {state}")),
     );
 }

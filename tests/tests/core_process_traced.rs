@@ -1,7 +1,8 @@
 //! A child traced by another process: its pidfd turns readable when it exits, but we (its
 //! parent) may reap it only once the tracer has waited for it or detached. Waiting must
 //! not spin meanwhile (`wait` blocks in `waitid(WNOWAIT)`; `wait_timeout` backs off), and
-//! must return the status once the tracer lets go.
+//! must return the status once the tracer lets go. The same for a [`Reaper`] holding such a
+//! zombie beside an ordinary child: it must not spin, and must still report the other exit.
 //!
 //! Needs ptrace permission over our own child from a sibling process (root, or a kernel
 //! without Yama restrictions); a counted skip otherwise.
@@ -14,7 +15,7 @@
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use pidfd_core::{Mode, Spawn, Stdio};
+use pidfd_core::{Mode, Reaper, Spawn, Stdio};
 use pidfd_tests::emulator;
 
 /// CPU time this thread has used.
@@ -144,4 +145,235 @@ fn waiting_for_a_traced_zombie_does_not_spin_and_ends_when_the_tracer_lets_go() 
         );
     });
     assert!(tracer.wait().unwrap().success());
+}
+
+/// How long anything that must happen may take before the test fails.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A forked tracer that seizes our child `pid` and never waits for it: `Ok` with the
+/// tracer and the pipe end that lets it go (it exits, detaching, once that is written to or
+/// closed); `Err(reason)` where `PTRACE_SEIZE` is refused (the tracer is reaped then). The
+/// tracer closes its copies of `close` (our ends of pipes the tracee waits on).
+fn seize(
+    pid: u32,
+    close: &[std::os::fd::BorrowedFd<'_>],
+) -> Result<(pidfd_core::Process, std::io::PipeWriter), String> {
+    use std::os::fd::AsRawFd as _;
+    let pid = i32::try_from(pid).unwrap();
+    let (mut attached_read, mut attached_write) = std::io::pipe().unwrap();
+    let (mut go_read, go_write) = std::io::pipe().unwrap();
+    let raw: Vec<i32> = close
+        .iter()
+        .map(|fd| fd.as_raw_fd())
+        .chain([go_write.as_raw_fd()])
+        .collect();
+    // SAFETY: the forked tracer makes raw syscalls only (close, ptrace, read, write, _exit).
+    let tracer = match unsafe { pidfd_core::fork() }.unwrap() {
+        pidfd_core::Fork::Child => {
+            for &fd in &raw {
+                // SAFETY: closes this process's copy of the fd; the code below never uses
+                // it (the parent's values own theirs).
+                unsafe { libc::close(fd) };
+            }
+            // SAFETY: PTRACE_SEIZE takes a pid and no memory of ours.
+            let seized = unsafe { libc::ptrace(libc::PTRACE_SEIZE, pid, 0_usize, 0_usize) };
+            let byte = if seized == 0 { b'1' } else { b'0' };
+            let _ = attached_write.write_all(&[byte]);
+            let _ = go_read.read(&mut [0_u8; 1]);
+            // SAFETY: `_exit` never returns; exiting detaches the tracee.
+            unsafe { libc::_exit(0) }
+        }
+        pidfd_core::Fork::Parent(tracer) => tracer,
+    };
+    drop(attached_write);
+    drop(go_read);
+    let mut attached = [0_u8; 1];
+    attached_read.read_exact(&mut attached).unwrap();
+    if attached[0] == b'1' {
+        Ok((tracer, go_write))
+    } else {
+        drop(go_write);
+        tracer.wait().unwrap();
+        Err("PTRACE_SEIZE refused (no ptrace permission)".to_owned())
+    }
+}
+
+/// Waits (polling, up to [`PATIENCE`]) until `pid` is a zombie (`Z` in `/proc/<pid>/stat`);
+/// whether it became one.
+fn await_zombie(pid: u32) -> bool {
+    let started = std::time::Instant::now();
+    while started.elapsed() < PATIENCE {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if stat.rsplit_once(") ").map(|(_, rest)| &rest[..1]) == Some("Z") {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    false
+}
+
+/// What one bounded call on the reaper gave: its result, the CPU time of the thread that
+/// made it and the wall time it took.
+struct Call<R> {
+    result: R,
+    cpu: Duration,
+    wall: Duration,
+}
+
+/// Runs `f(&mut reaper)` on a thread of its own and gives the reaper back with the
+/// [`Call`]; `Err("hung")` when it did not return within [`PATIENCE`] (the thread and the
+/// reaper are left behind), `Err("panicked")` when it panicked.
+fn bounded<R: Send + 'static>(
+    mut reaper: Reaper<i32>,
+    f: impl FnOnce(&mut Reaper<i32>) -> R + Send + 'static,
+) -> Result<(Reaper<i32>, Call<R>), &'static str> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (cpu, started) = (thread_cpu(), std::time::Instant::now());
+        let result = f(&mut reaper);
+        let call = Call {
+            result,
+            cpu: thread_cpu() - cpu,
+            wall: started.elapsed(),
+        };
+        let _ = sender.send((reaper, call));
+    });
+    receiver
+        .recv_timeout(PATIENCE)
+        .map_err(|error| match error {
+            std::sync::mpsc::RecvTimeoutError::Timeout => "hung",
+            std::sync::mpsc::RecvTimeoutError::Disconnected => "panicked",
+        })
+}
+
+/// `(token, exit code)` of what a reaper call reported, for comparisons.
+type Reported = Result<Option<(i32, Option<i32>)>, String>;
+
+fn reported(result: std::io::Result<Option<pidfd_core::Exit<i32>>>) -> Reported {
+    result
+        .map(|exit| exit.map(|exit| (exit.token, exit.status.and_then(|s| s.code()))))
+        .map_err(|error| error.to_string())
+}
+
+/// Whether `call` used less than 30% of its wall time in CPU.
+fn calm<R>(call: &Call<R>) -> bool {
+    call.cpu.as_micros() * 100 < call.wall.as_micros() * 30
+}
+
+/// A `Reaper` holding a traced zombie (readable pidfd, not reapable while its tracer has
+/// not waited) and an ordinary child: waiting does not spin on the zombie (thread CPU time
+/// under 30% of the wall time of a 300 ms `next_exit`), the ordinary child's exit is
+/// reported with its own code, `try_next_exit` returns (`Ok(None)`) rather than loop, and
+/// once the tracer lets go the traced child is reported with its code. Every call runs on a
+/// thread of its own, bounded by [`PATIENCE`].
+#[test]
+fn a_reaper_holding_a_traced_zombie_reports_other_exits_without_spinning() {
+    use std::os::fd::AsFd as _;
+    if emulator::gap("ptrace is not emulated by qemu-user") {
+        return;
+    }
+    let (traced_read, traced_write) = std::io::pipe().unwrap();
+    let traced = Spawn::new("sh")
+        .args(["-c", "read line; exit 33"])
+        .stdin(Stdio::from(traced_read))
+        .spawn()
+        .unwrap();
+    if traced.mode() == Mode::Pid {
+        emulator::skip("traced child: Spawn gave pid mode here (no pidfd to poll)");
+        drop(traced_write);
+        traced.wait().unwrap();
+        return;
+    }
+    let traced_pid = traced.pid();
+    let (tracer, go) = match seize(traced_pid, &[traced_write.as_fd()]) {
+        Ok(seized) => seized,
+        Err(reason) => {
+            emulator::skip(&format!("traced child: {reason}"));
+            drop(traced_write);
+            traced.wait().unwrap();
+            return;
+        }
+    };
+    // The traced child exits: a zombie that only the tracer may reap for now.
+    drop(traced_write);
+    assert!(await_zombie(traced_pid), "the traced child did not exit");
+    let (ordinary_read, ordinary_write) = std::io::pipe().unwrap();
+    let ordinary = Spawn::new("sh")
+        .args(["-c", "read line; exit 34"])
+        .stdin(Stdio::from(ordinary_read))
+        .spawn()
+        .unwrap();
+    let mut reaper = Reaper::new().unwrap();
+    reaper.add(traced.into_process(), 33).unwrap();
+    reaper.add(ordinary.into_process(), 34).unwrap();
+    let mut problems = Vec::new();
+    // A call that never returns loses the reaper: the test ends there (letting the tracer
+    // go first, so that the stuck thread finds the exit and the traced child is reaped).
+    let give_up = |what: &str, problems: &[String]| -> ! {
+        let _ = (&go).write_all(b"g");
+        panic!("{what} never returned (within {PATIENCE:?}); before: {problems:#?}")
+    };
+
+    // Nothing can be reported yet: a 300 ms wait, asleep.
+    let window =
+        |reaper: &mut Reaper<i32>| reported(reaper.next_exit(Some(Duration::from_millis(300))));
+    let Ok((reaper, call)) = bounded(reaper, window) else {
+        give_up("next_exit(300 ms) before any exit", &problems)
+    };
+    if call.result != Ok(None) {
+        problems.push(format!("before any exit: {:?}", call.result));
+    }
+    if !calm(&call) {
+        problems.push(format!(
+            "next_exit spun on the traced zombie: {:?} of CPU in {:?}",
+            call.cpu, call.wall
+        ));
+    }
+    // The ordinary child exits: reported at once, with its own code.
+    drop(ordinary_write);
+    let next = |reaper: &mut Reaper<i32>| reported(reaper.next_exit(Some(PATIENCE)));
+    let Ok((reaper, call)) = bounded(reaper, next) else {
+        give_up("next_exit for the ordinary exit", &problems)
+    };
+    if call.result != Ok(Some((34, Some(34)))) {
+        problems.push(format!(
+            "the ordinary exit: {:?} after {:?}",
+            call.result, call.wall
+        ));
+    }
+    // try_next_exit returns; then another 300 ms wait, asleep.
+    let Ok((reaper, call)) = bounded(reaper, |reaper| reported(reaper.try_next_exit())) else {
+        give_up("try_next_exit", &problems)
+    };
+    if call.result != Ok(None) {
+        problems.push(format!("try_next_exit: {:?}", call.result));
+    }
+    let Ok((reaper, call)) = bounded(reaper, window) else {
+        give_up(
+            "next_exit(300 ms) with only the traced zombie left",
+            &problems,
+        )
+    };
+    if call.result != Ok(None) || !calm(&call) {
+        problems.push(format!(
+            "with only the traced zombie left: {:?}, {:?} of CPU in {:?}",
+            call.result, call.cpu, call.wall
+        ));
+    }
+    // The tracer exits, detaching: the traced child is reported with its code.
+    (&go).write_all(b"g").unwrap();
+    let Ok((reaper, call)) = bounded(reaper, next) else {
+        give_up("next_exit for the traced exit", &problems)
+    };
+    if call.result != Ok(Some((33, Some(33)))) {
+        problems.push(format!(
+            "the traced exit: {:?} after {:?}",
+            call.result, call.wall
+        ));
+    }
+    if !reaper.is_empty() {
+        problems.push(format!("{} entries left", reaper.len()));
+    }
+    assert!(tracer.wait().unwrap().success());
+    assert!(problems.is_empty(), "{problems:#?}");
 }

@@ -2,11 +2,13 @@
 //! each, to the same tests and scenarios over that runtime's module of pidfd-core
 //! (`pidfd_core::tokio`, `pidfd_core::async_io`) and its `block_on`; each file adds the
 //! tests only its runtime has. The regression tests of issue 18 are in [`regressions`]
-//! (their own macro, expanded in a module of each binary).
+//! (their own macro, expanded in a module of each binary), the tests of traced zombies in the
+//! async reapers in [`traced`] (likewise).
 
 #![allow(dead_code, reason = "each test binary uses its own part")]
 
 pub(crate) mod regressions;
+pub(crate) mod traced;
 
 use std::future::Future;
 use std::pin::Pin;

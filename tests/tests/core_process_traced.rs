@@ -360,10 +360,19 @@ fn a_reaper_holding_a_traced_zombie_reports_other_exits_without_spinning() {
             call.result, call.cpu, call.wall
         ));
     }
-    // The tracer exits, detaching: the traced child is reported with its code.
+    // The tracer exits, detaching: an event loop that waits on the epoll fd (the AsFd
+    // contract: readable, then try_next_exit until Ok(None)) sees it readable, and the
+    // traced child is reported with its code.
     (&go).write_all(b"g").unwrap();
-    let Ok((reaper, call)) = bounded(reaper, next) else {
-        give_up("next_exit for the traced exit", &problems)
+    let readable = pidfd_tests::reference::poll_in(&reaper, 30_000);
+    if readable & libc::POLLIN == 0 {
+        problems.push(format!(
+            "the epoll fd never became readable for the traced exit: revents {readable:#x}"
+        ));
+    }
+    let try_next = |reaper: &mut Reaper<i32>| reported(reaper.try_next_exit());
+    let Ok((reaper, call)) = bounded(reaper, try_next) else {
+        give_up("try_next_exit for the traced exit", &problems)
     };
     if call.result != Ok(Some((33, Some(33)))) {
         problems.push(format!(

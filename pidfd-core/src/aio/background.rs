@@ -9,11 +9,12 @@
 //! pid-mode children: its `SIGCHLD` fallback) and sleeps in `poll(2)` on the Reaper's epoll
 //! fd and an eventfd that each hand-off writes: it wakes for an exit or a hand-off, and
 //! otherwise only as often as [`Reaper::recheck_after`] asks (every 50 ms while pid-mode
-//! children are watched; every 5 ms while a traced child's zombie waits for its tracer).
+//! children are watched; a traced child's zombie costs nothing: see [`Reaper`]).
 //!
-//! A process made by `fork(2)` has no copy of its parent's thread: the queue, in a
-//! lock-free [`LeakedSlot`], remembers which process started its thread, and a forked child
-//! starts its own. A thread that died (it never should) is replaced the same way.
+//! A process made by `fork(2)` has no copy of its parent's thread: the queue sits in a
+//! lock-free [`LeakedSlot`] that a `pthread_atfork` child handler empties (and that also
+//! remembers which process started its thread), so a forked child starts its own. A thread
+//! that died (it never should) is replaced the same way.
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
@@ -50,7 +51,8 @@ static QUEUE: LeakedSlot<Queue> = LeakedSlot::new();
 /// first use in this process). Where no thread can be started (`EAGAIN` from `clone`, no fd
 /// left for its eventfd or epoll fd), a killed process is waited for here, blocking (briefly:
 /// it was killed; unbounded only for a child in an uninterruptible sleep or traced), and an
-/// orphan is dropped unreaped, as std's `Child` leaves it.
+/// orphan is dropped unreaped, as std's `Child` leaves it. The same happens when three
+/// threads in a row died before taking the hand-off (they never should).
 pub(crate) fn adopt(process: Process, why: Adoption) {
     if let Some(process) = send(process) {
         if why == Adoption::Killed {
@@ -74,9 +76,11 @@ fn send(mut process: Process) -> Option<Process> {
                 };
                 match QUEUE.replace(current, fresh) {
                     Ok(queue) => queue,
-                    // Another thread replaced it first: the thread just started ends as its
-                    // queue is dropped here (its receiver disconnects with nothing to reap).
-                    Err(_) => continue,
+                    // Another thread replaced it first: use that one.
+                    Err(lost) => {
+                        retire(lost);
+                        continue;
+                    }
                 }
             }
         };
@@ -92,15 +96,33 @@ fn send(mut process: Process) -> Option<Process> {
                 let Some(fresh) = start(own) else {
                     return Some(process);
                 };
-                drop(QUEUE.replace(Some(queue), fresh));
+                if let Err(lost) = QUEUE.replace(Some(queue), fresh) {
+                    retire(lost);
+                }
             }
         }
     }
     Some(process)
 }
 
+/// Ends the thread of a queue that was never published (a racing start lost): its receiver
+/// disconnects once the sender is gone, and the eventfd wakes it to see that.
+fn retire(queue: Queue) {
+    let Queue { sender, wake, .. } = queue;
+    drop(sender);
+    drop(eventfd::add(wake.as_fd(), 1));
+}
+
+/// Empties the slot in a child made by `fork(2)` (a `pthread_atfork` child handler: one
+/// atomic store, async-signal-safe), whatever its PID.
+extern "C" fn forget_queue_after_fork() {
+    QUEUE.clear();
+}
+
 /// Starts the thread of process `owner`; `None` if it cannot be.
 fn start(owner: u32) -> Option<Queue> {
+    static AT_FORK: std::sync::Once = std::sync::Once::new();
+    AT_FORK.call_once(|| drop(super::sys::at_fork_child(forget_queue_after_fork)));
     let wake = eventfd::nonblocking().ok()?;
     let thread_wake = wake.try_clone().ok()?;
     let reaper = Reaper::<()>::new().ok()?;
@@ -117,7 +139,7 @@ fn start(owner: u32) -> Option<Queue> {
 }
 
 /// The thread: reaps what it is given, for the life of the process (or until its queue is
-/// dropped unused: a racing start lost).
+/// retired unused: a racing start lost).
 fn run(mut reaper: Reaper<()>, receiver: &Receiver<Process>, wake: &OwnedFd) {
     loop {
         // Every hand-off first (the eventfd was reset before this look: none is missed).

@@ -13,10 +13,11 @@
 //! * [`Collect`] — `output()`: both pipes and the exit in one future, with the same drain
 //!   bounds after the exit as the blocking [`Child::wait_with_output`](crate::Child::wait_with_output).
 //! * [`AsyncReaper`] — the [`Reaper`](crate::Reaper) driven by readiness of (a duplicate
-//!   of) its epoll fd, plus the pid-mode re-check timer it asks for.
+//!   of) its epoll fd, plus a [`PidWatch`] for its pid-mode entries.
 //! * [`Guard`] — the drop guard of an async `Child`: a child still running is handed to the
 //!   [`background`] reaper thread — after a `SIGKILL` with kill-on-drop, as it is without —
-//!   so that a drop never blocks the runtime's thread and never leaves a zombie.
+//!   so that a drop does not wait for the child and leaves no zombie (the exceptions: see
+//!   the runtime modules' `Child`).
 
 mod api;
 mod background;
@@ -650,11 +651,9 @@ pub(crate) struct AsyncReaper<T, R: Runtime> {
     pub(crate) reaper: Reaper<T>,
     /// A duplicate of the epoll fd, registered on first wait.
     source: Option<R::Source<OwnedFd>>,
-    /// While there are pid-mode entries: what makes the reaper look at them again.
+    /// While there are pid-mode entries: what makes the reaper look at them again (the
+    /// re-check the blocking reaper asks of an event loop, [`Reaper::recheck_after`]).
     pid_watch: Option<PidWatch<R>>,
-    /// While the reaper asks for a re-check (a traced child's zombie, pid-mode entries):
-    /// the timer for it ([`Reaper::recheck_after`]).
-    recheck: Option<R::Timer>,
 }
 
 impl<T, R: Runtime> AsyncReaper<T, R> {
@@ -663,7 +662,6 @@ impl<T, R: Runtime> AsyncReaper<T, R> {
             reaper,
             source: None,
             pid_watch: None,
-            recheck: None,
         }
     }
 
@@ -676,7 +674,6 @@ impl<T, R: Runtime> AsyncReaper<T, R> {
             reaper,
             source,
             pid_watch,
-            recheck,
         } = self;
         let next = |reaper: &mut Reaper<T>| match reaper.try_next_exit() {
             Ok(Some(exit)) => Ok(Some(Some(exit))),
@@ -687,7 +684,7 @@ impl<T, R: Runtime> AsyncReaper<T, R> {
         loop {
             // Pid-mode entries: the watch is made before the look, so that no SIGCHLD
             // after the look is missed.
-            if reaper.has_pid_mode() {
+            if reaper.recheck_after().is_some() {
                 if pid_watch.is_none() {
                     *pid_watch = Some(PidWatch::new()?);
                 }
@@ -709,20 +706,12 @@ impl<T, R: Runtime> AsyncReaper<T, R> {
             {
                 return Poll::Ready(found);
             }
-            if let Some(watch) = pid_watch {
-                if watch.poll_next_look(cx).is_ready() {
-                    continue;
-                }
+            let Some(watch) = pid_watch else {
+                return Poll::Pending;
+            };
+            if watch.poll_next_look(cx).is_pending() {
+                return Poll::Pending;
             }
-            match reaper.recheck_after() {
-                Some(after) => {
-                    if poll_timer::<R>(recheck, after, cx) {
-                        continue;
-                    }
-                }
-                None => *recheck = None,
-            }
-            return Poll::Pending;
         }
     }
 }

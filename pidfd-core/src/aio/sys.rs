@@ -8,8 +8,8 @@
 //!
 //! The only `unsafe` of the async modules: one `ioctl(2)` on an fd borrowed for the call,
 //! changing only its `O_NONBLOCK` status flag; the registration of an [`OwnsFd`] value,
-//! whose fd stays open, the same, for as long as the value lives; and [`LeakedSlot`]'s
-//! pointers, each leaked from a `Box` and never freed.
+//! whose fd stays open, the same, for as long as the value lives; [`LeakedSlot`]'s
+//! pointers, each leaked from a `Box` and never freed; and a `pthread_atfork` registration.
 
 #![allow(
     unsafe_code,
@@ -73,9 +73,15 @@ pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
 /// replaced value is leaked, never freed (one per fork generation, or per restart).
 pub(crate) struct LeakedSlot<T>(AtomicPtr<T>);
 
-impl<T> LeakedSlot<T> {
+impl<T: Send + Sync + 'static> LeakedSlot<T> {
     pub(crate) const fn new() -> Self {
         LeakedSlot(AtomicPtr::new(std::ptr::null_mut()))
+    }
+
+    /// Empties the slot (the value is leaked, as on replacement): one atomic store, so
+    /// async-signal-safe (a `pthread_atfork` child handler).
+    pub(crate) fn clear(&self) {
+        self.0.store(std::ptr::null_mut(), Ordering::Release);
     }
 
     /// The value in the slot, if any.
@@ -105,5 +111,20 @@ impl<T> LeakedSlot<T> {
             // SAFETY: `fresh` was not stored: this is its only owner, taking it back.
             Err(_) => Err(*unsafe { Box::from_raw(fresh) }),
         }
+    }
+}
+
+/// `pthread_atfork(NULL, NULL, child)`: `child` runs in the child of every later `fork(2)`
+/// made through the C library (not in a raw `clone`, such as [`crate::fork`]'s).
+///
+/// # Errors
+///
+/// `ENOMEM`.
+pub(crate) fn at_fork_child(child: extern "C" fn()) -> io::Result<()> {
+    // SAFETY: registers a handler that is a plain `extern "C" fn()`, valid for the life of
+    // the process; no prepare or parent handler.
+    match unsafe { libc::pthread_atfork(None, None, Some(child)) } {
+        0 => Ok(()),
+        errno => Err(io::Error::from_raw_os_error(errno)),
     }
 }

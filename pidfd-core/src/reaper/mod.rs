@@ -9,9 +9,9 @@ use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::process::ExitStatus;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::sys::time::{Deadline, PID_MODE_RECHECK, WAIT_BACK_OFF, capped};
+use crate::sys::time::{Deadline, PID_MODE_RECHECK, capped};
 use crate::sys::{epoll, eventfd, poll};
 use crate::{Mode, PidFd, Process};
 
@@ -91,11 +91,11 @@ impl<T> Entry<T> {
 /// # Traced children
 ///
 /// A child traced by another process (a debugger, `strace`) has a readable pidfd as soon as it
-/// exits, but can be reaped only once its tracer waited for it. Such an entry is not re-armed
-/// at once (it would be readable again at once, and the reaper would spin): it is looked at
-/// again after 5 ms, and every 5 ms until it can be reaped, while the other entries are
-/// reported as usual. An event loop driving the reaper through [`AsFd`] asks
-/// [`Reaper::recheck_after`] how soon it must call [`Reaper::try_next_exit`] again.
+/// exits, but can be reaped only once its tracer waited for it. Such an entry's registration
+/// is switched from one-shot to edge-triggered (re-arming it one-shot would report it again at
+/// once, and the reaper would spin): it is reported again when the tracer's wait (or its
+/// detach, or its exit) notifies the pidfd, and reaped then. Meanwhile the other entries are
+/// reported as usual, and nothing polls.
 ///
 /// No thread, no signal handler, and no change to the signal mask or any disposition: the
 /// reaper does work only inside its own calls. It uses one fd for the epoll instance, one
@@ -145,10 +145,8 @@ pub struct Reaper<T> {
     /// A signalfd for `SIGCHLD`, created with the first pid-mode entry.
     sigchld: Option<OwnedFd>,
     /// Entries whose pidfd was readable with nothing to reap (a traced child's zombie,
-    /// until its tracer waited), not re-armed yet: see [`Reaper::unpark_due`].
-    parked: Vec<u64>,
-    /// When the first of the `parked` entries was parked.
-    parked_at: Option<Instant>,
+    /// until its tracer waited), registered edge-triggered since: see "Traced children".
+    edge_triggered: HashSet<u64>,
 }
 
 impl<T> fmt::Debug for Reaper<T> {
@@ -161,7 +159,8 @@ impl<T> fmt::Debug for Reaper<T> {
 }
 
 /// `epoll_ctl(op)` for `fd` with `key` as the user data: `EPOLLIN`, and `EPOLLONESHOT` for
-/// the entries' pidfds (`oneshot`; re-armed with `EPOLL_CTL_MOD` after spurious readiness).
+/// the entries' pidfds (`oneshot`; switched to edge-triggered with `EPOLL_CTL_MOD` after
+/// readiness with nothing to reap: see [`Reaper`], "Traced children").
 fn epoll_ctl(
     epoll: &OwnedFd,
     op: libc::c_int,
@@ -191,7 +190,8 @@ fn readable_now(fd: BorrowedFd<'_>) -> io::Result<bool> {
 enum EntryCheck {
     /// Exited; `Some` status when known.
     Exited(Option<ExitStatus>),
-    /// Spurious readiness: still running.
+    /// Not reapable yet: still running (spurious readiness), or a traced child's zombie
+    /// whose tracer has not waited.
     Running,
 }
 
@@ -236,8 +236,7 @@ impl<T> Reaper<T> {
             pid_mode: HashSet::new(),
             pid_round: VecDeque::new(),
             sigchld: None,
-            parked: Vec::new(),
-            parked_at: None,
+            edge_triggered: HashSet::new(),
         })
     }
 
@@ -321,6 +320,7 @@ impl<T> Reaper<T> {
     pub fn remove(&mut self, key: Key) -> Option<(T, Watched)> {
         let entry = self.entries.remove(&key.0)?;
         self.pid_mode.remove(&key.0);
+        self.edge_triggered.remove(&key.0);
         self.unregister(&entry);
         // A stale key left in `ready` or `pending` is skipped later.
         Some((entry.token, entry.watched))
@@ -338,65 +338,25 @@ impl<T> Reaper<T> {
         });
     }
 
-    /// Re-arms the parked entries' one-shot registrations once they have been parked for
-    /// [`WAIT_BACK_OFF`]: each is then reported readable again, and looked at again.
-    ///
-    /// # Errors
-    ///
-    /// `epoll_ctl`'s, about one entry (an [`EntryError`]): that entry is no longer watched
-    /// for readiness (remove it); the others stay parked.
-    fn unpark_due(&mut self) -> io::Result<()> {
-        let Some(at) = self.parked_at else {
-            return Ok(());
-        };
-        if at.elapsed() < WAIT_BACK_OFF {
-            return Ok(());
-        }
-        self.parked_at = None;
-        let mut keys = std::mem::take(&mut self.parked).into_iter();
-        while let Some(key) = keys.next() {
-            if let Err(error) = self.rearm(key) {
-                self.parked.extend(keys);
-                if !self.parked.is_empty() {
-                    self.parked_at = Some(at);
-                }
-                return Err(EntryError::wrap(Key(key), error));
-            }
-        }
-        Ok(())
-    }
-
     /// How soon an event loop that waits on the epoll fd ([`AsFd`]) must call
-    /// [`Reaper::try_next_exit`] again even if the fd does not become readable: with
-    /// pid-mode entries, 50 ms (see [`Reaper`], "Pid mode"; unless every thread blocks
-    /// `SIGCHLD`); with a traced child's zombie waiting for its tracer, what is left of its
-    /// 5 ms back-off (see "Traced children"). `None`: only when the fd is readable.
+    /// [`Reaper::try_next_exit`] again even if the fd does not become readable: every 50 ms
+    /// while pid-mode entries are watched (see [`Reaper`], "Pid mode"; not needed where
+    /// every thread blocks `SIGCHLD`), `None` otherwise (only when the fd is readable).
     /// [`Reaper::next_exit`] does this itself.
     pub fn recheck_after(&self) -> Option<Duration> {
-        let pid_mode = (!self.pid_mode.is_empty()).then_some(PID_MODE_RECHECK);
-        let parked = self
-            .parked_at
-            .map(|at| WAIT_BACK_OFF.saturating_sub(at.elapsed()));
-        match (pid_mode, parked) {
-            (Some(pid_mode), Some(parked)) => Some(pid_mode.min(parked)),
-            (either, other) => either.or(other),
-        }
+        (!self.pid_mode.is_empty()).then_some(PID_MODE_RECHECK)
     }
 
-    /// Whether pid-mode entries are watched (they wake on `SIGCHLD`).
-    #[cfg(any(feature = "tokio", feature = "async-io"))]
-    pub(crate) fn has_pid_mode(&self) -> bool {
-        !self.pid_mode.is_empty()
-    }
-
-    /// Re-arms the one-shot registration of an entry that was reported readable but could
-    /// not be reaped (see [`Reaper::unpark_due`]).
-    fn rearm(&self, key: u64) -> io::Result<()> {
+    /// Switches the registration of an entry that was reported readable but could not be
+    /// reaped to `EPOLLIN | EPOLLET` (see "Traced children").
+    fn watch_edges(&self, key: u64) -> io::Result<()> {
         let Some(entry) = self.entries.get(&key) else {
             return Ok(());
         };
+        // The bits as the kernel's `u32` (EPOLLET is bit 31, negative as libc's `c_int`).
+        let events = u32::from_ne_bytes((libc::EPOLLIN | libc::EPOLLET).to_ne_bytes());
         entry
-            .with_fd(|fd| epoll_ctl(&self.epoll, epoll::CTL_MOD, fd, key, true))
+            .with_fd(|fd| epoll::ctl(self.epoll.as_fd(), epoll::CTL_MOD, fd, events, key))
             .unwrap_or(Ok(()))
     }
 
@@ -440,11 +400,12 @@ impl<T> Reaper<T> {
             .map_err(|error| EntryError::wrap(Key(key), error))?;
         let EntryCheck::Exited(status) = outcome else {
             // Readable with nothing to reap (a traced child's zombie, until its tracer
-            // waited): parked, its one-shot registration re-armed later (at once it would be
-            // readable again at once). Pid-mode entries have no registration.
-            if !self.pid_mode.contains(&key) {
-                self.parked.push(key);
-                self.parked_at.get_or_insert_with(Instant::now);
+            // waited): edge-triggered from now on (see "Traced children"); the switch itself
+            // reports it once more, which lands here again and changes nothing. Pid-mode
+            // entries have no registration.
+            if !self.pid_mode.contains(&key) && self.edge_triggered.insert(key) {
+                self.watch_edges(key)
+                    .map_err(|error| EntryError::wrap(Key(key), error))?;
             }
             return Ok(None);
         };
@@ -452,6 +413,7 @@ impl<T> Reaper<T> {
             return Ok(None);
         };
         self.pid_mode.remove(&key);
+        self.edge_triggered.remove(&key);
         self.unregister(&entry);
         Ok(Some(Exit {
             key: Key(key),
@@ -504,7 +466,6 @@ impl<T> Reaper<T> {
     pub fn next_exit(&mut self, timeout: Option<Duration>) -> io::Result<Option<Exit<T>>> {
         let deadline = Deadline::after(timeout);
         loop {
-            self.unpark_due()?;
             self.start_pid_round();
             if let Some(exit) = self.drain()? {
                 return Ok(Some(exit));

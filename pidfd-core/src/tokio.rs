@@ -13,9 +13,9 @@
 //! pidfd mode nothing installs a signal handler either; pid-mode waits on a child not
 //! reaped yet listen for `SIGCHLD` through tokio's signal driver (which installs its
 //! handler for the rest of the process's life on first use, chaining an earlier handler
-//! function, as `tokio::process` does — but never where `SIGCHLD` is `SIG_IGN`, since that
-//! would end the kernel's reaping: set `SIGCHLD`'s disposition before the first pid-mode
-//! wait), and re-check on a timer too.
+//! function, as `tokio::process` does — but never where `SIGCHLD` is `SIG_IGN` or has
+//! `SA_NOCLDWAIT`, since that would end the kernel's reaping: set `SIGCHLD`'s disposition
+//! before the first pid-mode wait), and re-check on a timer too.
 //!
 //! * [`ProcessExt::wait_async`] — `process.wait_async().await` ([`Wait`]); cancel safe.
 //! * [`SpawnExt`] — `spawn_async()`, `output_async().await`, `status_async().await`.
@@ -63,7 +63,8 @@ impl Runtime for Tokio {
 
     /// tokio's own `SIGCHLD` stream (its signal driver installs the handler, chaining an
     /// earlier handler function, as `tokio::process` does): made by pid-mode waits only, and
-    /// not where `SIGCHLD` is `SIG_IGN` (the handler would end the kernel's reaping).
+    /// not where `SIGCHLD` is `SIG_IGN` or has `SA_NOCLDWAIT` (the handler would end the
+    /// kernel's reaping).
     type ChildSignal = Signal;
 
     fn child_signal() -> io::Result<Option<Signal>> {
@@ -72,8 +73,9 @@ impl Runtime for Tokio {
             return Err(io::Error::other(error));
         }
         // A handler would end the kernel's reaping (signal-hook chains only to handler
-        // functions): the children are reaped anyway, and the re-check records it.
-        if crate::sys::sigset::sigchld_ignored().unwrap_or(true) {
+        // functions, and sets its own flags): the children are reaped anyway, and the
+        // re-check records it.
+        if crate::sys::sigset::children_reaped_by_kernel().unwrap_or(true) {
             return Ok(None);
         }
         // The kernel's number (`SignalKind::child()` takes libc's, wrong on mips64 glibc).

@@ -93,3 +93,15 @@ pub const SIG_BLOCK: c_int = NATIVE.signals.sigmask_how.block;
 pub const SIG_UNBLOCK: c_int = NATIVE.signals.sigmask_how.unblock;
 /// `how` for `pthread_sigmask`/`rt_sigprocmask`: replace the mask.
 pub const SIG_SETMASK: c_int = NATIVE.signals.sigmask_how.setmask;
+
+/// `SA_NOCLDWAIT` as this ABI's kernel defines it (`asm/signal.h`): the kernel reaps the
+/// children itself. `0x10000` on mips, `0x100` on sparc, `2` on the other ABIs Rust targets
+/// (alpha's `0x20` and parisc's `0x80` have no Rust target). The flags word of a `sigaction`
+/// is read with [`crate::syscalls::rt_sigaction_query`].
+pub const SA_NOCLDWAIT: u64 = if cfg!(pidfd_mips) {
+    0x1_0000
+} else if cfg!(pidfd_sparc) {
+    0x100
+} else {
+    2
+};

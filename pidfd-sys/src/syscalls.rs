@@ -594,6 +594,60 @@ impl KernelSigaction {
     };
 }
 
+impl KernelSigaction {
+    /// The flags: mips's `unsigned int sa_flags` comes first (its first 4 bytes, whatever
+    /// the byte order); every other Linux ABI has `unsigned long sa_flags` after the handler.
+    fn flags(&self) -> u64 {
+        if KernelSigaction::HANDLER == 1 {
+            let first = self.0[0].to_ne_bytes();
+            u64::from(u32::from_ne_bytes([first[0], first[1], first[2], first[3]]))
+        } else {
+            self.0[1] as u64
+        }
+    }
+}
+
+/// `rt_sigaction(signal, NULL, old)` through the raw syscall: the current handler (`SIG_DFL`
+/// = 0, `SIG_IGN` = 1, else a function's address) and flags word (compare with this ABI's
+/// constants, e.g. [`crate::signal::SA_NOCLDWAIT`]: libc's `sigaction` layout and flag values
+/// are wrong on mips64 glibc, see [`crate::errata`]). Changes nothing.
+///
+/// # Errors
+///
+/// `EINVAL` for an invalid signal.
+pub fn rt_sigaction_query(signal: c_int) -> Result<(usize, u64)> {
+    let mut old = KernelSigaction([0; 8]);
+    let old_ptr = ptr::from_mut(&mut old);
+    let none = ptr::null::<KernelSigaction>();
+    let ret = if cfg!(pidfd_sparc) {
+        // SAFETY: the kernel reads nothing (no new action) and writes `old`, at most
+        // `sizeof(struct sigaction)` <= 64 bytes; sparc takes a restorer (null) first.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                int(signal),
+                none,
+                old_ptr,
+                ptr::null::<u8>(),
+                KERNEL_SIGSET_SIZE,
+            )
+        }
+    } else {
+        // SAFETY: as above.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                int(signal),
+                none,
+                old_ptr,
+                KERNEL_SIGSET_SIZE,
+            )
+        }
+    };
+    check(ret)?;
+    Ok((old.0[KernelSigaction::HANDLER], old.flags()))
+}
+
 /// `rt_sigaction(signal, new, old)` through the raw syscall, setting (when `new` is `Some`)
 /// the handler to `new` (`SIG_DFL` = 0, `SIG_IGN` = 1) with no flags and an empty mask, and
 /// returning the previous handler. Works on the C library's internal signals too.

@@ -85,12 +85,22 @@ pub fn start_with_pid<C>(
     panic!("could not get PID {pid} back after {TRIES} tries");
 }
 
-/// A `sleep 30` child ([`crate::sh`]) started with PID `pid`, for a process that must be
-/// alone in its PID namespace (no other process can take the PID first).
+/// Kills and reaps a child that came with the wrong PID (for [`start_with_pid`]'s
+/// `discard`). Even alone in its PID namespace a test can get one: a child the kernel reaped
+/// itself (`SIGCHLD` ignored) is gone (`ESRCH`) a moment before its PID is free (Linux 6.15+
+/// frees PIDs after dropping the tasklist lock), so the steering simply tries again.
+pub fn discard(mut child: std::process::Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A `sleep 30` child ([`crate::sh`]) started with PID `pid`, for a process alone in its
+/// PID namespace (no other process takes the PID first; a wrong PID is discarded and tried
+/// again, as [`discard`] says why).
 ///
 /// # Panics
 ///
-/// As [`start_with_pid`]; and when another PID comes first.
+/// As [`start_with_pid`].
 pub fn sleeper_with_pid(pid: u32) -> crate::TestChild {
     start_with_pid(
         pid,
@@ -98,6 +108,6 @@ pub fn sleeper_with_pid(pid: u32) -> crate::TestChild {
             let child = crate::sh("exec sleep 30");
             (child.id(), child)
         },
-        |_| panic!("alone in this PID namespace, the steered PID must come first"),
+        drop,
     )
 }

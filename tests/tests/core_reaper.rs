@@ -294,8 +294,8 @@ fn assert_pid_mode_fallback(out: &pidfd_tests::scenario::Report) {
 }
 
 /// The reaper registers each entry's own pidfd (no fd of its own per entry), one-shot: a
-/// duplicate the user keeps never leaves the epoll fd readable after the exit, and handles
-/// given back (removed or reported) can be added again.
+/// duplicate the user keeps never leaves the epoll fd readable after the exit of a child
+/// that is not traced, and handles given back (removed or reported) can be added again.
 #[test]
 fn registrations_cost_no_fds_and_never_linger() {
     let Some(out) = SCENARIOS.run("registrations", &[]) else {

@@ -17,6 +17,7 @@
 //! that died (it never should) is replaced the same way.
 
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::time::Duration;
 
@@ -121,8 +122,13 @@ extern "C" fn forget_queue_after_fork() {
 
 /// Starts the thread of process `owner`; `None` if it cannot be.
 fn start(owner: u32) -> Option<Queue> {
-    static AT_FORK: std::sync::Once = std::sync::Once::new();
-    AT_FORK.call_once(|| drop(super::sys::at_fork_child(forget_queue_after_fork)));
+    // Not a `Once`: one left "running" by a fork in the middle of it would hang the
+    // child's first hand-off. Registered at most once per process image (a registration is
+    // inherited by a forked child, and the handler is idempotent anyway).
+    static AT_FORK: AtomicBool = AtomicBool::new(false);
+    if !AT_FORK.swap(true, Ordering::AcqRel) {
+        drop(super::sys::at_fork_child(forget_queue_after_fork));
+    }
     let wake = eventfd::nonblocking().ok()?;
     let thread_wake = wake.try_clone().ok()?;
     let reaper = Reaper::<()>::new().ok()?;

@@ -35,8 +35,12 @@ const EVENT_BATCH: usize = 64;
 /// [`PidFd`] entry's fd, or a pidfd-mode [`Process`]'s fd. When the reaper reaps a
 /// `Process`, the `Process` closes that fd, which releases the open file and so removes the
 /// registration with no `epoll_ctl` call; `EPOLLONESHOT` makes sure that even a registration
-/// kept alive by a duplicate the user made reports at most once. A `Process` added already
-/// reaped, and a pid-mode `Process`, register nothing.
+/// kept alive by a duplicate the user made reports at most once. (The exception: an entry
+/// switched to edge-triggered, a traced child's zombie. With a duplicate kept elsewhere its
+/// registration outlives the reap, and the wake-up of the reap itself (Linux 6.9+) can make
+/// the epoll fd readable once more, for a key the reaper no longer has: `try_next_exit` then
+/// returns `Ok(None)`.) A `Process` added already reaped, and a pid-mode `Process`, register
+/// nothing.
 struct Entry<T> {
     token: T,
     watched: Watched,
@@ -100,7 +104,8 @@ impl<T> Entry<T> {
 /// No thread, no signal handler, and no change to the signal mask or any disposition: the
 /// reaper does work only inside its own calls. It uses one fd for the epoll instance, one
 /// lazily created eventfd and one lazily created signalfd (pid mode only); each entry's own
-/// pidfd is registered as is (one-shot), so watching N processes needs N + 3 fds in all.
+/// pidfd is registered as is (one-shot; edge-triggered for a traced child's zombie), so
+/// watching N processes needs N + 3 fds in all.
 /// Per exit it makes one `waitid` and, amortised, part of one `epoll_wait`; reaping a
 /// [`Process`] closes its pidfd, which also ends the registration.
 ///
@@ -333,7 +338,8 @@ impl<T> Reaper<T> {
         entry.with_fd(|fd| {
             // ENOENT for a pidfd-mode Process added already reaped (never registered) is
             // impossible (with_fd is None then); any other failure leaves at worst a
-            // disarmed one-shot registration, which never reports.
+            // disarmed one-shot registration, which never reports (or an edge-triggered
+            // one, whose reports name a key the reaper no longer has).
             let _ = epoll_ctl(&self.epoll, epoll::CTL_DEL, fd, 0, false);
         });
     }
@@ -403,9 +409,10 @@ impl<T> Reaper<T> {
             // waited): edge-triggered from now on (see "Traced children"); the switch itself
             // reports it once more, which lands here again and changes nothing. Pid-mode
             // entries have no registration.
-            if !self.pid_mode.contains(&key) && self.edge_triggered.insert(key) {
+            if !self.pid_mode.contains(&key) && !self.edge_triggered.contains(&key) {
                 self.watch_edges(key)
                     .map_err(|error| EntryError::wrap(Key(key), error))?;
+                self.edge_triggered.insert(key);
             }
             return Ok(None);
         };

@@ -1,5 +1,5 @@
 //! `sigset_t` building, `pthread_sigmask(SIG_BLOCK)`, `signalfd(2)`, and the query of
-//! `SIGCHLD`'s disposition ([`sigchld_ignored`]).
+//! `SIGCHLD`'s disposition ([`children_reaped_by_kernel`]).
 //!
 //! [`SigSet`] is the one place the workspace builds a `sigset_t` with `sigemptyset` /
 //! `sigaddset` (the spawn child builds its own set with raw syscalls; a spawn split can use
@@ -113,22 +113,20 @@ pub fn read_signal(fd: BorrowedFd<'_>) -> io::Result<i32> {
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "signal number out of range"))
 }
 
-/// Whether `SIGCHLD`'s disposition is `SIG_IGN` (the kernel then reaps this process's
-/// children itself): a query through the raw `rt_sigaction` (libc's `sigaction` layout and
-/// `SIGCHLD` are wrong on mips64 glibc, see `pidfd_sys`'s errata); nothing changes. A
-/// caller about to install a `SIGCHLD` handler asks first: one would end the kernel's
-/// reaping. (`SA_NOCLDWAIT` with a handler is not looked at.)
+/// Whether the kernel reaps this process's children itself: `SIGCHLD`'s disposition is
+/// `SIG_IGN`, or has `SA_NOCLDWAIT`. A query through the raw `rt_sigaction` with this ABI's
+/// numbers (libc's `sigaction` layout, `SIGCHLD` and `SA_NOCLDWAIT` are wrong on mips64
+/// glibc, see `pidfd_sys`'s errata); nothing changes. A caller about to install a `SIGCHLD`
+/// handler asks first: one would end the kernel's reaping.
 ///
 /// # Errors
 ///
 /// `rt_sigaction(2)`'s (none for a valid signal).
 #[cfg(feature = "tokio")]
-pub fn sigchld_ignored() -> io::Result<bool> {
+pub fn children_reaped_by_kernel() -> io::Result<bool> {
     const SIG_IGN: usize = 1;
-    // SAFETY: a query (no new handler): nothing changes.
-    let handler =
-        unsafe { pidfd_sys::syscalls::rt_sigaction_handler(pidfd_sys::signal::SIGCHLD, None) }?;
-    Ok(handler == SIG_IGN)
+    let (handler, flags) = pidfd_sys::syscalls::rt_sigaction_query(pidfd_sys::signal::SIGCHLD)?;
+    Ok(handler == SIG_IGN || flags & pidfd_sys::signal::SA_NOCLDWAIT != 0)
 }
 
 #[cfg(test)]
@@ -155,9 +153,9 @@ mod tests {
     #[cfg(feature = "tokio")]
     #[test]
     fn sigchld_is_not_ignored_here() {
-        // The test harness leaves SIGCHLD at SIG_DFL (the change to SIG_IGN and back is
-        // tested in the tests crate, in a process of its own).
-        assert!(!sigchld_ignored().unwrap());
+        // The test harness leaves SIGCHLD at SIG_DFL, without flags (SIG_IGN and
+        // SA_NOCLDWAIT are tested in the tests crate, each in a process of its own).
+        assert!(!children_reaped_by_kernel().unwrap());
     }
 
     #[test]

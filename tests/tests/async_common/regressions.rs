@@ -471,18 +471,31 @@ macro_rules! async_regressions {
                     }
                 }
                 // A `sleep` that is not our child (a child of a `sh` of ours) takes the PID;
-                // the `sh` reports its PID, then how it died (128 + the signal).
+                // the `sh` reports its PID, then how it died (128 + the signal). A child the
+                // kernel reaped itself is gone a moment before its PID is free (Linux 6.15+
+                // frees PIDs after dropping the tasklist lock): a wrong PID is killed, and
+                // the steering tried again.
                 let script = format!(
                     "echo {} >/proc/sys/kernel/ns_last_pid; sleep 30 & echo $!; wait $!; echo $?",
                     old_pid - 1
                 );
-                let mut holder = std::process::Command::new("sh")
-                    .args(["-c", &script])
-                    .stdout(std::process::Stdio::piped())
-                    .spawn()
-                    .unwrap();
-                let mut lines = std::io::BufReader::new(holder.stdout.take().unwrap()).lines();
-                let new_pid: u32 = lines.next().unwrap().unwrap().trim().parse().unwrap();
+                let mut tries = 0;
+                let (mut holder, mut lines, new_pid) = loop {
+                    let mut holder = std::process::Command::new("sh")
+                        .args(["-c", &script])
+                        .stdout(std::process::Stdio::piped())
+                        .spawn()
+                        .unwrap();
+                    let mut lines = std::io::BufReader::new(holder.stdout.take().unwrap()).lines();
+                    let new_pid: u32 = lines.next().unwrap().unwrap().trim().parse().unwrap();
+                    tries += 1;
+                    if new_pid == old_pid || tries == 100 {
+                        break (holder, lines, new_pid);
+                    }
+                    let _ = naive_kill(new_pid, libc::SIGKILL);
+                    drop(lines);
+                    let _ = holder.wait();
+                };
                 say("reused", new_pid == old_pid);
                 $block_on(async move { drop(child) });
                 say("alive_after_drop", errno_of(naive_kill(new_pid, 0)));

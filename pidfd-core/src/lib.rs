@@ -16,7 +16,7 @@
 //! * [`ProcessTree`] — start programs in a cgroup v2 of their own and kill the whole tree
 //!   (`cgroup.kill`, or freeze-signal-thaw), daemons and `setsid` escapers included; wait
 //!   until it is empty through `cgroup.events`.
-//! * [`fork`] — `fork(2)` returning the child's pidfd (the missing `pidfd_fork`).
+//! * [`fork()`] — `fork(2)` returning the child's pidfd (the missing `pidfd_fork`).
 //! * [`probe`] — which pidfd features this kernel allows, probed once and cached, with the
 //!   `PIDFD_DISABLE=1` opt-out.
 //!

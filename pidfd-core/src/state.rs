@@ -100,7 +100,7 @@ impl HandleState {
 
     /// Drops the persistent reference, marking the handle done or released. Idempotent:
     /// only the first call (of either kind) drops the reference; later calls still set
-    /// their bit, so that released wins over done in [`HandleState::acquire`].
+    /// their bit, so that released wins over done in [`HandleState::acquire_transient`].
     pub(crate) fn finish(&self, why: Finish) -> Closing {
         let bit = match why {
             Finish::Done => DONE,

@@ -607,6 +607,49 @@ impl KernelSigaction {
     }
 }
 
+/// `rt_sigaction(signal, act, old)` through the raw syscall: the old action.
+///
+/// # Safety
+///
+/// `act`, when given, is an action the kernel may install for the whole process (its handler
+/// `SIG_DFL`, `SIG_IGN` or a valid signal handler).
+unsafe fn raw_rt_sigaction(
+    signal: c_int,
+    act: Option<&KernelSigaction>,
+) -> Result<KernelSigaction> {
+    let mut old = KernelSigaction([0; 8]);
+    let act_ptr = act.map_or(ptr::null(), ptr::from_ref);
+    let old_ptr = ptr::from_mut(&mut old);
+    // The kernel reads `act` (or nothing) and writes `old`, each at most
+    // `sizeof(struct sigaction)` <= 64 bytes. sparc takes a restorer (null) before the size.
+    let ret = if cfg!(pidfd_sparc) {
+        // SAFETY: as said above; `act` is the caller's to vouch for.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                int(signal),
+                act_ptr,
+                old_ptr,
+                ptr::null::<u8>(),
+                KERNEL_SIGSET_SIZE,
+            )
+        }
+    } else {
+        // SAFETY: as said above; `act` is the caller's to vouch for.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                int(signal),
+                act_ptr,
+                old_ptr,
+                KERNEL_SIGSET_SIZE,
+            )
+        }
+    };
+    check(ret)?;
+    Ok(old)
+}
+
 /// `rt_sigaction(signal, NULL, old)` through the raw syscall: the current handler (`SIG_DFL`
 /// = 0, `SIG_IGN` = 1, else a function's address) and flags word (compare with this ABI's
 /// constants, e.g. [`crate::signal::SA_NOCLDWAIT`]: libc's `sigaction` layout and flag values
@@ -616,35 +659,8 @@ impl KernelSigaction {
 ///
 /// `EINVAL` for an invalid signal.
 pub fn rt_sigaction_query(signal: c_int) -> Result<(usize, u64)> {
-    let mut old = KernelSigaction([0; 8]);
-    let old_ptr = ptr::from_mut(&mut old);
-    let none = ptr::null::<KernelSigaction>();
-    let ret = if cfg!(pidfd_sparc) {
-        // SAFETY: the kernel reads nothing (no new action) and writes `old`, at most
-        // `sizeof(struct sigaction)` <= 64 bytes; sparc takes a restorer (null) first.
-        unsafe {
-            libc::syscall(
-                libc::SYS_rt_sigaction,
-                int(signal),
-                none,
-                old_ptr,
-                ptr::null::<u8>(),
-                KERNEL_SIGSET_SIZE,
-            )
-        }
-    } else {
-        // SAFETY: as above.
-        unsafe {
-            libc::syscall(
-                libc::SYS_rt_sigaction,
-                int(signal),
-                none,
-                old_ptr,
-                KERNEL_SIGSET_SIZE,
-            )
-        }
-    };
-    check(ret)?;
+    // SAFETY: no new action: a query.
+    let old = unsafe { raw_rt_sigaction(signal, None) }?;
     Ok((old.0[KernelSigaction::HANDLER], old.flags()))
 }
 
@@ -661,43 +677,13 @@ pub fn rt_sigaction_query(signal: c_int) -> Result<(usize, u64)> {
 /// `new` must be `SIG_DFL`, `SIG_IGN` or a function that is a valid signal handler for the
 /// whole process.
 pub unsafe fn rt_sigaction_handler(signal: c_int, new: Option<usize>) -> Result<usize> {
-    let mut act = KernelSigaction([0; 8]);
-    let mut old = KernelSigaction([0; 8]);
-    let act_ptr = match new {
-        Some(handler) => {
-            act.0[KernelSigaction::HANDLER] = handler;
-            ptr::from_ref(&act)
-        }
-        None => ptr::null(),
-    };
-    let old_ptr = ptr::from_mut(&mut old);
-    // The kernel reads `act` (or nothing) and writes `old`, each at most
-    // `sizeof(struct sigaction)` <= 64 bytes. sparc takes a restorer (null) before the size.
-    let ret = if cfg!(pidfd_sparc) {
-        // SAFETY: as said above.
-        unsafe {
-            libc::syscall(
-                libc::SYS_rt_sigaction,
-                int(signal),
-                act_ptr,
-                old_ptr,
-                ptr::null::<u8>(),
-                KERNEL_SIGSET_SIZE,
-            )
-        }
-    } else {
-        // SAFETY: as said above.
-        unsafe {
-            libc::syscall(
-                libc::SYS_rt_sigaction,
-                int(signal),
-                act_ptr,
-                old_ptr,
-                KERNEL_SIGSET_SIZE,
-            )
-        }
-    };
-    check(ret)?;
+    let act = new.map(|handler| {
+        let mut act = KernelSigaction([0; 8]);
+        act.0[KernelSigaction::HANDLER] = handler;
+        act
+    });
+    // SAFETY: the caller vouches for `new`, the only thing set in `act`.
+    let old = unsafe { raw_rt_sigaction(signal, act.as_ref()) }?;
     Ok(old.0[KernelSigaction::HANDLER])
 }
 

@@ -12,7 +12,7 @@
 //! * [`Pipe`] — a parent's pipe end made non-blocking and registered (async stdio).
 //! * [`Collect`] — `output()`: both pipes and the exit in one future, with the same drain
 //!   bounds after the exit as the blocking [`Child::wait_with_output`](crate::Child::wait_with_output).
-//! * [`AsyncReaper`] — the [`Reaper`](crate::Reaper) driven by readiness of (a duplicate
+//! * [`AsyncReaper`] — the [`Reaper`] driven by readiness of (a duplicate
 //!   of) its epoll fd, plus a [`PidWatch`] for its pid-mode entries.
 //! * [`Guard`] — the drop guard of an async `Child`: a child still running is handed to the
 //!   [`background`] reaper thread — after a `SIGKILL` with kill-on-drop, as it is without —
@@ -21,12 +21,18 @@
 
 mod api;
 mod background;
+mod collect;
+mod pipe;
 mod sys;
+mod wait;
 
 pub(crate) use api::{pipe_type, runtime_api};
+pub(crate) use collect::Collect;
+pub(crate) use pipe::Pipe;
 pub(crate) use sys::OwnsFd;
 #[cfg(feature = "tokio")]
 pub(crate) use sys::tokio_register;
+pub(crate) use wait::{PidWatch, WaitState};
 
 pub(crate) mod sealed {
     /// Keeps the runtime modules' extension traits implemented by the crate's types only.
@@ -39,18 +45,14 @@ pub(crate) mod sealed {
     impl Sealed for crate::Spawn {}
 }
 
-use std::fs::File;
 use std::future::Future;
-use std::io::{self, Read, Write};
+use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::pin::Pin;
-use std::process::{ExitStatus, Output};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::process::PidFdRef;
-use crate::sys::time::{PID_MODE_RECHECK, WAIT_BACK_OFF};
-use crate::{Child, Exit, Mode, Process, Reaper};
+use crate::{Child, Exit, Process, Reaper};
 use background::Adoption;
 
 /// Which readiness a registration waits for.
@@ -178,306 +180,6 @@ fn poll_timer<R: Runtime>(
     }
 }
 
-/// Pid mode's first re-check comes this soon after the wait starts; each later one twice
-/// as late, up to [`PID_MODE_RECHECK`] (a short-lived child is seen soon without a signal).
-const PID_MODE_FIRST_RECHECK: Duration = Duration::from_millis(1);
-
-/// What makes a pid-mode wait look at its child(ren) again: a `SIGCHLD`
-/// ([`Runtime::ChildSignal`]), or a re-check timer whose period doubles from
-/// [`PID_MODE_FIRST_RECHECK`] to [`PID_MODE_RECHECK`] — for a `SIGCHLD` that never reaches
-/// the watch (async-io's signalfd sees it only where every thread blocks it), and for a
-/// child reaped by a blocking wait on another thread (whose lock the non-blocking reap
-/// does not wait for).
-pub(crate) struct PidWatch<R: Runtime> {
-    /// `None` where there is none (see [`Runtime::child_signal`]): the timer alone.
-    signal: Option<R::ChildSignal>,
-    recheck: Option<R::Timer>,
-    period: Duration,
-}
-
-impl<R: Runtime> PidWatch<R> {
-    /// Made before the first look, so that no `SIGCHLD` after it is missed.
-    ///
-    /// # Errors
-    ///
-    /// [`Runtime::child_signal`]'s: no runtime to wait on (tokio, polled outside one).
-    fn new() -> io::Result<Self> {
-        Ok(PidWatch {
-            signal: R::child_signal()?,
-            recheck: None,
-            period: PID_MODE_FIRST_RECHECK,
-        })
-    }
-
-    /// Ready when it is time to look again.
-    fn poll_next_look(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if let Some(signal) = &mut self.signal {
-            if R::poll_child_signal(signal, cx).is_ready() {
-                return Poll::Ready(());
-            }
-        }
-        if poll_timer::<R>(&mut self.recheck, self.period, cx) {
-            self.period = (self.period * 2).min(PID_MODE_RECHECK);
-            return Poll::Ready(());
-        }
-        Poll::Pending
-    }
-}
-
-/// Where a wait is.
-enum Stage<'a, R: Runtime> {
-    /// Nothing registered yet.
-    Start,
-    /// Pidfd mode: the process's pidfd, held open and registered for readability (the
-    /// exit); `back_off`: see [`WaitState::poll_pidfd`].
-    PidFd {
-        pidfd: R::Source<PidFdRef<'a>>,
-        back_off: Option<R::Timer>,
-    },
-    /// Pidfd mode, for a wait that cannot borrow its process, or whose process's pidfd is
-    /// registered by another wait already: a duplicate of the pidfd.
-    PidFdDup {
-        pidfd: R::Source<OwnedFd>,
-        back_off: Option<R::Timer>,
-    },
-    /// Pid mode: `SIGCHLD` and the re-check timer.
-    Pid(PidWatch<R>),
-}
-
-/// A wait on a [`Process`] as a poll function (the runtime modules' `Wait` futures).
-pub(crate) struct WaitState<'a, R: Runtime> {
-    stage: Stage<'a, R>,
-}
-
-impl<'a, R: Runtime> WaitState<'a, R> {
-    pub(crate) fn new() -> Self {
-        WaitState {
-            stage: Stage::Start,
-        }
-    }
-
-    /// Reaps through the process if it exited, never blocking (pid mode: not even on the
-    /// status lock — see [`Process::reap_if_exited`]): `Some(result)` ends the wait (pidfd
-    /// mode: called once the pidfd is readable, so `ECHILD` — not our child, or reaped
-    /// elsewhere without a status kept — is what the blocking wait reports too).
-    fn attempt(process: &Process) -> Option<io::Result<ExitStatus>> {
-        process.reap_if_exited().transpose()
-    }
-
-    /// Polls the wait: the status once the child exited and was reaped through `process`
-    /// (or its cached status), an error as [`Process::wait`] gives it. Registers the
-    /// process's own pidfd, held open for `'a`.
-    pub(crate) fn poll_wait(
-        &mut self,
-        process: &'a Process,
-        cx: &mut Context<'_>,
-    ) -> Poll<io::Result<ExitStatus>> {
-        self.poll_inner(process, Some(process), cx)
-    }
-
-    /// [`WaitState::poll_wait`] for a wait that cannot borrow its process for `'a` (one
-    /// that owns it: `Collect`): registers a duplicate of the pidfd.
-    fn poll_wait_detached(
-        &mut self,
-        process: &Process,
-        cx: &mut Context<'_>,
-    ) -> Poll<io::Result<ExitStatus>> {
-        self.poll_inner(process, None, cx)
-    }
-
-    /// `borrowed`: the same process, when its own pidfd may be registered.
-    fn poll_inner(
-        &mut self,
-        process: &Process,
-        borrowed: Option<&'a Process>,
-        cx: &mut Context<'_>,
-    ) -> Poll<io::Result<ExitStatus>> {
-        loop {
-            match &mut self.stage {
-                Stage::Start => {
-                    // Pid mode looks first: a status cached already needs no watch (whose
-                    // signal handler, under tokio, would be installed for nothing).
-                    if process.mode() == Mode::Pid {
-                        if let Some(result) = Self::attempt(process) {
-                            return Poll::Ready(result);
-                        }
-                    }
-                    // Pidfd mode goes straight to the registration: a child that exited
-                    // already makes the pidfd readable at once, and one reaped already
-                    // (ESRCH) has its status cached. (A waitid first would cost a syscall
-                    // for every child that is still running, the common case.)
-                    let registered = match borrowed {
-                        Some(own) if own.mode() == Mode::PidFd => own
-                            .pidfd_ref()
-                            .and_then(|pidfd| R::register(pidfd, Direction::Read))
-                            .map(|pidfd| Stage::PidFd {
-                                pidfd,
-                                back_off: None,
-                            }),
-                        _ => Self::register_detached(process),
-                    };
-                    // `EEXIST`: the pidfd is registered with this reactor already (another
-                    // wait on the same process): this one waits on a duplicate.
-                    let registered = match registered {
-                        Err(error) if is_errno(&error, libc::EEXIST) => {
-                            Self::register_detached(process)
-                        }
-                        other => other,
-                    };
-                    self.stage = match registered {
-                        Ok(stage) => stage,
-                        Err(error) if is_errno(&error, libc::ESRCH) => {
-                            return Poll::Ready(process.wait());
-                        }
-                        Err(error) => return Poll::Ready(Err(error)),
-                    };
-                }
-                Stage::PidFd { pidfd, back_off } => {
-                    return Self::poll_pidfd(pidfd, back_off, process, cx);
-                }
-                Stage::PidFdDup { pidfd, back_off } => {
-                    return Self::poll_pidfd(pidfd, back_off, process, cx);
-                }
-                Stage::Pid(watch) => {
-                    if let Some(result) = Self::attempt(process) {
-                        return Poll::Ready(result);
-                    }
-                    if watch.poll_next_look(cx).is_pending() {
-                        return Poll::Pending;
-                    }
-                }
-            }
-        }
-    }
-
-    /// Waits for the pidfd to be readable, then reaps. Readable with nothing to reap is a
-    /// traced child's zombie, reapable only once its tracer waited: on a runtime that
-    /// [repeats readiness](Runtime::REPEATS_READINESS) the next look waits for a
-    /// [`WAIT_BACK_OFF`] timer in `back_off` first, instead of spinning until then. (tokio
-    /// reports a new edge when the tracer's wait notifies the pidfd.)
-    fn poll_pidfd<T: OwnsFd>(
-        pidfd: &R::Source<T>,
-        back_off: &mut Option<R::Timer>,
-        process: &Process,
-        cx: &mut Context<'_>,
-    ) -> Poll<io::Result<ExitStatus>> {
-        loop {
-            if back_off.is_some() && !poll_timer::<R>(back_off, WAIT_BACK_OFF, cx) {
-                return Poll::Pending;
-            }
-            let ready = match R::poll_readiness(pidfd, Direction::Read, cx) {
-                Poll::Ready(ready) => ready?,
-                Poll::Pending => return Poll::Pending,
-            };
-            if let Some(result) = Self::attempt(process) {
-                return Poll::Ready(result);
-            }
-            R::clear(ready);
-            if R::REPEATS_READINESS {
-                *back_off = Some(R::timer(WAIT_BACK_OFF));
-            }
-        }
-    }
-
-    /// The registration that borrows nothing: a duplicate of the pidfd, or pid mode's
-    /// watch.
-    fn register_detached(process: &Process) -> io::Result<Stage<'a, R>> {
-        Ok(match process.mode() {
-            Mode::PidFd => {
-                let pidfd = OwnedFd::from(process.try_clone_pidfd()?);
-                Stage::PidFdDup {
-                    pidfd: R::register(pidfd, Direction::Read)?,
-                    back_off: None,
-                }
-            }
-            Mode::Pid => Stage::Pid(PidWatch::new()?),
-        })
-    }
-}
-
-/// Calls `op` again on `EINTR`; maps "would block" to `Ok(None)`.
-fn nonblocking<V>(mut op: impl FnMut() -> io::Result<V>) -> io::Result<Option<V>> {
-    loop {
-        match op() {
-            Ok(value) => return Ok(Some(value)),
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(None),
-            Err(error) => return Err(error),
-        }
-    }
-}
-
-/// A parent's end of a child's pipe, non-blocking, registered with the runtime on first use
-/// (so that a `Child` can be made outside the runtime's context).
-pub(crate) struct Pipe<R: Runtime> {
-    /// Until the first use.
-    file: Option<File>,
-    source: Option<R::Source<File>>,
-    direction: Direction,
-}
-
-impl<R: Runtime> Pipe<R> {
-    /// Makes `fd` non-blocking, for `direction`.
-    pub(crate) fn new(fd: OwnedFd, direction: Direction) -> io::Result<Self> {
-        sys::set_nonblocking(fd.as_fd())?;
-        Ok(Pipe {
-            file: Some(File::from(fd)),
-            source: None,
-            direction,
-        })
-    }
-
-    /// The registration, made now if it was not yet. What is registered is a duplicate
-    /// (`F_DUPFD_CLOEXEC`): when registration fails (e.g. polled outside the runtime), the
-    /// pipe stays open and usable, and a later poll tries again.
-    fn source(&mut self) -> io::Result<&R::Source<File>> {
-        if self.source.is_none() {
-            if let Some(file) = &self.file {
-                let registered = R::register(file.try_clone()?, self.direction)?;
-                self.source = Some(registered);
-                self.file = None;
-            }
-        }
-        self.source
-            .as_ref()
-            .ok_or_else(|| io::Error::from_raw_os_error(libc::EBADF))
-    }
-
-    /// Reads what is there (0: end of file) once the pipe is readable.
-    pub(crate) fn poll_read(
-        &mut self,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        let source = self.source()?;
-        R::poll_io(source, Direction::Read, cx, |mut file| {
-            nonblocking(|| file.read(buf))
-        })
-    }
-
-    /// Writes what fits once the pipe is writable (`EPIPE` once the child closed its end).
-    pub(crate) fn poll_write(
-        &mut self,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let source = self.source()?;
-        R::poll_io(source, Direction::Write, cx, |mut file| {
-            nonblocking(|| file.write(buf))
-        })
-    }
-}
-
-impl<R: Runtime> AsFd for Pipe<R> {
-    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        match (&self.file, &self.source) {
-            (Some(file), _) => file.as_fd(),
-            (None, Some(source)) => R::get(source).as_fd(),
-            (None, None) => unreachable!("a pipe keeps its file until it is registered"),
-        }
-    }
-}
-
 /// The async `Child`'s hold on its [`Process`], with the kill-on-drop guard.
 pub(crate) struct Guard {
     /// `Some` until `into_process` takes it.
@@ -537,111 +239,6 @@ impl Drop for Guard {
         }
         if let Ok(None) = process.try_wait() {
             background::adopt(process, Adoption::Killed);
-        }
-    }
-}
-
-/// The state of an async `output()` / `wait_with_output()`.
-pub(crate) struct Collect<R: Runtime> {
-    guard: Guard,
-    pipes: [Option<Pipe<R>>; 2],
-    data: [Vec<u8>; 2],
-    wait: WaitState<'static, R>,
-    /// The exit: its status, when it was seen.
-    exited: Option<(ExitStatus, Instant)>,
-    last_data: Instant,
-    /// The drain deadline after the exit (reset when data comes).
-    drain: Option<R::Timer>,
-    chunk: Vec<u8>,
-    /// Keep what is read (`output`), or discard it (`status`).
-    keep: bool,
-}
-
-/// How much one read takes from a pipe.
-const CHUNK: usize = 16 * 1024;
-
-impl<R: Runtime> Collect<R> {
-    pub(crate) fn new(
-        guard: Guard,
-        stdout: Option<Pipe<R>>,
-        stderr: Option<Pipe<R>>,
-        keep: bool,
-    ) -> Self {
-        Collect {
-            guard,
-            pipes: [stdout, stderr],
-            data: [Vec::new(), Vec::new()],
-            wait: WaitState::new(),
-            exited: None,
-            last_data: Instant::now(),
-            drain: None,
-            chunk: Vec::new(),
-            keep,
-        }
-    }
-
-    fn output(&mut self, status: ExitStatus) -> Output {
-        let [stdout, stderr] = std::mem::take(&mut self.data);
-        Output {
-            status,
-            stdout,
-            stderr,
-        }
-    }
-
-    /// Reads both pipes and waits for the exit; after the exit the pipes are read while
-    /// data flows, and given up [`Child::DRAIN_IDLE`] after the last data or
-    /// [`Child::DRAIN_MAX`] after the exit (as the blocking form does).
-    pub(crate) fn poll_collect(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Output>> {
-        loop {
-            let mut progress = false;
-            for (slot, data) in self.pipes.iter_mut().zip(&mut self.data) {
-                let Some(pipe) = slot.as_mut() else { continue };
-                if self.chunk.is_empty() {
-                    self.chunk = vec![0; CHUNK];
-                }
-                match pipe.poll_read(cx, &mut self.chunk) {
-                    Poll::Ready(Ok(0)) => *slot = None,
-                    Poll::Ready(Ok(count)) => {
-                        if self.keep {
-                            data.extend_from_slice(&self.chunk[..count]);
-                        }
-                        self.last_data = Instant::now();
-                    }
-                    Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
-                    Poll::Pending => continue,
-                }
-                progress = true;
-            }
-            if self.exited.is_none() {
-                if let Poll::Ready(status) = self.wait.poll_wait_detached(self.guard.process(), cx)
-                {
-                    self.last_data = Instant::now();
-                    self.exited = Some((status?, self.last_data));
-                    progress = true;
-                }
-            }
-            let Some((status, at)) = self.exited else {
-                if progress {
-                    continue;
-                }
-                return Poll::Pending;
-            };
-            if self.pipes.iter().all(Option::is_none) {
-                return Poll::Ready(Ok(self.output(status)));
-            }
-            let deadline = (self.last_data + Child::DRAIN_IDLE).min(at + Child::DRAIN_MAX);
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Poll::Ready(Ok(self.output(status)));
-            }
-            if progress {
-                self.drain = None; // a new deadline
-                continue;
-            }
-            if !poll_timer::<R>(&mut self.drain, left, cx) {
-                return Poll::Pending;
-            }
         }
     }
 }

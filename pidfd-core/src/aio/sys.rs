@@ -115,7 +115,7 @@ impl<T: Send + Sync + 'static> LeakedSlot<T> {
 }
 
 /// `pthread_atfork(NULL, NULL, child)`: `child` runs in the child of every later `fork(2)`
-/// made through the C library (not in a raw `clone`, such as [`crate::fork`]'s).
+/// made through the C library (not in a raw `clone`, such as [`crate::fork()`]'s).
 ///
 /// # Errors
 ///

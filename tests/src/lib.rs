@@ -20,6 +20,7 @@ pub mod emulator;
 pub mod interrupt;
 pub mod kernel;
 pub mod pid_steering;
+pub mod ptrace;
 pub mod raw;
 pub mod reference;
 pub mod scenario;

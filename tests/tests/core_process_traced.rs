@@ -12,11 +12,13 @@
     reason = "ptrace, fork and the thread CPU clock are raw calls; each block says why"
 )]
 
-use std::io::{Read, Write};
+use std::io::Write;
+use std::os::fd::AsFd;
 use std::time::Duration;
 
 use pidfd_core::{Mode, Reaper, Spawn, Stdio};
 use pidfd_tests::emulator;
+use pidfd_tests::ptrace::{await_zombie, seize};
 
 /// CPU time this thread has used.
 fn thread_cpu() -> Duration {
@@ -51,43 +53,17 @@ fn waiting_for_a_traced_zombie_does_not_spin_and_ends_when_the_tracer_lets_go() 
         child.wait().unwrap();
         return;
     }
-    let child_pid = i32::try_from(child.pid()).unwrap();
-    // The tracer: a forked process that seizes the child, says so, then waits for the word
-    // to exit (which detaches it) without ever waiting for the child.
-    let (mut attached_read, mut attached_write) = std::io::pipe().unwrap();
-    let (mut go_read, mut go_write) = std::io::pipe().unwrap();
-    // SAFETY: the forked tracer makes raw syscalls only (ptrace, read, write, _exit).
-    let tracer = match unsafe { pidfd_core::fork() }.unwrap() {
-        pidfd_core::Fork::Child => {
-            // The fork copied our end of the child's stdin and of the "go" pipe: close
-            // them, or the child never sees EOF, nor this tracer when the test fails. (Raw
-            // closes: the parent's code below still owns the values.)
-            for fd in [&stdin_write, &go_write] {
-                // SAFETY: closes this process's copy of the fd; nothing here uses it after.
-                unsafe { libc::close(std::os::fd::AsRawFd::as_raw_fd(fd)) };
-            }
-            // SAFETY: PTRACE_SEIZE takes a pid and no memory of ours.
-            let seized = unsafe { libc::ptrace(libc::PTRACE_SEIZE, child_pid, 0_usize, 0_usize) };
-            let byte = if seized == 0 { b'1' } else { b'0' };
-            let _ = attached_write.write_all(&[byte]);
-            let _ = go_read.read(&mut [0_u8; 1]);
-            // SAFETY: `_exit` never returns; exiting detaches the tracee.
-            unsafe { libc::_exit(0) }
+    // The tracer: a forked process that seizes the child, then waits for the word to exit
+    // (which detaches it) without ever waiting for the child.
+    let (tracer, mut go_write) = match seize(child.pid(), &[stdin_write.as_fd()]) {
+        Ok(seized) => seized,
+        Err(reason) => {
+            emulator::skip(&format!("traced child: {reason}"));
+            drop(stdin_write);
+            child.wait().unwrap();
+            return;
         }
-        pidfd_core::Fork::Parent(tracer) => tracer,
     };
-    drop(attached_write);
-    drop(go_read);
-    let mut attached = [0_u8; 1];
-    attached_read.read_exact(&mut attached).unwrap();
-    if attached[0] != b'1' {
-        emulator::skip("traced child: PTRACE_SEIZE refused (no ptrace permission)");
-        drop(go_write);
-        drop(stdin_write);
-        tracer.wait().unwrap();
-        child.wait().unwrap();
-        return;
-    }
     // The child exits; traced by the tracer, it stays a zombie only the tracer may reap now.
     drop(stdin_write);
     let before = thread_cpu();
@@ -149,68 +125,6 @@ fn waiting_for_a_traced_zombie_does_not_spin_and_ends_when_the_tracer_lets_go() 
 
 /// How long anything that must happen may take before the test fails.
 const PATIENCE: Duration = Duration::from_secs(30);
-
-/// A forked tracer that seizes our child `pid` and never waits for it: `Ok` with the
-/// tracer and the pipe end that lets it go (it exits, detaching, once that is written to or
-/// closed); `Err(reason)` where `PTRACE_SEIZE` is refused (the tracer is reaped then). The
-/// tracer closes its copies of `close` (our ends of pipes the tracee waits on).
-fn seize(
-    pid: u32,
-    close: &[std::os::fd::BorrowedFd<'_>],
-) -> Result<(pidfd_core::Process, std::io::PipeWriter), String> {
-    use std::os::fd::AsRawFd as _;
-    let pid = i32::try_from(pid).unwrap();
-    let (mut attached_read, mut attached_write) = std::io::pipe().unwrap();
-    let (mut go_read, go_write) = std::io::pipe().unwrap();
-    let raw: Vec<i32> = close
-        .iter()
-        .map(|fd| fd.as_raw_fd())
-        .chain([go_write.as_raw_fd()])
-        .collect();
-    // SAFETY: the forked tracer makes raw syscalls only (close, ptrace, read, write, _exit).
-    let tracer = match unsafe { pidfd_core::fork() }.unwrap() {
-        pidfd_core::Fork::Child => {
-            for &fd in &raw {
-                // SAFETY: closes this process's copy of the fd; the code below never uses
-                // it (the parent's values own theirs).
-                unsafe { libc::close(fd) };
-            }
-            // SAFETY: PTRACE_SEIZE takes a pid and no memory of ours.
-            let seized = unsafe { libc::ptrace(libc::PTRACE_SEIZE, pid, 0_usize, 0_usize) };
-            let byte = if seized == 0 { b'1' } else { b'0' };
-            let _ = attached_write.write_all(&[byte]);
-            let _ = go_read.read(&mut [0_u8; 1]);
-            // SAFETY: `_exit` never returns; exiting detaches the tracee.
-            unsafe { libc::_exit(0) }
-        }
-        pidfd_core::Fork::Parent(tracer) => tracer,
-    };
-    drop(attached_write);
-    drop(go_read);
-    let mut attached = [0_u8; 1];
-    attached_read.read_exact(&mut attached).unwrap();
-    if attached[0] == b'1' {
-        Ok((tracer, go_write))
-    } else {
-        drop(go_write);
-        tracer.wait().unwrap();
-        Err("PTRACE_SEIZE refused (no ptrace permission)".to_owned())
-    }
-}
-
-/// Waits (polling, up to [`PATIENCE`]) until `pid` is a zombie (`Z` in `/proc/<pid>/stat`);
-/// whether it became one.
-fn await_zombie(pid: u32) -> bool {
-    let started = std::time::Instant::now();
-    while started.elapsed() < PATIENCE {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        if stat.rsplit_once(") ").map(|(_, rest)| &rest[..1]) == Some("Z") {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    false
-}
 
 /// What one bounded call on the reaper gave: its result, the CPU time of the thread that
 /// made it and the wall time it took.
